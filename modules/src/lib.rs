@@ -1,0 +1,75 @@
+//! converge's modules: each converges one kind of state on a host.
+//!
+//! A module takes typed arguments, reads the host through the [`Host`] trait, and returns a
+//! [`Plan`]: the changes a person reviews and the steps that make them. [`Plan::apply`] runs
+//! the steps. Nothing here knows about the command line, SSH, or playbooks, so a module can
+//! be used alone from Rust.
+
+pub mod args;
+pub mod facts;
+pub mod host;
+pub mod module;
+pub mod plan;
+
+pub mod assert;
+pub mod blockinfile;
+pub mod command;
+pub mod copy;
+pub mod debug;
+pub mod fail;
+pub mod file;
+pub mod include_vars;
+pub mod lineinfile;
+pub mod memory_host;
+pub mod meta;
+pub mod package;
+pub mod service;
+pub mod set_fact;
+pub mod setup;
+pub mod shell;
+pub mod systemd;
+pub mod template;
+
+pub use facts::Facts;
+pub use host::{
+    quote, Command, FileAttributes, FileKind, FileStat, Host, HostError, Output, Program,
+    WriteOptions, WriteOutcome,
+};
+pub use module::{closest, ArgsError, Context, Module, ModuleError, Target, Typed, TypedModule};
+pub use plan::{ApplyError, Change, ChangeDetail, Plan, Step};
+
+/// Every module converge has, in the order `converge doc` lists them.
+pub fn all() -> &'static [&'static dyn Module] {
+    static ALL: &[&dyn Module] = &[
+        &Typed::<assert::Assert>::new(),
+        &Typed::<blockinfile::Blockinfile>::new(),
+        &Typed::<command::CommandModule>::new(),
+        &Typed::<copy::Copy>::new(),
+        &Typed::<debug::Debug>::new(),
+        &Typed::<fail::Fail>::new(),
+        &Typed::<file::File>::new(),
+        &Typed::<include_vars::IncludeVars>::new(),
+        &Typed::<lineinfile::Lineinfile>::new(),
+        &Typed::<meta::Meta>::new(),
+        &Typed::<package::Package>::new(),
+        &Typed::<service::Service>::new(),
+        &Typed::<set_fact::SetFact>::new(),
+        &Typed::<setup::Setup>::new(),
+        &Typed::<shell::Shell>::new(),
+        &Typed::<systemd::Systemd>::new(),
+        &Typed::<template::Template>::new(),
+    ];
+    ALL
+}
+
+/// Collections whose spelling of a module name converge accepts (`ansible.builtin.copy`).
+pub const COLLECTION_PREFIXES: &[&str] = &["ansible.builtin.", "ansible.posix.", "community.general."];
+
+/// The module called `name`, accepting Ansible's fully qualified spellings.
+pub fn find(name: &str) -> Option<&'static dyn Module> {
+    let short = COLLECTION_PREFIXES
+        .iter()
+        .find_map(|prefix| name.strip_prefix(prefix))
+        .unwrap_or(name);
+    all().iter().copied().find(|module| module.name() == short)
+}

@@ -1,0 +1,233 @@
+//! Plans: what a module found, what it will change, and the steps that change it.
+//!
+//! A module's `plan` only reads. It returns the human-facing [`Change`]s and the [`Step`]s
+//! that make them; [`Plan::apply`] executes exactly those steps, the same for every module.
+//! Check mode stops after planning, so it cannot disagree with a real run.
+
+use crate::host::{Command, FileAttributes, Host, HostError, WriteOptions};
+use serde_json::{Map, Value};
+
+/// One thing a person reviews before it happens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// What changes: a path, a sysctl key, a rule chain, a package name.
+    pub subject: String,
+    /// How it changes.
+    pub detail: ChangeDetail,
+}
+
+/// The shape of a change, as the report shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChangeDetail {
+    /// A text file's content: shown as a unified diff. `None` is an absent file.
+    Content {
+        /// Old content.
+        before: Option<String>,
+        /// New content.
+        after: Option<String>,
+    },
+    /// A single value: shown as `before → after`. `None` means absent.
+    Value {
+        /// Old value.
+        before: Option<String>,
+        /// New value.
+        after: Option<String>,
+    },
+    /// Something that is not a value, e.g. "will run `make install`".
+    Note(String),
+    /// Content withheld from the report (secrets, binary data): only the fact of a change.
+    Hidden(String),
+}
+
+impl Change {
+    /// A file content change.
+    pub fn content(
+        subject: impl Into<String>,
+        before: Option<String>,
+        after: Option<String>,
+    ) -> Self {
+        Change {
+            subject: subject.into(),
+            detail: ChangeDetail::Content { before, after },
+        }
+    }
+
+    /// A value change.
+    pub fn value(
+        subject: impl Into<String>,
+        before: Option<String>,
+        after: Option<String>,
+    ) -> Self {
+        Change {
+            subject: subject.into(),
+            detail: ChangeDetail::Value { before, after },
+        }
+    }
+
+    /// A free-form note.
+    pub fn note(subject: impl Into<String>, note: impl Into<String>) -> Self {
+        Change {
+            subject: subject.into(),
+            detail: ChangeDetail::Note(note.into()),
+        }
+    }
+}
+
+/// One action [`Plan::apply`] performs on the host.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Replace a file atomically (see [`Host::write_file`]).
+    WriteFile {
+        /// Path on the host.
+        path: String,
+        /// New content.
+        content: Vec<u8>,
+        /// Attributes, validator, backup.
+        options: WriteOptions,
+    },
+    /// Run a command; a non-zero exit fails the task unless `allow_failure`.
+    Run {
+        /// The command.
+        command: Command,
+        /// Record the exit status instead of failing (e.g. `command` with `failed_when`).
+        allow_failure: bool,
+    },
+    /// Remove a path (recursively).
+    Remove {
+        /// Path on the host.
+        path: String,
+    },
+}
+
+/// The result of planning a task.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Plan {
+    /// What will change, for the report. Empty together with `steps` means "ok, no change".
+    pub changes: Vec<Change>,
+    /// What apply does, in order.
+    pub steps: Vec<Step>,
+    /// Values for `register` beyond `changed`/`failed` (e.g. `stat`, `msg`).
+    pub result: Map<String, Value>,
+    /// Things the user should know even when nothing fails (shown as warnings).
+    pub warnings: Vec<String>,
+    /// True when the task cannot say in check mode what would happen (e.g. a command
+    /// without `creates`): check mode reports it skipped rather than guessing.
+    pub unknowable_in_check_mode: bool,
+}
+
+impl Plan {
+    /// A plan that changes nothing.
+    pub fn unchanged() -> Self {
+        Plan::default()
+    }
+
+    /// True when applying would change the host.
+    pub fn is_change(&self) -> bool {
+        !self.steps.is_empty() || !self.changes.is_empty()
+    }
+
+    /// Add a change and the steps that make it.
+    pub fn push(&mut self, change: Change, steps: impl IntoIterator<Item = Step>) {
+        self.changes.push(change);
+        self.steps.extend(steps);
+    }
+
+    /// Execute the steps in order, stopping at the first failure. Returns the planned
+    /// `result` plus, when commands ran, `rc`, `stdout`, `stderr`, `stdout_lines` and
+    /// `stderr_lines` of the last command (what Ansible users `register`).
+    pub fn apply(&self, host: &mut dyn Host) -> Result<Map<String, Value>, ApplyError> {
+        let mut result = self.result.clone();
+        for step in &self.steps {
+            match step {
+                Step::WriteFile {
+                    path,
+                    content,
+                    options,
+                } => {
+                    let outcome = host.write_file(path, content, options)?;
+                    if let Some(backup) = outcome.backup_file {
+                        result.insert("backup_file".into(), Value::String(backup));
+                    }
+                }
+                Step::Remove { path } => host.remove(path)?,
+                Step::Run {
+                    command,
+                    allow_failure,
+                } => {
+                    let output = host.run(command)?;
+                    let stdout = output.stdout_text();
+                    let stderr = output.stderr_text();
+                    result.insert("rc".into(), Value::from(output.status));
+                    result.insert("cmd".into(), Value::String(command.to_shell_line()));
+                    result.insert(
+                        "stdout_lines".into(),
+                        Value::from(stdout.lines().collect::<Vec<_>>()),
+                    );
+                    result.insert(
+                        "stderr_lines".into(),
+                        Value::from(stderr.lines().collect::<Vec<_>>()),
+                    );
+                    result.insert("stdout".into(), Value::String(trim_newline(stdout)));
+                    result.insert("stderr".into(), Value::String(trim_newline(stderr)));
+                    if !output.success() && !allow_failure {
+                        return Err(ApplyError::CommandFailed {
+                            command: command.to_shell_line(),
+                            status: output.status,
+                            stderr: output.stderr_text(),
+                            result,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(result)
+    }
+}
+
+fn trim_newline(mut text: String) -> String {
+    if text.ends_with('\n') {
+        text.pop();
+    }
+    text
+}
+
+/// A step failed while applying.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The transport failed (unreachable host, file error, validator refusal).
+    #[error(transparent)]
+    Host(#[from] HostError),
+    /// A command exited non-zero.
+    #[error("`{command}` exited with status {status}{}", stderr_suffix(stderr))]
+    CommandFailed {
+        /// The command line.
+        command: String,
+        /// Its exit status.
+        status: i32,
+        /// What it printed on stderr.
+        stderr: String,
+        /// The task result so far (with rc/stdout/stderr), for `register` and `ignore_errors`.
+        result: Map<String, Value>,
+    },
+}
+
+fn stderr_suffix(stderr: &str) -> String {
+    let trimmed = stderr.trim();
+    if trimmed.is_empty() {
+        String::new()
+    } else {
+        format!(": {trimmed}")
+    }
+}
+
+/// Shorthand: the step that writes `content` to `path` with `attributes`.
+pub fn write_step(path: &str, content: Vec<u8>, attributes: FileAttributes) -> Step {
+    Step::WriteFile {
+        path: path.to_string(),
+        content,
+        options: WriteOptions {
+            attributes,
+            ..WriteOptions::default()
+        },
+    }
+}

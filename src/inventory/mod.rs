@@ -1,0 +1,1 @@
+//! Ansible-style inventories. (being built)

@@ -1,0 +1,7 @@
+//! Plays, tasks, handlers and roles: loading with source positions.
+
+pub mod loader;
+pub mod model;
+
+pub use loader::{load_playbook, load_task_file, LoadOptions};
+pub use model::*;

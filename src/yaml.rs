@@ -1,0 +1,326 @@
+//! YAML loading that keeps every node's position, for messages that point at a line.
+//!
+//! serde-saphyr reads YAML as Ansible users write it (`yes`/`no` booleans, `<<` merge keys,
+//! `0644` as an octal number), rejects duplicate keys, bounds alias expansion, and its
+//! `Spanned` wrapper gives each node its line and column.
+
+use crate::diagnostic::{Diagnostic, Location};
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+use serde_saphyr::Spanned;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Files larger than this are refused before parsing: no playbook or vars file is this big,
+/// and parsing one would only waste the controller's memory.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A YAML node with its position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// The value.
+    pub value: NodeValue,
+    /// Line, 1-based.
+    pub line: usize,
+    /// Column, 1-based.
+    pub column: usize,
+}
+
+/// The value of a [`Node`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeValue {
+    /// `~`, `null` or empty.
+    Null,
+    /// `true`, `yes`, …
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A string.
+    String(String),
+    /// A sequence.
+    Seq(Vec<Node>),
+    /// A mapping, in file order; keys are nodes so their positions are known.
+    Map(Vec<(Node, Node)>),
+}
+
+impl Node {
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            NodeValue::String(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The mapping entries, if this is a mapping.
+    pub fn as_map(&self) -> Option<&[(Node, Node)]> {
+        match &self.value {
+            NodeValue::Map(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    /// The items, if this is a sequence.
+    pub fn as_seq(&self) -> Option<&[Node]> {
+        match &self.value {
+            NodeValue::Seq(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// True for null.
+    pub fn is_null(&self) -> bool {
+        matches!(self.value, NodeValue::Null)
+    }
+
+    /// The value under `key` in a mapping.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| key_text(k).as_deref() == Some(key))
+            .map(|(_, v)| v)
+    }
+
+    /// The value under `key` with the key's own node (for pointing at the key).
+    pub fn entry(&self, key: &str) -> Option<(&Node, &Node)> {
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| key_text(k).as_deref() == Some(key))
+            .map(|(k, v)| (k, v))
+    }
+
+    /// What the node is, for messages ("a mapping", "a string").
+    pub fn kind(&self) -> &'static str {
+        match self.value {
+            NodeValue::Null => "null",
+            NodeValue::Bool(_) => "a boolean",
+            NodeValue::Int(_) => "an integer",
+            NodeValue::Float(_) => "a number",
+            NodeValue::String(_) => "a string",
+            NodeValue::Seq(_) => "a list",
+            NodeValue::Map(_) => "a mapping",
+        }
+    }
+
+    /// The node as plain data (positions dropped), keys as strings.
+    pub fn to_value(&self) -> Value {
+        match &self.value {
+            NodeValue::Null => Value::Null,
+            NodeValue::Bool(b) => Value::Bool(*b),
+            NodeValue::Int(i) => Value::from(*i),
+            NodeValue::Float(f) => serde_json::Number::from_f64(*f)
+                .map(Value::Number)
+                .unwrap_or(Value::Null),
+            NodeValue::String(s) => Value::String(s.clone()),
+            NodeValue::Seq(items) => Value::Array(items.iter().map(Node::to_value).collect()),
+            NodeValue::Map(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (key_text(k).unwrap_or_default(), v.to_value()))
+                    .collect::<Map<_, _>>(),
+            ),
+        }
+    }
+}
+
+/// A mapping key as text: strings as they are, scalars printed (`1`, `true`), else `None`.
+pub fn key_text(key: &Node) -> Option<String> {
+    match &key.value {
+        NodeValue::String(s) => Some(s.clone()),
+        NodeValue::Int(i) => Some(i.to_string()),
+        NodeValue::Bool(b) => Some(b.to_string()),
+        NodeValue::Float(f) => Some(f.to_string()),
+        NodeValue::Null => Some("null".into()),
+        _ => None,
+    }
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let spanned = Spanned::<NodeValue>::deserialize(deserializer)?;
+        Ok(Node {
+            value: spanned.value,
+            line: spanned.referenced.line() as usize,
+            column: spanned.referenced.column() as usize,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for NodeValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NodeVisitor;
+        impl<'de> Visitor<'de> for NodeVisitor {
+            type Value = NodeValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any YAML value")
+            }
+            fn visit_unit<E>(self) -> Result<NodeValue, E> {
+                Ok(NodeValue::Null)
+            }
+            fn visit_none<E>(self) -> Result<NodeValue, E> {
+                Ok(NodeValue::Null)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<NodeValue, D::Error> {
+                NodeValue::deserialize(d)
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<NodeValue, E> {
+                Ok(NodeValue::Bool(b))
+            }
+            fn visit_i64<E>(self, i: i64) -> Result<NodeValue, E> {
+                Ok(NodeValue::Int(i))
+            }
+            fn visit_u64<E>(self, u: u64) -> Result<NodeValue, E> {
+                Ok(i64::try_from(u)
+                    .map(NodeValue::Int)
+                    .unwrap_or(NodeValue::Float(u as f64)))
+            }
+            fn visit_f64<E>(self, f: f64) -> Result<NodeValue, E> {
+                Ok(NodeValue::Float(f))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<NodeValue, E> {
+                Ok(NodeValue::String(s.to_string()))
+            }
+            fn visit_string<E>(self, s: String) -> Result<NodeValue, E> {
+                Ok(NodeValue::String(s))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<NodeValue, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(NodeValue::Seq(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NodeValue, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(NodeValue::Map(entries))
+            }
+        }
+        deserializer.deserialize_any(NodeVisitor)
+    }
+}
+
+/// A parsed YAML file: its root node and its path for locations.
+#[derive(Debug, Clone)]
+pub struct YamlFile {
+    /// The path as given.
+    pub path: Arc<PathBuf>,
+    /// The document (`Null` for an empty file).
+    pub root: Node,
+}
+
+impl YamlFile {
+    /// The location of `node` in this file.
+    pub fn location(&self, node: &Node) -> Location {
+        Location::new(self.path.clone(), node.line, node.column)
+    }
+}
+
+/// Read and parse a YAML file.
+pub fn load_file(path: &Path) -> Result<YamlFile, Diagnostic> {
+    let text = read_text(path)?;
+    parse_str(&text, path)
+}
+
+/// Read a text file for parsing, refusing huge and non-UTF-8 files with a clear message.
+pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
+    let location = Location::file(path);
+    let metadata = std::fs::metadata(path).map_err(|error| {
+        Diagnostic::error(format!("cannot read `{}`: {}", path.display(), io_reason(&error)))
+            .at(location.clone())
+    })?;
+    if metadata.is_dir() {
+        return Err(Diagnostic::error(format!("`{}` is a directory, not a file", path.display()))
+            .at(location));
+    }
+    if metadata.len() > MAX_FILE_BYTES {
+        return Err(Diagnostic::error(format!(
+            "`{}` is {} bytes, more than the {} bytes converge reads",
+            path.display(),
+            metadata.len(),
+            MAX_FILE_BYTES
+        ))
+        .at(location));
+    }
+    let bytes = std::fs::read(path).map_err(|error| {
+        Diagnostic::error(format!("cannot read `{}`: {}", path.display(), io_reason(&error)))
+            .at(location.clone())
+    })?;
+    String::from_utf8(bytes).map_err(|error| {
+        let offset = error.utf8_error().valid_up_to();
+        let valid = &error.as_bytes()[..offset];
+        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+        let column = valid.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+        Diagnostic::error(format!("`{}` is not valid UTF-8 text", path.display()))
+            .at(Location::new(Arc::new(path.to_path_buf()), line, column))
+            .with_hint("YAML files must be UTF-8; is this a binary file?")
+    })
+}
+
+/// Parse YAML text that came from `path`.
+pub fn parse_str(text: &str, path: &Path) -> Result<YamlFile, Diagnostic> {
+    let file = Arc::new(path.to_path_buf());
+    let root: Node = serde_saphyr::from_str(text).map_err(|error| {
+        let (line, column) = error
+            .location()
+            .map(|l| (l.line() as usize, l.column() as usize))
+            .unwrap_or((0, 0));
+        Diagnostic::error(format!("invalid YAML: {}", first_line(&error.to_string())))
+            .at(Location::new(file.clone(), line, column))
+    })?;
+    Ok(YamlFile { path: file, root })
+}
+
+fn first_line(message: &str) -> String {
+    let line = message.lines().next().unwrap_or(message);
+    let line = line.strip_prefix("error: ").unwrap_or(line);
+    // serde-saphyr prefixes "line N column M: "; the location is printed separately.
+    match line.split_once(": ") {
+        Some((prefix, rest)) if prefix.starts_with("line ") => rest.to_string(),
+        _ => line.to_string(),
+    }
+}
+
+/// The reason part of an I/O error, lowercase.
+pub fn io_reason(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => error.to_string().to_lowercase(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_booleans_and_merges() {
+        let text = "base: &b\n  x: 1\nplay:\n  <<: *b\n  become: yes\n  mode: 0644\n";
+        let file = parse_str(text, Path::new("t.yml")).unwrap();
+        let play = file.root.get("play").unwrap();
+        assert_eq!(play.get("become").unwrap().value, NodeValue::Bool(true));
+        assert_eq!(play.get("mode").unwrap().value, NodeValue::Int(0o644));
+        assert_eq!(play.get("x").unwrap().value, NodeValue::Int(1));
+        let (key, _) = play.entry("become").unwrap();
+        assert_eq!((key.line, key.column), (5, 3));
+    }
+
+    #[test]
+    fn syntax_error_points_at_line() {
+        let error = parse_str("a: [1, 2\nb: 3\n", Path::new("bad.yml")).unwrap_err();
+        let location = error.location.unwrap();
+        assert_eq!(location.line, 2);
+        assert!(error.message.starts_with("invalid YAML"), "{}", error.message);
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused() {
+        let error = parse_str("a: 1\na: 2\n", Path::new("dup.yml")).unwrap_err();
+        assert!(error.message.contains("duplicate"), "{}", error.message);
+    }
+}
