@@ -139,7 +139,9 @@ impl Diagnostic {
                     .take(location.column.saturating_sub(1))
                     .map(|c| if c == '\t' { '\t' } else { ' ' })
                     .collect();
-                out.push_str(&format!("{pad} |\n{number} | {line_text}\n{pad} | {caret_pad}^\n"));
+                out.push_str(&format!(
+                    "{pad} |\n{number} | {line_text}\n{pad} | {caret_pad}^\n"
+                ));
             }
         }
         if let Some(hint) = &self.hint {

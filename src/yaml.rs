@@ -230,12 +230,18 @@ pub fn load_file(path: &Path) -> Result<YamlFile, Diagnostic> {
 pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
     let location = Location::file(path);
     let metadata = std::fs::metadata(path).map_err(|error| {
-        Diagnostic::error(format!("cannot read `{}`: {}", path.display(), io_reason(&error)))
-            .at(location.clone())
+        Diagnostic::error(format!(
+            "cannot read `{}`: {}",
+            path.display(),
+            io_reason(&error)
+        ))
+        .at(location.clone())
     })?;
     if metadata.is_dir() {
-        return Err(Diagnostic::error(format!("`{}` is a directory, not a file", path.display()))
-            .at(location));
+        return Err(
+            Diagnostic::error(format!("`{}` is a directory, not a file", path.display()))
+                .at(location),
+        );
     }
     if metadata.len() > MAX_FILE_BYTES {
         return Err(Diagnostic::error(format!(
@@ -247,8 +253,12 @@ pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
         .at(location));
     }
     let bytes = std::fs::read(path).map_err(|error| {
-        Diagnostic::error(format!("cannot read `{}`: {}", path.display(), io_reason(&error)))
-            .at(location.clone())
+        Diagnostic::error(format!(
+            "cannot read `{}`: {}",
+            path.display(),
+            io_reason(&error)
+        ))
+        .at(location.clone())
     })?;
     String::from_utf8(bytes).map_err(|error| {
         let offset = error.utf8_error().valid_up_to();
@@ -264,7 +274,10 @@ pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
 /// Parse YAML text that came from `path`.
 pub fn parse_str(text: &str, path: &Path) -> Result<YamlFile, Diagnostic> {
     let file = Arc::new(path.to_path_buf());
-    let root: Node = serde_saphyr::from_str(text).map_err(|error| {
+    // YAML 1.1 as Ansible reads it: `mode: 0644` is the octal number 420.
+    let mut options = serde_saphyr::Options::default();
+    options.legacy_octal_numbers = true;
+    let mut root: Node = serde_saphyr::from_str_with_options(text, options).map_err(|error| {
         let (line, column) = error
             .location()
             .map(|l| (l.line() as usize, l.column() as usize))
@@ -272,7 +285,52 @@ pub fn parse_str(text: &str, path: &Path) -> Result<YamlFile, Diagnostic> {
         Diagnostic::error(format!("invalid YAML: {}", first_line(&error.to_string())))
             .at(Location::new(file.clone(), line, column))
     })?;
+    let lines: Vec<&str> = text.lines().collect();
+    restore_non_ansible_booleans(&mut root, &lines);
     Ok(YamlFile { path: file, root })
+}
+
+/// The spellings PyYAML (and so Ansible) reads as booleans. serde-saphyr also reads `y`,
+/// `n` and odd casings such as `yEs`; Ansible users mean those as strings (`content: y`).
+const ANSIBLE_BOOLEANS: &[&str] = &[
+    "yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE", "on",
+    "On", "ON", "off", "Off", "OFF",
+];
+
+fn restore_non_ansible_booleans(node: &mut Node, lines: &[&str]) {
+    match &mut node.value {
+        NodeValue::Bool(_) => {
+            if let Some(token) = plain_token_at(lines, node.line, node.column) {
+                if !ANSIBLE_BOOLEANS.contains(&token.as_str()) && !token.is_empty() {
+                    node.value = NodeValue::String(token);
+                }
+            }
+        }
+        NodeValue::Seq(items) => items
+            .iter_mut()
+            .for_each(|item| restore_non_ansible_booleans(item, lines)),
+        NodeValue::Map(entries) => {
+            for (key, value) in entries {
+                restore_non_ansible_booleans(key, lines);
+                restore_non_ansible_booleans(value, lines);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The plain scalar starting at a 1-based line and column (quoted scalars are never booleans).
+fn plain_token_at(lines: &[&str], line: usize, column: usize) -> Option<String> {
+    let text = lines.get(line.checked_sub(1)?)?;
+    let token: String = text
+        .chars()
+        .skip(column.checked_sub(1)?)
+        .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | '}' | ']' | '#'))
+        .collect();
+    if token.starts_with(['"', '\'', '*', '&', '!']) {
+        return None;
+    }
+    Some(token)
 }
 
 fn first_line(message: &str) -> String {
@@ -311,11 +369,29 @@ mod tests {
     }
 
     #[test]
+    fn single_letter_booleans_stay_strings_like_in_ansible() {
+        let file = parse_str(
+            "a: y\nb: n\nc: yes\nd: {e: Y, f: off}\ng: 'y'\n",
+            Path::new("t.yml"),
+        )
+        .unwrap();
+        let value = file.root.to_value();
+        assert_eq!(
+            value,
+            serde_json::json!({"a": "y", "b": "n", "c": true, "d": {"e": "Y", "f": false}, "g": "y"})
+        );
+    }
+
+    #[test]
     fn syntax_error_points_at_line() {
         let error = parse_str("a: [1, 2\nb: 3\n", Path::new("bad.yml")).unwrap_err();
         let location = error.location.unwrap();
         assert_eq!(location.line, 2);
-        assert!(error.message.starts_with("invalid YAML"), "{}", error.message);
+        assert!(
+            error.message.starts_with("invalid YAML"),
+            "{}",
+            error.message
+        );
     }
 
     #[test]

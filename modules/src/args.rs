@@ -56,7 +56,9 @@ impl<'de> Deserialize<'de> for Mode {
             Raw::Int(bits) => Err(serde::de::Error::custom(format!(
                 "mode {bits} is out of range; write it quoted in octal, e.g. \"0644\""
             ))),
-            Raw::Text(text) => parse_mode(&text).map(Mode).map_err(serde::de::Error::custom),
+            Raw::Text(text) => parse_mode(&text)
+                .map(Mode)
+                .map_err(serde::de::Error::custom),
         }
     }
 }
@@ -72,9 +74,9 @@ pub fn parse_mode(text: &str) -> Result<u32, String> {
     }
     let mut bits = 0u32;
     for clause in text.split(',') {
-        let (who, perms) = clause
-            .split_once('=')
-            .ok_or_else(|| format!("`{text}` is not a mode: use octal (\"0644\") or `u=rw,g=r,o=r`"))?;
+        let (who, perms) = clause.split_once('=').ok_or_else(|| {
+            format!("`{text}` is not a mode: use octal (\"0644\") or `u=rw,g=r,o=r`")
+        })?;
         let mut value = 0u32;
         for c in perms.chars() {
             value |= match c {
@@ -84,7 +86,11 @@ pub fn parse_mode(text: &str) -> Result<u32, String> {
                 _ => return Err(format!("`{c}` in mode `{text}` is not one of r, w, x")),
             };
         }
-        for w in if who.is_empty() { "ugo".chars().collect::<Vec<_>>() } else { who.chars().collect() } {
+        for w in if who.is_empty() {
+            "ugo".chars().collect::<Vec<_>>()
+        } else {
+            who.chars().collect()
+        } {
             bits |= match w {
                 'u' => value << 6,
                 'g' => value << 3,

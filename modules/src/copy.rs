@@ -1,18 +1,238 @@
-//! `copy`: not built yet.
+//! `copy`: make a file on the host hold given bytes, with a given mode and ownership.
+//!
+//! Converges one regular file: its content (from a controller file `src`, a host file with
+//! `remote_src`, or inline `content`) and its mode/owner/group. Reads the source, then stats
+//! and reads the destination. Idempotence: bytes equal and attributes equal → no change; a
+//! content change is one atomic write carrying the attributes (validated first when
+//! `validate` is given), an attribute-only change is `chmod`/`chown`. With `force: no` an
+//! existing destination is left alone entirely. The engine resolves a relative `src` to an
+//! absolute controller path before planning (roles' `files/`, the playbook directory).
+//!
+//! ```yaml
+//! - copy:
+//!     src: sysctl.conf
+//!     dest: /etc/sysctl.d/60-router.conf
+//!     mode: "0644"
+//!     validate: sysctl -p %s
+//! ```
 
-use crate::module::{Context, ModuleError, TypedModule};
-use crate::{Host, Plan};
+use crate::args::{Flag, Mode};
+use crate::command::yes;
+use crate::fsutil;
+use crate::module::{ArgsError, Context, ModuleError, TypedModule};
+use crate::plan::Step;
+use crate::{FileKind, Host, Plan, WriteOptions};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::Value;
 
-/// The `copy` module (being built).
+/// Arguments of `copy` (also what `template` becomes once rendered, see
+/// [`crate::template::copy_args`]).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CopyArgs {
+    /// The file to copy: a path on the controller (relative paths are looked up in the
+    /// role's `files/` and the playbook directory), or on the host with `remote_src`.
+    pub src: Option<String>,
+    /// The content to write, instead of `src`.
+    pub content: Option<String>,
+    /// Where to write on the host. Ending in `/`, or an existing directory: the file goes
+    /// inside it under `src`'s name.
+    pub dest: String,
+    /// Permission bits, e.g. `"0644"` or `u=rw,g=r,o=r`. Unset: kept, or the host's
+    /// default for a new file.
+    pub mode: Option<Mode>,
+    /// Owner, by name or numeric id.
+    pub owner: Option<String>,
+    /// Group, by name or numeric id.
+    pub group: Option<String>,
+    /// Keep the old file as `DEST.TIMESTAMP~` when replacing it.
+    #[serde(default)]
+    pub backup: Flag,
+    /// A command that must accept the new file before it replaces the old one; `%s` is the
+    /// new file's path (e.g. `visudo -cf %s`).
+    pub validate: Option<String>,
+    /// Replace an existing file whose content differs; `no` only creates missing files.
+    #[serde(default = "yes", alias = "thirsty")]
+    pub force: Flag,
+    /// Read `src` on the host instead of the controller.
+    #[serde(default)]
+    pub remote_src: Flag,
+    /// The file name used when `dest` is a directory and the content is inline (set by
+    /// `template` to the template's name); not an argument a task can give.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub source_name: Option<String>,
+}
+
+/// The `copy` module.
 pub struct Copy;
 
 impl TypedModule for Copy {
-    type Args = serde_json::Map<String, serde_json::Value>;
+    type Args = CopyArgs;
     const NAME: &'static str = "copy";
-    const SUMMARY: &'static str = "not built yet";
-    const EXAMPLES: &'static str = "";
+    const SUMMARY: &'static str = "Put a file on the host, with its mode and ownership";
+    const EXAMPLES: &'static str = "- copy:\n    src: sysctl.conf\n    dest: /etc/sysctl.d/60-router.conf\n    mode: \"0644\"\n\n- copy:\n    content: \"nameserver ::1\\n\"\n    dest: /etc/resolv.conf\n    backup: yes\n\n- copy:\n    src: sudoers.d/backup\n    dest: /etc/sudoers.d/backup\n    mode: \"0440\"\n    validate: visudo -cf %s\n";
 
-    fn plan(_: Self::Args, _: &mut dyn Host, _: &Context) -> Result<Plan, ModuleError> {
-        Err(ModuleError::failed("module `copy` is not built yet"))
+    fn check(args: &CopyArgs) -> Result<(), ArgsError> {
+        check_copy(args)
+    }
+
+    fn plan(args: CopyArgs, host: &mut dyn Host, context: &Context) -> Result<Plan, ModuleError> {
+        plan_copy(args, host, context)
+    }
+}
+
+fn check_copy(args: &CopyArgs) -> Result<(), ArgsError> {
+    match (&args.src, &args.content) {
+        (Some(_), Some(_)) => {
+            return Err(ArgsError::new(
+                Some("content"),
+                "`src` and `content` are mutually exclusive in module `copy`",
+            ))
+        }
+        (None, None) => {
+            return Err(
+                ArgsError::new(None, "module `copy` needs `src` or `content`")
+                    .with_hint("give `src` (a file to copy) or `content` (the text to write)"),
+            )
+        }
+        _ => {}
+    }
+    if args.dest.is_empty() {
+        return Err(ArgsError::new(
+            Some("dest"),
+            "`dest` of module `copy` is empty",
+        ));
+    }
+    if args.remote_src.0 && args.src.is_none() {
+        return Err(ArgsError::new(
+            Some("remote_src"),
+            "`remote_src` needs `src`",
+        ));
+    }
+    fsutil::check_validate("copy", args.validate.as_ref())
+}
+
+/// Plan `copy` from typed arguments: what the module does, and what the engine calls after
+/// rendering a `template`.
+pub fn plan_copy(args: CopyArgs, host: &mut dyn Host, _: &Context) -> Result<Plan, ModuleError> {
+    check_copy(&args)?;
+    let (bytes, name) = source(&args, host)?;
+    let mut dest = args.dest.clone();
+    let mut create_parents = false;
+    let into_directory = dest.ends_with('/')
+        || host
+            .stat(&dest)?
+            .is_some_and(|stat| stat.kind == FileKind::Directory);
+    if into_directory {
+        let name = name.ok_or_else(|| {
+            ModuleError::failed(format!(
+                "`dest` `{dest}` is a directory: with `content`, name the file in `dest`"
+            ))
+        })?;
+        // Ansible creates a missing directory named with a trailing slash.
+        create_parents = dest.ends_with('/');
+        dest = fsutil::join(&dest, &name);
+    }
+    let current = host.stat(&dest)?;
+    let before = match current.as_ref().map(|stat| &stat.kind) {
+        None => None,
+        Some(FileKind::Directory) => {
+            return Err(ModuleError::failed(format!(
+                "`{dest}` is a directory, cannot replace it with a file"
+            )))
+        }
+        Some(FileKind::Other) => {
+            return Err(ModuleError::failed(format!(
+                "`{dest}` is not a regular file, refusing to replace it"
+            )))
+        }
+        Some(_) => host.read_file(&dest)?,
+    };
+    if current.is_none() && !create_parents {
+        let parent = fsutil::parent(&dest);
+        if host.stat(&parent)?.is_none() {
+            return Err(ModuleError::Failed {
+                message: format!("destination directory `{parent}` does not exist"),
+                hint: Some(format!(
+                    "create it first with `file: path={parent} state=directory`, or end `dest` with `/`"
+                )),
+            });
+        }
+    }
+    let mut plan = Plan::unchanged();
+    plan.result
+        .insert("dest".into(), Value::String(dest.clone()));
+    if let Some(src) = &args.src {
+        plan.result.insert("src".into(), Value::String(src.clone()));
+    }
+    if before.is_some() && !args.force.0 {
+        return Ok(plan);
+    }
+    let wanted = fsutil::attributes(args.mode, args.owner.as_ref(), args.group.as_ref());
+    let attribute_changes = fsutil::attribute_changes(&dest, current.as_ref(), &wanted);
+    if before.as_deref() != Some(bytes.as_slice()) {
+        plan.changes.push(fsutil::content_change(
+            &dest,
+            before.as_deref(),
+            Some(&bytes),
+        ));
+        plan.changes.extend(attribute_changes);
+        plan.steps.push(Step::WriteFile {
+            path: dest,
+            content: bytes,
+            options: WriteOptions {
+                attributes: wanted,
+                create_parents,
+                validate: args.validate.clone(),
+                backup: args.backup.0,
+            },
+        });
+    } else {
+        let steps =
+            fsutil::attribute_steps(&dest, &wanted, &attribute_changes, fsutil::Reach::default());
+        plan.changes.extend(attribute_changes);
+        plan.steps.extend(steps);
+    }
+    Ok(plan)
+}
+
+/// The bytes to write and the name to use inside a directory `dest`.
+fn source(args: &CopyArgs, host: &mut dyn Host) -> Result<(Vec<u8>, Option<String>), ModuleError> {
+    if let Some(content) = &args.content {
+        return Ok((content.clone().into_bytes(), args.source_name.clone()));
+    }
+    let Some(src) = &args.src else {
+        return Err(ArgsError::new(None, "module `copy` needs `src` or `content`").into());
+    };
+    let name = fsutil::basename(src);
+    if args.remote_src.0 {
+        return match host.stat(src)?.map(|stat| stat.kind) {
+            Some(FileKind::Directory) => Err(directory_source(src)),
+            _ => match host.read_file(src)? {
+                Some(bytes) => Ok((bytes, name)),
+                None => Err(ModuleError::failed(format!(
+                    "`src` `{src}` does not exist on the host"
+                ))),
+            },
+        };
+    }
+    if std::path::Path::new(src).is_dir() {
+        return Err(directory_source(src));
+    }
+    let bytes = std::fs::read(src).map_err(|error| ModuleError::Failed {
+        message: format!("cannot read `src` `{src}` on the controller: {error}"),
+        hint: Some(
+            "relative paths are looked up in the role's `files/` and next to the playbook".into(),
+        ),
+    })?;
+    Ok((bytes, name))
+}
+
+fn directory_source(src: &str) -> ModuleError {
+    ModuleError::Failed {
+        message: format!("`src` `{src}` is a directory; copying directories is not supported yet"),
+        hint: Some("copy each file, e.g. with `loop: \"{{ query('fileglob', 'dir/*') }}\"`".into()),
     }
 }

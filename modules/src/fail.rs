@@ -31,7 +31,8 @@ impl TypedModule for Fail {
     type Args = FailArgs;
     const NAME: &'static str = "fail";
     const SUMMARY: &'static str = "Fail the host with a message";
-    const EXAMPLES: &'static str = "- fail:\n    msg: \"wan_interface is not set\"\n  when: wan_interface is undefined\n";
+    const EXAMPLES: &'static str =
+        "- fail:\n    msg: \"wan_interface is not set\"\n  when: wan_interface is undefined\n";
     const TARGET: Target = Target::Controller;
 
     fn plan(_: FailArgs, _: &mut dyn Host, _: &Context) -> Result<Plan, ModuleError> {

@@ -11,6 +11,9 @@ pub mod host;
 pub mod module;
 pub mod plan;
 
+mod fsutil;
+mod lines;
+
 pub mod assert;
 pub mod blockinfile;
 pub mod command;
@@ -57,13 +60,15 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<setup::Setup>::new(),
         &Typed::<shell::Shell>::new(),
         &Typed::<systemd::Systemd>::new(),
+        &Typed::<systemd::SystemdService>::new(),
         &Typed::<template::Template>::new(),
     ];
     ALL
 }
 
 /// Collections whose spelling of a module name converge accepts (`ansible.builtin.copy`).
-pub const COLLECTION_PREFIXES: &[&str] = &["ansible.builtin.", "ansible.posix.", "community.general."];
+pub const COLLECTION_PREFIXES: &[&str] =
+    &["ansible.builtin.", "ansible.posix.", "community.general."];
 
 /// The module called `name`, accepting Ansible's fully qualified spellings.
 pub fn find(name: &str) -> Option<&'static dyn Module> {

@@ -2,7 +2,7 @@
 //! rules the test sets, and everything run is recorded.
 
 use crate::host::{
-    Command, FileKind, FileStat, Host, HostError, Output, WriteOptions, WriteOutcome,
+    Command, FileKind, FileStat, Host, HostError, Output, Program, WriteOptions, WriteOutcome,
 };
 use std::collections::BTreeMap;
 
@@ -75,7 +75,10 @@ impl MemoryHost {
 
     /// Answer commands: the first responder that returns `Some` wins. Commands nobody
     /// answers fail with status 127 ("command not found").
-    pub fn respond(mut self, responder: impl FnMut(&Command) -> Option<Output> + Send + 'static) -> Self {
+    pub fn respond(
+        mut self,
+        responder: impl FnMut(&Command) -> Option<Output> + Send + 'static,
+    ) -> Self {
         self.responders.push(Box::new(responder));
         self
     }
@@ -85,6 +88,182 @@ impl MemoryHost {
         self.files
             .get(path)
             .map(|entry| String::from_utf8_lossy(&entry.content).into_owned())
+    }
+
+    /// Add a symbolic link at `path` pointing to `target` (root:root, mode 0777).
+    pub fn with_symlink(mut self, path: &str, target: &str) -> Self {
+        self.add_parents(path);
+        self.files.insert(
+            path.to_string(),
+            MemoryEntry {
+                content: Vec::new(),
+                kind: FileKind::Symlink {
+                    target: target.to_string(),
+                },
+                mode: 0o777,
+                owner: "root".into(),
+                group: "root".into(),
+            },
+        );
+        self
+    }
+
+    /// Give the existing entry at `path` this mode, owner and group (no-op when absent).
+    pub fn with_attributes(mut self, path: &str, mode: u32, owner: &str, group: &str) -> Self {
+        if let Some(entry) = self.files.get_mut(path) {
+            entry.mode = mode;
+            entry.owner = owner.to_string();
+            entry.group = group.to_string();
+        }
+        self
+    }
+
+    /// The file commands that modules' steps emit, acted out on the map so that a plan can
+    /// be applied and planned again: `mkdir -p`, `chmod [-R]`, `chown [-R] [-h]`,
+    /// `ln -s[f][n]`, `touch`, and `find PATH -mindepth 1 ! -perm|-user|-group V -print -quit`.
+    /// Runs after the test's responders, so a test can still make any of them fail.
+    fn file_command(&mut self, command: &Command) -> Option<Output> {
+        let Program::Argv(argv) = &command.program else {
+            return None;
+        };
+        let (name, rest) = argv.split_first()?;
+        let (flags, operands): (Vec<&String>, Vec<&String>) = rest
+            .iter()
+            .partition(|arg| arg.starts_with('-') && arg.len() > 1 && name != "find");
+        let has = |flag: char| {
+            flags
+                .iter()
+                .any(|f| !f.starts_with("--") && f.contains(flag))
+        };
+        let result = match (name.as_str(), operands.as_slice()) {
+            ("mkdir", paths) if has('p') && !paths.is_empty() => {
+                for path in paths {
+                    if self
+                        .files
+                        .get(path.as_str())
+                        .is_some_and(|e| e.kind != FileKind::Directory)
+                    {
+                        return Some(failure(format!(
+                            "mkdir: cannot create directory '{path}': File exists"
+                        )));
+                    }
+                    self.add_parents(&format!("{path}/x"));
+                }
+                Ok(())
+            }
+            ("chmod", [mode, path]) => match u32::from_str_radix(mode, 8) {
+                Ok(bits) => self.each_entry(path, has('R'), false, |entry| entry.mode = bits),
+                Err(_) => Err(format!("chmod: invalid mode: '{mode}'")),
+            },
+            ("chown", [spec, path]) => {
+                let (owner, group) = match spec.split_once(':') {
+                    Some((owner, group)) => (owner.to_string(), group.to_string()),
+                    None => (spec.to_string(), String::new()),
+                };
+                self.each_entry(path, has('R'), has('h'), |entry| {
+                    if !owner.is_empty() {
+                        entry.owner = principal_name(&owner);
+                    }
+                    if !group.is_empty() {
+                        entry.group = principal_name(&group);
+                    }
+                })
+            }
+            ("ln", [target, path]) if has('s') => {
+                let existing = self.files.get(path.as_str()).map(|e| e.kind.clone());
+                let path = match existing {
+                    Some(FileKind::Directory) => {
+                        let name = target.rsplit('/').next().unwrap_or(target);
+                        format!("{}/{name}", path.trim_end_matches('/'))
+                    }
+                    Some(_) if !has('f') => {
+                        return Some(failure(format!(
+                            "ln: failed to create symbolic link '{path}': File exists"
+                        )))
+                    }
+                    _ => path.to_string(),
+                };
+                let this = std::mem::take(self);
+                *self = this.with_symlink(&path, target);
+                Ok(())
+            }
+            ("touch", [path]) => {
+                if !self.files.contains_key(path.as_str()) {
+                    let this = std::mem::take(self);
+                    *self = this.with_file(path, Vec::new());
+                }
+                Ok(())
+            }
+            ("find", [path, mindepth, one, bang, test, value, print, quit])
+                if mindepth.as_str() == "-mindepth"
+                    && one.as_str() == "1"
+                    && bang.as_str() == "!"
+                    && print.as_str() == "-print"
+                    && quit.as_str() == "-quit" =>
+            {
+                let prefix = format!("{}/", path.trim_end_matches('/'));
+                let found = self.files.iter().find(|(key, entry)| {
+                    key.starts_with(&prefix)
+                        && match test.as_str() {
+                            "-perm" => u32::from_str_radix(value, 8) != Ok(entry.mode),
+                            "-user" => principal_name(value) != entry.owner,
+                            "-group" => principal_name(value) != entry.group,
+                            _ => false,
+                        }
+                });
+                return Some(Output {
+                    status: 0,
+                    stdout: found
+                        .map(|(key, _)| format!("{key}\n"))
+                        .unwrap_or_default()
+                        .into_bytes(),
+                    stderr: Vec::new(),
+                });
+            }
+            _ => return None,
+        };
+        Some(match result {
+            Ok(()) => Output::default(),
+            Err(message) => failure(message),
+        })
+    }
+
+    /// Run `change` on `path` (following a final link unless `no_follow`), and on everything
+    /// below it when `recurse`.
+    fn each_entry(
+        &mut self,
+        path: &str,
+        recurse: bool,
+        no_follow: bool,
+        mut change: impl FnMut(&mut MemoryEntry),
+    ) -> Result<(), String> {
+        let mut target = path.to_string();
+        if let (false, Some(FileKind::Symlink { target: to })) =
+            (no_follow, self.files.get(path).map(|e| e.kind.clone()))
+        {
+            target = if to.starts_with('/') {
+                to
+            } else {
+                let parent = std::path::Path::new(path)
+                    .parent()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                format!("{parent}/{to}")
+            };
+        }
+        let Some(entry) = self.files.get_mut(&target) else {
+            return Err(format!("cannot access '{path}': No such file or directory"));
+        };
+        change(entry);
+        if recurse {
+            let prefix = format!("{}/", target.trim_end_matches('/'));
+            for (key, entry) in self.files.iter_mut() {
+                if key.starts_with(&prefix) {
+                    change(entry);
+                }
+            }
+        }
+        Ok(())
     }
 
     fn add_parents(&mut self, path: &str) {
@@ -99,6 +278,45 @@ impl MemoryHost {
                 .or_insert_with(|| directory_entry(0o755));
             parent = dir.parent();
         }
+    }
+}
+
+fn failure(message: String) -> Output {
+    Output {
+        status: 1,
+        stdout: Vec::new(),
+        stderr: format!("{message}\n").into_bytes(),
+    }
+}
+
+/// Users and groups the memory host knows by name and id; others have id 1000.
+const PRINCIPALS: &[(&str, u32)] = &[
+    ("root", 0),
+    ("daemon", 1),
+    ("bin", 2),
+    ("adm", 4),
+    ("www-data", 33),
+    ("nogroup", 65534),
+    ("nobody", 65534),
+];
+
+fn principal_id(name: &str) -> u32 {
+    name.parse().unwrap_or_else(|_| {
+        PRINCIPALS
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map_or(1000, |(_, id)| *id)
+    })
+}
+
+/// The name stored for `spec` (a name, or an id that a known name has).
+fn principal_name(spec: &str) -> String {
+    match spec.parse::<u32>() {
+        Ok(id) => PRINCIPALS
+            .iter()
+            .find(|(_, known)| *known == id)
+            .map_or_else(|| spec.to_string(), |(name, _)| name.to_string()),
+        Err(_) => spec.to_string(),
     }
 }
 
@@ -124,6 +342,9 @@ impl Host for MemoryHost {
                 return Ok(output);
             }
         }
+        if let Some(output) = self.file_command(command) {
+            return Ok(output);
+        }
         Ok(Output {
             status: 127,
             stdout: Vec::new(),
@@ -147,8 +368,8 @@ impl Host for MemoryHost {
         Ok(self.files.get(path).map(|entry| FileStat {
             kind: entry.kind.clone(),
             mode: entry.mode,
-            uid: 0,
-            gid: 0,
+            uid: principal_id(&entry.owner),
+            gid: principal_id(&entry.group),
             owner: entry.owner.clone(),
             group: entry.group.clone(),
             size: entry.content.len() as u64,

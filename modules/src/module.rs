@@ -41,7 +41,12 @@ pub trait Module: Sync {
     /// Check arguments without touching any host.
     fn validate(&self, args: &Value) -> Result<(), ArgsError>;
     /// Read the host and compute the plan.
-    fn plan(&self, args: &Value, host: &mut dyn Host, context: &Context) -> Result<Plan, ModuleError>;
+    fn plan(
+        &self,
+        args: &Value,
+        host: &mut dyn Host,
+        context: &Context,
+    ) -> Result<Plan, ModuleError>;
 }
 
 /// The typed side of a module: implement this, register `Typed::<YourModule>`.
@@ -84,8 +89,22 @@ impl<M> Default for Typed<M> {
 
 /// Deserialize typed arguments, turning serde's message into an [`ArgsError`].
 pub fn parse_args<M: TypedModule>(args: &Value) -> Result<M::Args, ArgsError> {
-    let parsed: M::Args = serde_json::from_value(args.clone()).map_err(|error| {
-        ArgsError::from_serde(M::NAME, &error.to_string(), &argument_names::<M>())
+    let parsed: M::Args = serde_path_to_error::deserialize(args.clone()).map_err(|error| {
+        let path = error.path().to_string();
+        let mut found =
+            ArgsError::from_serde(M::NAME, &error.inner().to_string(), &argument_names::<M>());
+        // serde names the field for unknown and missing arguments but not for a wrong type;
+        // the path does.
+        if found.argument.is_none() && path != "." && !found.message.starts_with("module ") {
+            let top = path.split(['.', '[']).next().unwrap_or(&path).to_string();
+            found.message = format!(
+                "argument `{path}` of module `{}`: {}",
+                M::NAME,
+                error.inner()
+            );
+            found.argument = Some(top);
+        }
+        found
     })?;
     M::check(&parsed)?;
     Ok(parsed)
@@ -146,7 +165,12 @@ impl<M: TypedModule> Module for Typed<M> {
     fn validate(&self, args: &Value) -> Result<(), ArgsError> {
         parse_args::<M>(args).map(|_| ())
     }
-    fn plan(&self, args: &Value, host: &mut dyn Host, context: &Context) -> Result<Plan, ModuleError> {
+    fn plan(
+        &self,
+        args: &Value,
+        host: &mut dyn Host,
+        context: &Context,
+    ) -> Result<Plan, ModuleError> {
         let parsed = parse_args::<M>(args)?;
         M::plan(parsed, host, context)
     }
@@ -226,7 +250,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
         let mut current = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
             let cost = usize::from(ca != *cb);
-            current.push((previous[j] + cost).min(previous[j + 1] + 1).min(current[j] + 1));
+            current.push(
+                (previous[j] + cost)
+                    .min(previous[j + 1] + 1)
+                    .min(current[j] + 1),
+            );
         }
         previous = current;
     }

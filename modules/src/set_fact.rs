@@ -16,15 +16,22 @@ impl TypedModule for SetFact {
     type Args = Map<String, Value>;
     const NAME: &'static str = "set_fact";
     const SUMMARY: &'static str = "Set host variables for the rest of the run";
-    const EXAMPLES: &'static str = "- set_fact:\n    upstream: eth0\n    guests_count: \"{{ guests | length }}\"\n";
+    const EXAMPLES: &'static str =
+        "- set_fact:\n    upstream: eth0\n    guests_count: \"{{ guests | length }}\"\n";
     const TARGET: Target = Target::Controller;
 
     fn check(args: &Map<String, Value>) -> Result<(), crate::ArgsError> {
         if args.is_empty() {
-            return Err(crate::ArgsError::new(None, "`set_fact` needs at least one variable"));
+            return Err(crate::ArgsError::new(
+                None,
+                "`set_fact` needs at least one variable",
+            ));
         }
         for name in args.keys() {
-            let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            let valid = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !valid {
                 return Err(crate::ArgsError::new(

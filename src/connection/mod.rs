@@ -2,6 +2,7 @@
 //! [`converge_modules::Host`] plus [`Connection`], which adds what only the runner needs.
 
 pub mod local;
+pub mod simulated;
 
 use converge_modules::Host;
 

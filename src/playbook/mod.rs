@@ -3,5 +3,5 @@
 pub mod loader;
 pub mod model;
 
-pub use loader::{load_playbook, load_task_file, LoadOptions};
+pub use loader::{load_playbook, load_task_file, resolve_source, LoadOptions, SourceKind};
 pub use model::*;

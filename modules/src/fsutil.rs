@@ -1,0 +1,407 @@
+//! Shared by the modules that manage files: attribute comparison, content changes, argument
+//! checks, and the chmod/chown commands that set attributes (the Host trait has no chmod).
+
+use crate::args::Mode;
+use crate::host::{Command, FileAttributes, FileStat, Host};
+use crate::module::{ArgsError, ModuleError};
+use crate::plan::{Change, ChangeDetail, Step};
+
+/// Larger files are not diffed: the report only says that they change.
+pub(crate) const MAX_DIFF_BYTES: usize = 1024 * 1024;
+
+/// Octal text of permission bits, as Ansible prints them (`0644`).
+pub(crate) fn format_mode(bits: u32) -> String {
+    format!("{bits:04o}")
+}
+
+/// The attributes asked for by a module's `mode`, `owner` and `group` arguments.
+pub(crate) fn attributes(
+    mode: Option<Mode>,
+    owner: Option<&String>,
+    group: Option<&String>,
+) -> FileAttributes {
+    FileAttributes {
+        mode: mode.map(|m| m.0),
+        owner: owner.cloned(),
+        group: group.cloned(),
+    }
+}
+
+/// `validate` must name the file under test with `%s`.
+pub(crate) fn check_validate(module: &str, validate: Option<&String>) -> Result<(), ArgsError> {
+    match validate {
+        Some(command) if !command.contains("%s") => Err(ArgsError::new(
+            Some("validate"),
+            format!(
+                "`validate` of module `{module}` must contain `%s`, the path of the file to check"
+            ),
+        )
+        .with_hint(format!("e.g. `validate: {command} %s`"))),
+        _ => Ok(()),
+    }
+}
+
+/// A file content change: a text diff, or withheld when either side is binary or large.
+pub(crate) fn content_change(path: &str, before: Option<&[u8]>, after: Option<&[u8]>) -> Change {
+    let as_text = |bytes: Option<&[u8]>| -> Result<Option<String>, ()> {
+        match bytes {
+            None => Ok(None),
+            Some(b) if b.len() > MAX_DIFF_BYTES => Err(()),
+            Some(b) => std::str::from_utf8(b)
+                .map(|t| Some(t.to_string()))
+                .map_err(|_| ()),
+        }
+    };
+    match (as_text(before), as_text(after)) {
+        (Ok(before), Ok(after)) => Change::content(path, before, after),
+        _ => {
+            let size = after.or(before).map_or(0, <[u8]>::len);
+            Change {
+                subject: path.to_string(),
+                detail: ChangeDetail::Hidden(format!("binary file, {size} bytes")),
+            }
+        }
+    }
+}
+
+/// True when `wanted` (a name or a numeric id) names the same user or group as `name`/`id`.
+pub(crate) fn same_principal(wanted: &str, name: &str, id: u32) -> bool {
+    match wanted.parse::<u32>() {
+        Ok(number) => number == id,
+        Err(_) => wanted == name,
+    }
+}
+
+/// The subject of an attribute change of `path`.
+pub(crate) fn attribute_subject(path: &str, attribute: &str) -> String {
+    format!("{path} {attribute}")
+}
+
+/// How chmod/chown reach the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Reach {
+    /// The path is a symbolic link: change the link itself (`chown -h`), never its target.
+    pub link: bool,
+    /// Change everything below a directory too (`-R`).
+    pub recurse: bool,
+}
+
+/// What differs between `current` and `wanted`: one Value change per attribute.
+/// `current == None` is a path that will be created, so every wanted attribute is a change.
+pub(crate) fn attribute_changes(
+    path: &str,
+    current: Option<&FileStat>,
+    wanted: &FileAttributes,
+) -> Vec<Change> {
+    let mut changes = Vec::new();
+    if let Some(mode) = wanted.mode {
+        let before = current.map(|stat| stat.mode & 0o7777);
+        if before != Some(mode) {
+            changes.push(Change::value(
+                attribute_subject(path, "mode"),
+                before.map(format_mode),
+                Some(format_mode(mode)),
+            ));
+        }
+    }
+    if let Some(owner) = &wanted.owner {
+        if !current.is_some_and(|stat| same_principal(owner, &stat.owner, stat.uid)) {
+            changes.push(Change::value(
+                attribute_subject(path, "owner"),
+                current.map(|stat| stat.owner.clone()),
+                Some(owner.clone()),
+            ));
+        }
+    }
+    if let Some(group) = &wanted.group {
+        if !current.is_some_and(|stat| same_principal(group, &stat.group, stat.gid)) {
+            changes.push(Change::value(
+                attribute_subject(path, "group"),
+                current.map(|stat| stat.group.clone()),
+                Some(group.clone()),
+            ));
+        }
+    }
+    changes
+}
+
+/// The chmod/chown commands that give `path` the attributes named in `changes` (as returned
+/// by [`attribute_changes`]).
+pub(crate) fn attribute_steps(
+    path: &str,
+    wanted: &FileAttributes,
+    changes: &[Change],
+    reach: Reach,
+) -> Vec<Step> {
+    let differs = |attribute: &str| {
+        let recursive = attribute_subject(path, &format!("{attribute} (recursive)"));
+        changes.iter().any(|change| {
+            change.subject == attribute_subject(path, attribute) || change.subject == recursive
+        })
+    };
+    let mut steps = Vec::new();
+    let flags = |base: &[&str]| -> Vec<String> {
+        let mut argv: Vec<String> = base.iter().map(|s| s.to_string()).collect();
+        if reach.recurse {
+            argv.push("-R".into());
+        }
+        argv
+    };
+    let owner = wanted.owner.as_ref().filter(|_| differs("owner"));
+    let group = wanted.group.as_ref().filter(|_| differs("group"));
+    if owner.is_some() || group.is_some() {
+        let mut argv = flags(&["chown"]);
+        if reach.link {
+            argv.push("-h".into());
+        }
+        argv.push(match (owner, group) {
+            (Some(o), Some(g)) => format!("{o}:{g}"),
+            (Some(o), None) => o.clone(),
+            (None, Some(g)) => format!(":{g}"),
+            (None, None) => String::new(),
+        });
+        argv.push(path.to_string());
+        steps.push(run(argv));
+    }
+    // Linux has no mode on symbolic links; chmod would change the target instead.
+    if let (Some(mode), true, false) = (wanted.mode, differs("mode"), reach.link) {
+        let mut argv = flags(&["chmod"]);
+        argv.push(format_mode(mode));
+        argv.push(path.to_string());
+        steps.push(run(argv));
+    }
+    steps
+}
+
+/// A `Step::Run` of an argument vector that must succeed.
+pub(crate) fn run(argv: Vec<String>) -> Step {
+    Step::Run {
+        command: Command::argv(argv),
+        allow_failure: false,
+    }
+}
+
+/// For `recurse`: the changes for entries below the directory `path` whose attributes differ
+/// from `wanted`, found with one `find … -print -quit` per attribute (a read: nothing changes).
+pub(crate) fn recursive_attribute_changes(
+    host: &mut dyn Host,
+    path: &str,
+    wanted: &FileAttributes,
+) -> Result<Vec<Change>, ModuleError> {
+    let mut changes = Vec::new();
+    let checks = [
+        ("mode", "-perm", wanted.mode.map(format_mode)),
+        ("owner", "-user", wanted.owner.clone()),
+        ("group", "-group", wanted.group.clone()),
+    ];
+    for (attribute, test, value) in checks {
+        let Some(value) = value else { continue };
+        let command = Command::argv([
+            "find",
+            path,
+            "-mindepth",
+            "1",
+            "!",
+            test,
+            &value,
+            "-print",
+            "-quit",
+        ]);
+        let output = host.run(&command)?;
+        if !output.success() {
+            return Err(ModuleError::failed(format!(
+                "cannot check the {attribute} of the files below `{path}`: `{command}` exited with status {}: {}",
+                output.status,
+                output.stderr_text().trim()
+            )));
+        }
+        let first = output.stdout_text().lines().next().map(str::to_string);
+        if let Some(first) = first {
+            changes.push(Change::value(
+                attribute_subject(path, &format!("{attribute} (recursive)")),
+                Some(format!("differs, e.g. at `{first}`")),
+                Some(value),
+            ));
+        }
+    }
+    Ok(changes)
+}
+
+/// The parent directory of `path` (`/` for top-level paths, `.` for bare names).
+pub(crate) fn parent(path: &str) -> String {
+    match std::path::Path::new(path).parent() {
+        Some(dir) if dir.as_os_str().is_empty() => ".".into(),
+        Some(dir) => dir.to_string_lossy().into_owned(),
+        None => "/".into(),
+    }
+}
+
+/// The last component of `path`, ignoring a trailing slash.
+pub(crate) fn basename(path: &str) -> Option<String> {
+    std::path::Path::new(path.trim_end_matches('/'))
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+}
+
+/// `dir` joined with `name`.
+pub(crate) fn join(dir: &str, name: &str) -> String {
+    if dir.ends_with('/') {
+        format!("{dir}{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// A text-file edit as `lineinfile` and `blockinfile` describe it.
+pub(crate) struct TextEdit<'a> {
+    pub module: &'a str,
+    pub path: &'a str,
+    /// Create the file when missing (otherwise an error, unless `removing`).
+    pub create: bool,
+    /// The edit removes text: a missing file is already in the wanted state.
+    pub removing: bool,
+    pub attributes: FileAttributes,
+    pub validate: Option<String>,
+    pub backup: bool,
+}
+
+/// Plan a text-file edit: read the file, run `edit` over its text, and write the result
+/// (with attributes, validation and backup) when it differs; otherwise only attributes.
+pub(crate) fn plan_text_edit(
+    host: &mut dyn Host,
+    spec: TextEdit,
+    edit: impl FnOnce(&str) -> String,
+) -> Result<crate::Plan, ModuleError> {
+    let path = spec.path;
+    let current = host.stat(path)?;
+    if matches!(
+        current.as_ref().map(|s| &s.kind),
+        Some(crate::FileKind::Directory)
+    ) {
+        return Err(ModuleError::failed(format!(
+            "`{path}` is a directory, not a text file"
+        )));
+    }
+    let before = match current {
+        Some(_) => host.read_file(path)?,
+        None => None,
+    };
+    let mut plan = crate::Plan::unchanged();
+    plan.result
+        .insert("path".into(), serde_json::Value::String(path.to_string()));
+    let text = match &before {
+        Some(bytes) => String::from_utf8(bytes.clone()).map_err(|_| {
+            ModuleError::failed(format!(
+                "`{path}` is not UTF-8 text, refusing to edit it with `{}`",
+                spec.module
+            ))
+        })?,
+        None if spec.removing => return Ok(plan),
+        None if !spec.create => {
+            return Err(ModuleError::Failed {
+                message: format!("file `{path}` does not exist"),
+                hint: Some("set `create: yes` to create it".into()),
+            })
+        }
+        None => String::new(),
+    };
+    let after = edit(&text);
+    let changes = attribute_changes(path, current.as_ref(), &spec.attributes);
+    if after != text {
+        plan.changes.push(content_change(
+            path,
+            before.as_deref(),
+            Some(after.as_bytes()),
+        ));
+        plan.changes.extend(changes);
+        plan.steps.push(Step::WriteFile {
+            path: path.to_string(),
+            content: after.into_bytes(),
+            options: crate::WriteOptions {
+                attributes: spec.attributes,
+                create_parents: spec.create,
+                validate: spec.validate,
+                backup: spec.backup,
+            },
+        });
+    } else if current.is_some() {
+        let steps = attribute_steps(path, &spec.attributes, &changes, Reach::default());
+        plan.changes.extend(changes);
+        plan.steps.extend(steps);
+    }
+    Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::FileKind;
+
+    #[test]
+    fn binary_and_large_content_is_withheld() {
+        let binary = content_change("/bin/x", None, Some(&[0xff, 0xfe, 0]));
+        assert_eq!(
+            binary.detail,
+            ChangeDetail::Hidden("binary file, 3 bytes".into())
+        );
+        let large = vec![b'a'; MAX_DIFF_BYTES + 1];
+        let change = content_change("/x", Some(b"a"), Some(&large));
+        assert_eq!(
+            change.detail,
+            ChangeDetail::Hidden(format!("binary file, {} bytes", MAX_DIFF_BYTES + 1))
+        );
+        let text = content_change("/x", None, Some(b"hi\n"));
+        assert_eq!(
+            text.detail,
+            ChangeDetail::Content {
+                before: None,
+                after: Some("hi\n".into())
+            }
+        );
+    }
+
+    #[test]
+    fn owners_match_by_name_or_id_and_steps_set_only_what_differs() {
+        let stat = FileStat {
+            kind: FileKind::File,
+            mode: 0o100644 & 0o7777,
+            uid: 33,
+            gid: 0,
+            owner: "www-data".into(),
+            group: "root".into(),
+            size: 0,
+        };
+        let wanted = FileAttributes {
+            mode: Some(0o644),
+            owner: Some("33".into()),
+            group: Some("adm".into()),
+        };
+        let changes = attribute_changes("/x", Some(&stat), &wanted);
+        assert_eq!(
+            changes,
+            vec![Change::value(
+                "/x group",
+                Some("root".into()),
+                Some("adm".into())
+            )]
+        );
+        let steps = attribute_steps(
+            "/x",
+            &wanted,
+            &changes,
+            Reach {
+                link: true,
+                recurse: false,
+            },
+        );
+        assert_eq!(
+            steps,
+            vec![run(vec![
+                "chown".into(),
+                "-h".into(),
+                ":adm".into(),
+                "/x".into()
+            ])]
+        );
+    }
+}

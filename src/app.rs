@@ -1,0 +1,190 @@
+//! The command's flow: parse flags, load and check everything, then run. Returns the exit code.
+
+use crate::cli::{Cli, Command, RunArgs};
+use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
+use crate::error::Exit;
+use crate::inventory::Inventory;
+use crate::playbook::{self, BecomeSettings, LoadOptions, Playbook};
+use crate::report::{Console, Reporter};
+use crate::runner::{self, RunOptions, Runner};
+use crate::template::Templates;
+use crate::{doc, extra_vars, validate};
+use clap::Parser;
+use std::io::Write;
+use std::path::Path;
+
+/// Run converge with these command-line arguments; returns the process exit code.
+pub fn main_with_args(args: Vec<String>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let code = match error.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    Exit::Success
+                }
+                _ => Exit::BadOptions,
+            };
+            // clap prints help on stdout and errors on stderr.
+            let _ = error.print();
+            return code.code();
+        }
+    };
+    match cli.command {
+        Some(Command::Doc { module }) => doc::run(module.as_deref()).code(),
+        None => run_playbooks(&cli.run).code(),
+    }
+}
+
+fn print_diagnostics(diagnostics: &Diagnostics) {
+    let mut err = std::io::stderr().lock();
+    for diagnostic in &diagnostics.0 {
+        let _ = write!(err, "{}", diagnostic.render());
+    }
+    let errors = diagnostics
+        .0
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    if errors > 1 {
+        let _ = writeln!(err, "error: {errors} problems found; no host was changed");
+    } else if errors == 1 {
+        let _ = writeln!(err, "no host was changed");
+    }
+}
+
+fn run_playbooks(args: &RunArgs) -> Exit {
+    if args.playbooks.is_empty() {
+        eprintln!("error: no playbook given\n  = hint: run `converge -i inventory.yml site.yml`, or `converge --help`");
+        return Exit::BadOptions;
+    }
+    let extra = match extra_vars::parse_all(&args.extra_vars) {
+        Ok(extra) => extra,
+        Err(diagnostic) => {
+            print_diagnostics(&diagnostic.into());
+            return Exit::BadOptions;
+        }
+    };
+    let mut inventory = if args.inventory.is_empty() {
+        Inventory::implicit()
+    } else {
+        match Inventory::load(&args.inventory) {
+            Ok(inventory) => inventory,
+            Err(diagnostic) => {
+                print_diagnostics(&diagnostic.into());
+                return Exit::Invalid;
+            }
+        }
+    };
+    let load_options = LoadOptions {
+        roles_path: args.roles_path.clone(),
+        ..LoadOptions::default()
+    };
+    let mut diagnostics = Diagnostics::default();
+    let mut playbooks: Vec<Playbook> = Vec::new();
+    for path in &args.playbooks {
+        match playbook::load_playbook(path, &load_options) {
+            Ok(book) => playbooks.push(book),
+            Err(found) => diagnostics.0.extend(found.0),
+        }
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if let Err(diagnostic) = inventory.add_vars_dir(dir) {
+            diagnostics.push(diagnostic);
+        }
+    }
+    if diagnostics.has_errors() {
+        print_diagnostics(&diagnostics);
+        return Exit::Invalid;
+    }
+    let templates = Templates::new();
+    let checked = validate::check(
+        &playbooks,
+        &inventory,
+        &extra,
+        args.limit.as_deref(),
+        &templates,
+    );
+    if checked.has_errors() {
+        print_diagnostics(&checked);
+        return Exit::Invalid;
+    }
+    if args.list_hosts || args.list_tasks {
+        list(&playbooks, &inventory, args);
+        return Exit::Success;
+    }
+    if args.syntax_check {
+        for path in &args.playbooks {
+            println!("playbook: {}", path.display());
+        }
+        return Exit::Success;
+    }
+    let options = RunOptions {
+        check: args.check,
+        tags: args.tags.clone(),
+        skip_tags: args.skip_tags.clone(),
+        limit: args.limit.clone(),
+        connection: args.connection.clone(),
+        extra_vars: extra,
+        become_settings: BecomeSettings {
+            enabled: args.become_root.then_some(true),
+            user: args.become_user.clone(),
+            method: None,
+        },
+        forks: args.forks as usize,
+        load_options,
+    };
+    let console = Console::stderr(args.diff, args.verbose);
+    let mut runner = match Runner::new(&inventory, &options, &console) {
+        Ok(runner) => runner,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Exit::Internal;
+        }
+    };
+    let summary = runner.run(&playbooks);
+    console.recap(&summary.stats);
+    if summary.any_failed() {
+        Exit::HostFailed
+    } else if summary.any_unreachable() {
+        Exit::Unreachable
+    } else if args.check && args.detailed_exitcode && summary.any_changed() {
+        Exit::ChangesPending
+    } else {
+        Exit::Success
+    }
+}
+
+fn list(playbooks: &[Playbook], inventory: &Inventory, args: &RunArgs) {
+    let mut out = std::io::stdout().lock();
+    for book in playbooks {
+        let _ = writeln!(out, "\nplaybook: {}", book.path.display());
+        for play in &book.plays {
+            let selected = inventory.select(&play.hosts);
+            let hosts = match &args.limit {
+                Some(limit) => inventory.limit(selected, limit),
+                None => selected,
+            };
+            if args.list_hosts {
+                let _ = writeln!(out, "\n  play: {} ({} hosts)", play.name, hosts.len());
+                for host in &hosts {
+                    let _ = writeln!(out, "    {}", host.name);
+                }
+            }
+            if args.list_tasks {
+                let _ = writeln!(out, "\n  play: {}", play.name);
+                let mut tasks = Vec::new();
+                runner::list_tasks(&play.tasks, &mut tasks);
+                for task in tasks {
+                    let _ = writeln!(out, "    {task}");
+                }
+            }
+        }
+    }
+}
+
+/// Print one diagnostic (used by subcommands).
+pub fn print_error(diagnostic: Diagnostic) {
+    print_diagnostics(&diagnostic.into());
+}

@@ -1,0 +1,116 @@
+//! The command line. The doc comments here are the `--help` text.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// converge: agentless configuration management for people who come from Ansible.
+///
+/// Applies Ansible-style playbooks to the hosts of an Ansible-style inventory. Every task
+/// first plans (reads the host, computes the change and a diff), then applies exactly
+/// that plan. With --check only the planning half runs and no host is changed.
+///
+/// Examples:
+///   converge -i inventory.yml site.yml                  apply
+///   converge -i inventory.yml site.yml --check --diff   dry run with diffs
+///   converge doc sysctl                                 a module's arguments
+#[derive(Debug, Parser)]
+#[command(name = "converge", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// A subcommand instead of running playbooks.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Options for running playbooks.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the modules, or show one module's arguments, types, defaults and examples.
+    Doc {
+        /// The module to document; without it, all modules are listed.
+        module: Option<String>,
+    },
+}
+
+/// Flags for running playbooks (Ansible's spellings).
+#[derive(Debug, Args, Default, Clone)]
+pub struct RunArgs {
+    /// Playbooks to run, in order.
+    #[arg(value_name = "PLAYBOOK")]
+    pub playbooks: Vec<PathBuf>,
+
+    /// Inventory file or directory (YAML or INI, with group_vars/ and host_vars/ beside
+    /// it). May be given more than once. Without it only `localhost` exists.
+    #[arg(short, long = "inventory", value_name = "PATH")]
+    pub inventory: Vec<PathBuf>,
+
+    /// Plan only: show what would change and change nothing on any host.
+    #[arg(short = 'C', long)]
+    pub check: bool,
+
+    /// Show a unified diff for every change (in --check too).
+    #[arg(short = 'D', long)]
+    pub diff: bool,
+
+    /// Run only on hosts matching this pattern (e.g. `web*:!web3`).
+    #[arg(short, long, value_name = "PATTERN")]
+    pub limit: Option<String>,
+
+    /// Run only tasks with one of these tags (comma-separated; may repeat).
+    #[arg(short, long, value_name = "TAGS", value_delimiter = ',')]
+    pub tags: Vec<String>,
+
+    /// Skip tasks with one of these tags (comma-separated; may repeat).
+    #[arg(long, value_name = "TAGS", value_delimiter = ',')]
+    pub skip_tags: Vec<String>,
+
+    /// Extra variables, highest precedence: `key=value ...`, a YAML/JSON mapping, or
+    /// `@file.yml`. May repeat.
+    #[arg(short, long = "extra-vars", value_name = "VARS")]
+    pub extra_vars: Vec<String>,
+
+    /// How many hosts run at once.
+    #[arg(short, long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub forks: u32,
+
+    /// More output: -v shows task results, -vv also skipped tasks and commands.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// List the hosts each play would run on, and stop.
+    #[arg(long)]
+    pub list_hosts: bool,
+
+    /// List the tasks each play would run, and stop.
+    #[arg(long)]
+    pub list_tasks: bool,
+
+    /// Load and check everything (inventory, playbooks, roles, arguments, templates)
+    /// without connecting to any host.
+    #[arg(long)]
+    pub syntax_check: bool,
+
+    /// Connection type for every host, overriding `ansible_connection` (`local`).
+    #[arg(short, long, value_name = "TYPE")]
+    pub connection: Option<String>,
+
+    /// Extra directories to search for roles (after the playbook's `roles/`). May repeat;
+    /// colon-separated lists are accepted.
+    #[arg(long, value_name = "DIR", value_delimiter = ':')]
+    pub roles_path: Vec<PathBuf>,
+
+    /// Run tasks as another user (root by default) with sudo.
+    #[arg(short, long = "become")]
+    pub become_root: bool,
+
+    /// The user to become.
+    #[arg(long, value_name = "USER")]
+    pub become_user: Option<String>,
+
+    /// With --check: exit with status 6 when any change is pending (for CI).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}

@@ -1,0 +1,1225 @@
+//! Tasks, blocks, handlers, includes and imports: one YAML mapping at a time.
+
+use super::error::LoadError;
+use super::freeform::{parse_command, parse_key_values};
+use super::keywords::{self, has_template, merge_tags, value_has_template};
+use super::roles::RoleRef;
+use super::sources::{resolve_source, SourceKind};
+use super::{Loader, PlayState, Scope};
+use crate::diagnostic::Location;
+use crate::playbook::model::{Block, Common, Include, IncludeSource, Loop, Task, TaskNode};
+use crate::yaml::{key_text, Node, NodeValue, YamlFile};
+use converge_modules::{ArgsError, Module};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// Keywords every kind of task takes.
+const COMMON_KEYWORDS: &[&str] = &[
+    "name",
+    "when",
+    "tags",
+    "become",
+    "become_user",
+    "become_method",
+    "vars",
+    "ignore_errors",
+    "check_mode",
+    "no_log",
+];
+
+/// Keywords only a module task takes (the loop ones also apply to `include_*`).
+const TASK_KEYWORDS: &[&str] = &[
+    "args",
+    "loop",
+    "with_items",
+    "with_list",
+    "loop_control",
+    "register",
+    "notify",
+    "listen",
+    "changed_when",
+    "failed_when",
+];
+
+/// The loop keywords, which `include_tasks`/`include_role` take too.
+const LOOP_KEYWORDS: &[&str] = &["loop", "with_items", "with_list", "loop_control"];
+
+/// Keys that make a task something other than a module call.
+const ACTION_KEYWORDS: &[&str] = &[
+    "block",
+    "include_tasks",
+    "import_tasks",
+    "include_role",
+    "import_role",
+];
+
+/// Ansible task keywords converge does not implement: an error, never silently ignored.
+const UNSUPPORTED_KEYWORDS: &[&str] = &[
+    "delegate_to",
+    "delegate_facts",
+    "run_once",
+    "environment",
+    "local_action",
+    "async",
+    "poll",
+    "until",
+    "retries",
+    "delay",
+    "with_dict",
+    "with_fileglob",
+    "with_nested",
+    "with_together",
+    "with_subelements",
+    "with_sequence",
+    "with_first_found",
+    "with_indexed_items",
+    "connection",
+    "remote_user",
+    "throttle",
+    "debugger",
+    "module_defaults",
+    "collections",
+    "any_errors_fatal",
+    "timeout",
+    "diff",
+];
+
+/// Ansible modules whose job a differently named converge module does.
+const ANSIBLE_EQUIVALENTS: &[(&str, &str)] = &[
+    ("apt", "package"),
+    ("yum", "package"),
+    ("dnf", "package"),
+    ("apk", "package"),
+    ("pacman", "package"),
+    ("zypper", "package"),
+    ("slackpkg", "package"),
+    ("systemd_service", "systemd"),
+    ("raw", "command"),
+];
+
+/// What a task does.
+#[derive(Clone, Copy)]
+enum Action {
+    Module(&'static dyn Module),
+    Block,
+    IncludeTasks,
+    ImportTasks,
+    IncludeRole,
+    ImportRole,
+}
+
+impl Action {
+    fn from_key(key: &str) -> Option<Action> {
+        Some(match key {
+            "block" => Action::Block,
+            "include_tasks" => Action::IncludeTasks,
+            "import_tasks" => Action::ImportTasks,
+            "include_role" => Action::IncludeRole,
+            "import_role" => Action::ImportRole,
+            _ => Action::Module(converge_modules::find(key)?),
+        })
+    }
+}
+
+/// The keywords written on one task, by name, with their key and value nodes.
+type Keywords<'n> = HashMap<&'static str, (&'n Node, &'n Node)>;
+
+/// The shared keywords as written (before inheritance).
+#[derive(Default)]
+struct Own {
+    name: Option<String>,
+    when: Vec<crate::playbook::model::Condition>,
+    tags: Vec<String>,
+    become_settings: crate::playbook::model::BecomeSettings,
+    vars: Map<String, Value>,
+    ignore_errors: Option<bool>,
+    check_mode: Option<bool>,
+    no_log: Option<bool>,
+}
+
+impl Loader<'_> {
+    /// The tasks of a `tasks:`-like list; each problem is reported and loading goes on.
+    pub(super) fn task_list(
+        &mut self,
+        file: &YamlFile,
+        keyword: &str,
+        list: &Node,
+        scope: &Scope,
+        play: &mut PlayState,
+    ) -> Vec<TaskNode> {
+        let mut nodes = Vec::new();
+        match &list.value {
+            NodeValue::Null => {}
+            NodeValue::Seq(items) => {
+                for item in items {
+                    self.task(file, item, scope, play, &mut nodes);
+                }
+            }
+            _ => self.report(
+                LoadError::NotAList {
+                    what: format!("`{keyword}`"),
+                    found: list.kind(),
+                },
+                file.location(list),
+            ),
+        }
+        nodes
+    }
+
+    /// The tasks of the file at `path`. `referenced_at` is where an import names it, for the
+    /// message when the file imports itself; `None` for a file loaded on its own.
+    pub(super) fn task_file(
+        &mut self,
+        path: &Path,
+        scope: &Scope,
+        play: &mut PlayState,
+        referenced_at: Option<(&str, Location)>,
+    ) -> Vec<TaskNode> {
+        let key = super::same_file_key(path);
+        if self.task_files.contains(&key) {
+            let shown = |path: &PathBuf| super::shown_path(path, &play.playbook_dir);
+            let mut chain: Vec<String> = self.task_files.iter().map(shown).collect();
+            chain.push(shown(&key));
+            let (name, location) = referenced_at
+                .map(|(name, location)| (name.to_string(), location))
+                .unwrap_or_else(|| (path.display().to_string(), Location::file(path)));
+            self.report(LoadError::ImportCycle { name, chain }, location);
+            return Vec::new();
+        }
+        let Some(file) = self.yaml(path) else {
+            return Vec::new();
+        };
+        self.task_files.push(key);
+        let nodes = match &file.root.value {
+            NodeValue::Seq(_) | NodeValue::Null => {
+                self.task_list(&file, "tasks", &file.root, scope, play)
+            }
+            _ => {
+                self.report(
+                    LoadError::NotAList {
+                        what: "a task file".into(),
+                        found: file.root.kind(),
+                    },
+                    file.location(&file.root),
+                );
+                Vec::new()
+            }
+        };
+        self.task_files.pop();
+        nodes
+    }
+
+    /// One item of a task list; imports add several nodes, errors none.
+    fn task(
+        &mut self,
+        file: &YamlFile,
+        item: &Node,
+        scope: &Scope,
+        play: &mut PlayState,
+        out: &mut Vec<TaskNode>,
+    ) {
+        let Some(entries) = item.as_map() else {
+            self.report(
+                LoadError::TaskNotAMapping { found: item.kind() },
+                file.location(item),
+            );
+            return;
+        };
+        let mut keywords: Keywords = HashMap::new();
+        let mut action: Option<(String, Action, &Node, &Node)> = None;
+        let mut rescue_always: Vec<(&'static str, &Node, &Node)> = Vec::new();
+        // A misspelt module name is reported once, not again as "no module".
+        let mut unknown_reported = false;
+        for (key, value) in entries {
+            let Some(name) = key_text(key) else {
+                self.report(
+                    LoadError::TaskNotAMapping { found: key.kind() },
+                    file.location(key),
+                );
+                continue;
+            };
+            if let Some(known) = COMMON_KEYWORDS
+                .iter()
+                .chain(TASK_KEYWORDS)
+                .find(|known| **known == name)
+            {
+                keywords.insert(known, (key, value));
+            } else if let Some(known) = ["rescue", "always"].into_iter().find(|k| *k == name) {
+                rescue_always.push((known, key, value));
+            } else if let Some(this) = Action::from_key(&name) {
+                match &action {
+                    Some((first, first_action, _, _)) => {
+                        let both_modules =
+                            matches!((first_action, this), (Action::Module(_), Action::Module(_)));
+                        let (first, second) = (first.clone(), name);
+                        let error = if both_modules {
+                            LoadError::TwoModules { first, second }
+                        } else {
+                            LoadError::TwoActions { first, second }
+                        };
+                        self.report(error, file.location(key));
+                    }
+                    None => action = Some((name, this, key, value)),
+                }
+            } else if name == "import_playbook" {
+                self.report(LoadError::PlaybookImportInTasks, file.location(key));
+                unknown_reported = true;
+            } else if UNSUPPORTED_KEYWORDS.contains(&name.as_str()) {
+                self.report(
+                    LoadError::Unsupported {
+                        keyword: name,
+                        instead: None,
+                    },
+                    file.location(key),
+                );
+            } else {
+                self.report(unknown_key(name), file.location(key));
+                unknown_reported = true;
+            }
+        }
+
+        let Some((action_name, action, action_key, action_value)) = action else {
+            match rescue_always.first() {
+                Some((keyword, key, _)) => self.report(
+                    LoadError::NeedsBlock {
+                        keyword: keyword.to_string(),
+                    },
+                    file.location(key),
+                ),
+                None if unknown_reported => {}
+                None => self.report(
+                    LoadError::NoModule {
+                        modules: module_names(),
+                    },
+                    file.location(item),
+                ),
+            }
+            return;
+        };
+        if !matches!(action, Action::Block) {
+            for (keyword, key, _) in &rescue_always {
+                self.report(
+                    LoadError::NeedsBlock {
+                        keyword: keyword.to_string(),
+                    },
+                    file.location(key),
+                );
+            }
+        }
+        if scope.handlers && !matches!(action, Action::Module(_) | Action::ImportTasks) {
+            let what = match action {
+                Action::Block => "a `block`",
+                Action::IncludeTasks => "an `include_tasks`",
+                _ => "a role",
+            };
+            self.report(LoadError::BadHandler { what }, file.location(action_key));
+            return;
+        }
+
+        let own = self.own_keywords(file, &keywords);
+        let common = inherit(own, file.location(item), scope);
+
+        match action {
+            Action::Module(module) => {
+                if let Some(node) = self.module_task(
+                    file,
+                    module,
+                    action_key,
+                    action_value,
+                    &keywords,
+                    common,
+                    scope,
+                    play,
+                ) {
+                    out.push(node);
+                }
+            }
+            Action::Block => {
+                self.not_allowed(file, &keywords, &[], "a block");
+                let child = Scope {
+                    tags: common.tags.clone(),
+                    when: Vec::new(),
+                    become_settings: Default::default(),
+                    ignore_errors: common.ignore_errors,
+                    no_log: common.no_log,
+                    check_mode: common.check_mode,
+                    ..scope.clone()
+                };
+                let block = self.task_list(file, "block", action_value, &child, play);
+                let mut rescue = Vec::new();
+                let mut always = Vec::new();
+                for (keyword, _, value) in rescue_always {
+                    let nodes = self.task_list(file, keyword, value, &child, play);
+                    if keyword == "rescue" {
+                        rescue = nodes;
+                    } else {
+                        always = nodes;
+                    }
+                }
+                out.push(TaskNode::Block(Block {
+                    common,
+                    block,
+                    rescue,
+                    always,
+                }));
+            }
+            Action::ImportTasks | Action::IncludeTasks => {
+                let import = matches!(action, Action::ImportTasks);
+                let what = format!("`{action_name}`");
+                let loop_items = if import {
+                    self.not_allowed(file, &keywords, &[], &what);
+                    None
+                } else {
+                    self.not_allowed(file, &keywords, LOOP_KEYWORDS, &what);
+                    self.task_loop(file, &keywords)
+                };
+                let Some((name, name_node)) =
+                    self.include_file_name(file, &action_name, action_value)
+                else {
+                    return;
+                };
+                if import {
+                    let nodes = self.import_tasks(file, &name, name_node, &common, scope, play);
+                    out.extend(import_into(nodes, &common));
+                } else {
+                    let source = self.include_tasks(file, &name, name_node, scope, play);
+                    out.push(TaskNode::Include(Include {
+                        common,
+                        source,
+                        loop_items,
+                    }));
+                }
+            }
+            Action::ImportRole | Action::IncludeRole => {
+                let import = matches!(action, Action::ImportRole);
+                let what = format!("`{action_name}`");
+                let loop_items = if import {
+                    self.not_allowed(file, &keywords, &[], &what);
+                    None
+                } else {
+                    self.not_allowed(file, &keywords, LOOP_KEYWORDS, &what);
+                    self.task_loop(file, &keywords)
+                };
+                let Some((role_ref, tasks_from)) =
+                    self.role_task_args(file, &action_name, action_value)
+                else {
+                    return;
+                };
+                if import {
+                    let child = import_scope(&common, scope);
+                    let nodes = self.expand_role(
+                        &role_ref,
+                        &child,
+                        play,
+                        &mut Vec::new(),
+                        false,
+                        tasks_from.as_deref(),
+                    );
+                    out.extend(import_into(nodes, &common));
+                } else {
+                    let child = include_scope(scope);
+                    let nodes = self.expand_role(
+                        &role_ref,
+                        &child,
+                        play,
+                        &mut Vec::new(),
+                        false,
+                        tasks_from.as_deref(),
+                    );
+                    out.push(TaskNode::Include(Include {
+                        common,
+                        source: IncludeSource::Static(nodes),
+                        loop_items,
+                    }));
+                }
+            }
+        }
+    }
+
+    /// The shared keywords of a task as written.
+    fn own_keywords(&mut self, file: &YamlFile, keywords: &Keywords) -> Own {
+        let value = |name: &str| keywords.get(name).map(|(_, value)| *value);
+        let mut own = Own::default();
+        if let Some(name) = value("name") {
+            own.name = self.ok(keywords::string(file, "name", name));
+        }
+        if let Some(when) = value("when") {
+            own.when = self
+                .ok(keywords::conditions(file, "when", when))
+                .unwrap_or_default();
+        }
+        if let Some(tags) = value("tags") {
+            own.tags = self.ok(keywords::tags(file, tags)).unwrap_or_default();
+        }
+        own.become_settings = self.become_settings(file, &value);
+        if let Some(vars) = value("vars") {
+            own.vars = self
+                .ok(keywords::variables(file, "vars", vars))
+                .unwrap_or_default();
+        }
+        own.ignore_errors = self.flag(file, "ignore_errors", value("ignore_errors"));
+        own.check_mode = self.flag(file, "check_mode", value("check_mode"));
+        own.no_log = self.flag(file, "no_log", value("no_log"));
+        own
+    }
+
+    /// Report each task-only keyword present on a task of kind `what`, except `allowed`.
+    fn not_allowed(&mut self, file: &YamlFile, keywords: &Keywords, allowed: &[&str], what: &str) {
+        let mut present: Vec<(&str, &Node)> = keywords
+            .iter()
+            .filter(|(name, _)| TASK_KEYWORDS.contains(*name) && !allowed.contains(*name))
+            .map(|(name, (key, _))| (*name, *key))
+            .collect();
+        present.sort_by_key(|(_, key)| (key.line, key.column));
+        for (name, key) in present {
+            self.report(
+                LoadError::NotAllowed {
+                    keyword: name.to_string(),
+                    what: what.to_string(),
+                },
+                file.location(key),
+            );
+        }
+    }
+
+    /// A task that calls a module.
+    #[allow(clippy::too_many_arguments)]
+    fn module_task(
+        &mut self,
+        file: &YamlFile,
+        module: &'static dyn Module,
+        module_key: &Node,
+        module_value: &Node,
+        keywords: &Keywords,
+        common: Common,
+        scope: &Scope,
+        play: &mut PlayState,
+    ) -> Option<TaskNode> {
+        let value = |name: &str| keywords.get(name).map(|(_, value)| *value);
+        let module_location = file.location(module_key);
+        let (mut args, mut locations) = self.module_args(file, module, module_value)?;
+        if let Some(extra) = value("args") {
+            match extra.as_map() {
+                Some(entries) => {
+                    // Arguments written with the module win over `args:`, as in Ansible.
+                    for (key, value) in entries {
+                        let name = key_text(key).unwrap_or_default();
+                        if !args.contains_key(&name) {
+                            args.insert(name.clone(), value.to_value());
+                            locations.insert(name, file.location(key));
+                        }
+                    }
+                }
+                None if extra.is_null() => {}
+                None => self.report(
+                    LoadError::WrongType {
+                        keyword: "args".into(),
+                        expected: "a mapping",
+                        found: keywords::found(extra),
+                    },
+                    file.location(extra),
+                ),
+            }
+        }
+
+        if module.name() == "meta"
+            && args.get("free_form").and_then(Value::as_str) == Some("flush_handlers")
+        {
+            if scope.handlers {
+                self.report(
+                    LoadError::BadHandler {
+                        what: "`meta: flush_handlers`",
+                    },
+                    module_location,
+                );
+                return None;
+            }
+            return Some(TaskNode::FlushHandlers);
+        }
+
+        let args = Value::Object(args);
+        self.check_args(module, &args, &locations, &module_location);
+        self.check_source(module, &args, &locations, scope, play);
+
+        if value("listen").is_some() && !scope.handlers {
+            if let Some((key, _)) = keywords.get("listen") {
+                self.report(LoadError::ListenOutsideHandlers, file.location(key));
+            }
+        }
+        let loop_items = self.task_loop(file, keywords);
+        let register = value("register")
+            .and_then(|node| self.ok(keywords::variable_name(file, "register", node)));
+        let notify = value("notify")
+            .and_then(|node| self.ok(keywords::string_list(file, "notify", node)))
+            .unwrap_or_default();
+        if let Some(node) = value("notify") {
+            let location = file.location(node);
+            play.notified
+                .extend(notify.iter().map(|name| (name.clone(), location.clone())));
+        }
+        let listen = value("listen")
+            .and_then(|node| self.ok(keywords::string_list(file, "listen", node)))
+            .unwrap_or_default();
+        let changed_when = value("changed_when")
+            .and_then(|node| self.ok(keywords::conditions(file, "changed_when", node)));
+        let failed_when = value("failed_when")
+            .and_then(|node| self.ok(keywords::conditions(file, "failed_when", node)));
+        Some(TaskNode::Task(Task {
+            common,
+            module: module.name().to_string(),
+            args,
+            argument_locations: locations,
+            loop_items,
+            register,
+            notify,
+            listen,
+            changed_when,
+            failed_when,
+        }))
+    }
+
+    /// The module's arguments as a map, free-form strings split, with where each is written.
+    fn module_args(
+        &mut self,
+        file: &YamlFile,
+        module: &'static dyn Module,
+        node: &Node,
+    ) -> Option<(Map<String, Value>, BTreeMap<String, Location>)> {
+        let name = module.name();
+        let mut locations = BTreeMap::new();
+        let args = match &node.value {
+            NodeValue::Null => Map::new(),
+            NodeValue::Map(entries) => {
+                let mut args = Map::new();
+                for (key, value) in entries {
+                    let key_name = key_text(key).unwrap_or_default();
+                    locations.insert(key_name.clone(), file.location(key));
+                    args.insert(key_name, value.to_value());
+                }
+                return Some((args, locations));
+            }
+            NodeValue::String(text) => {
+                let parsed = match name {
+                    "command" | "shell" => parse_command(text),
+                    "meta" => Ok(single("free_form", text)),
+                    "include_vars" if !text.contains('=') => Ok(single("file", text)),
+                    _ => parse_key_values(text),
+                };
+                match parsed {
+                    Ok(args) => args,
+                    Err(error) => {
+                        self.report(
+                            LoadError::FreeForm {
+                                message: error.to_string(),
+                                module: name.to_string(),
+                            },
+                            file.location(node),
+                        );
+                        return None;
+                    }
+                }
+            }
+            _ => {
+                self.report(
+                    LoadError::ArgsShape {
+                        module: name.to_string(),
+                        found: node.kind(),
+                    },
+                    file.location(node),
+                );
+                return None;
+            }
+        };
+        // Free-form arguments have no key of their own; they point at the string.
+        for key in args.keys() {
+            locations.insert(key.clone(), file.location(node));
+        }
+        Some((args, locations))
+    }
+
+    /// Validate fixed arguments fully; with templates, only their names.
+    fn check_args(
+        &mut self,
+        module: &'static dyn Module,
+        args: &Value,
+        locations: &BTreeMap<String, Location>,
+        module_location: &Location,
+    ) {
+        let result = if value_has_template(args) {
+            check_names(module, args)
+        } else {
+            module.validate(args)
+        };
+        if let Err(mut error) = result {
+            // The module's suggestion misses swapped letters (`mgs` for `msg`); add it.
+            if let Some(argument) = &error.argument {
+                if error.message.starts_with("unknown argument") {
+                    let names = module.argument_names();
+                    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                    if let Some(name) = keywords::suggest(argument, &names) {
+                        error.hint = Some(format!("did you mean `{name}`?"));
+                    }
+                }
+            }
+            let location = error
+                .argument
+                .as_ref()
+                .and_then(|argument| locations.get(argument))
+                .unwrap_or(module_location)
+                .clone();
+            self.report(
+                LoadError::Args {
+                    message: error.message,
+                    hint: error.hint,
+                },
+                location,
+            );
+        }
+    }
+
+    /// A `template`/`copy` task's fixed `src` must exist where the runner will look.
+    fn check_source(
+        &mut self,
+        module: &'static dyn Module,
+        args: &Value,
+        locations: &BTreeMap<String, Location>,
+        scope: &Scope,
+        play: &PlayState,
+    ) {
+        if !play.check_sources {
+            return;
+        }
+        let kind = match module.name() {
+            "template" => SourceKind::Template,
+            "copy" => SourceKind::File,
+            _ => return,
+        };
+        let Some(src) = args.get("src").and_then(Value::as_str) else {
+            return;
+        };
+        let remote = args.get("remote_src").is_some_and(|flag| {
+            matches!(flag, Value::Bool(true))
+                || flag.as_str().is_some_and(|text| {
+                    matches!(
+                        text.to_ascii_lowercase().as_str(),
+                        "yes" | "true" | "on" | "1"
+                    )
+                })
+        });
+        if remote || has_template(src) {
+            return;
+        }
+        if let Err(searched) = resolve_source(kind, src, scope.role.as_deref(), &play.playbook_dir)
+        {
+            let location = locations.get("src").cloned().unwrap_or_default();
+            self.report(
+                LoadError::SourceNotFound {
+                    kind: kind.noun(),
+                    name: src.to_string(),
+                    searched,
+                },
+                location,
+            );
+        }
+    }
+
+    /// `loop`/`with_items`/`with_list` with `loop_control`.
+    fn task_loop(&mut self, file: &YamlFile, keywords: &Keywords) -> Option<Loop> {
+        let mut present: Vec<(&str, &Node, &Node)> = ["loop", "with_items", "with_list"]
+            .into_iter()
+            .filter_map(|name| keywords.get(name).map(|(key, value)| (name, *key, *value)))
+            .collect();
+        present.sort_by_key(|(_, key, _)| (key.line, key.column));
+        if let [(first, _, _), (second, key, _), ..] = present.as_slice() {
+            self.report(
+                LoadError::TwoLoops {
+                    first: first.to_string(),
+                    second: second.to_string(),
+                },
+                file.location(key),
+            );
+        }
+        let control = keywords.get("loop_control");
+        let Some((keyword, _, node)) = present.first().copied() else {
+            if let Some((key, _)) = control {
+                self.report(LoadError::LoopControlWithoutLoop, file.location(key));
+            }
+            return None;
+        };
+        let items = node.to_value();
+        let valid = match &items {
+            Value::Array(_) => true,
+            Value::String(text) => has_template(text),
+            _ => false,
+        };
+        if !valid {
+            self.report(
+                LoadError::BadLoop {
+                    keyword: keyword.to_string(),
+                    found: keywords::found(node),
+                },
+                file.location(node),
+            );
+            return None;
+        }
+        let mut result = Loop {
+            items,
+            loop_var: "item".into(),
+            label: None,
+            flatten: keyword == "with_items",
+        };
+        if let Some((_, control)) = control {
+            self.loop_control(file, control, &mut result);
+        }
+        Some(result)
+    }
+
+    fn loop_control(&mut self, file: &YamlFile, control: &Node, result: &mut Loop) {
+        let Some(entries) = control.as_map() else {
+            if !control.is_null() {
+                self.report(
+                    LoadError::WrongType {
+                        keyword: "loop_control".into(),
+                        expected: "a mapping",
+                        found: keywords::found(control),
+                    },
+                    file.location(control),
+                );
+            }
+            return;
+        };
+        for (key, value) in entries {
+            let name = key_text(key).unwrap_or_default();
+            match name.as_str() {
+                "loop_var" => {
+                    if let Some(var) = self.ok(keywords::variable_name(file, "loop_var", value)) {
+                        result.loop_var = var;
+                    }
+                }
+                "label" => result.label = self.ok(keywords::string(file, "label", value)),
+                "index_var" | "pause" | "extended" | "extended_allitems" | "break_when" => self
+                    .report(
+                        LoadError::Unsupported {
+                            keyword: format!("loop_control.{name}"),
+                            instead: None,
+                        },
+                        file.location(key),
+                    ),
+                _ => self.report(
+                    LoadError::UnknownKey {
+                        key: name,
+                        within: "loop_control".into(),
+                        known: vec!["loop_var", "label"],
+                    },
+                    file.location(key),
+                ),
+            }
+        }
+    }
+
+    /// The file named by `include_tasks:`/`import_tasks:` (a string, or `{file: ...}`).
+    fn include_file_name<'n>(
+        &mut self,
+        file: &YamlFile,
+        keyword: &str,
+        node: &'n Node,
+    ) -> Option<(String, &'n Node)> {
+        if let Some(entries) = node.as_map() {
+            let mut name = None;
+            for (key, value) in entries {
+                let key_name = key_text(key).unwrap_or_default();
+                match key_name.as_str() {
+                    "file" => {
+                        name = self
+                            .ok(keywords::string(file, "file", value))
+                            .map(|n| (n, value))
+                    }
+                    "apply" => self.report(
+                        LoadError::Unsupported {
+                            keyword: format!("{keyword}.apply"),
+                            instead: Some("put the keywords on the included tasks or a `block`"),
+                        },
+                        file.location(key),
+                    ),
+                    _ => self.report(
+                        LoadError::UnknownKey {
+                            key: key_name,
+                            within: keyword.to_string(),
+                            known: vec!["file"],
+                        },
+                        file.location(key),
+                    ),
+                }
+            }
+            if name.is_none() {
+                self.report(
+                    LoadError::WrongType {
+                        keyword: keyword.to_string(),
+                        expected: "a file name or a mapping with `file:`",
+                        found: "a mapping without `file`".into(),
+                    },
+                    file.location(node),
+                );
+            }
+            return name;
+        }
+        self.ok(keywords::string(file, keyword, node))
+            .map(|name| (name, node))
+    }
+
+    /// Where a relative task file name is looked for: next to the including file, then in
+    /// the scope's base (the role's `tasks/` or the playbook's directory).
+    fn task_file_candidates(file: &YamlFile, name: &str, scope: &Scope) -> Vec<PathBuf> {
+        let name = Path::new(name);
+        if name.is_absolute() {
+            return vec![name.to_path_buf()];
+        }
+        let mut candidates = vec![super::parent_dir(&file.path).join(name)];
+        let in_base = scope.base_dir.join(name);
+        if !candidates.contains(&in_base) {
+            candidates.push(in_base);
+        }
+        candidates
+    }
+
+    fn find_task_file(
+        &mut self,
+        file: &YamlFile,
+        name: &str,
+        node: &Node,
+        scope: &Scope,
+    ) -> Option<PathBuf> {
+        let candidates = Self::task_file_candidates(file, name, scope);
+        if let Some(found) = candidates.iter().find(|path| path.is_file()) {
+            return Some(found.clone());
+        }
+        self.report(
+            LoadError::TaskFileNotFound {
+                name: name.to_string(),
+                searched: candidates,
+            },
+            file.location(node),
+        );
+        None
+    }
+
+    /// `import_tasks:` — the file's tasks, loaded now with the import's keywords applied.
+    fn import_tasks(
+        &mut self,
+        file: &YamlFile,
+        name: &str,
+        node: &Node,
+        common: &Common,
+        scope: &Scope,
+        play: &mut PlayState,
+    ) -> Vec<TaskNode> {
+        if has_template(name) {
+            self.report(
+                LoadError::TemplatedName {
+                    keyword: "import_tasks".into(),
+                    name: name.to_string(),
+                    instead: "use `include_tasks` for a file name known only when the task runs",
+                },
+                file.location(node),
+            );
+            return Vec::new();
+        }
+        let Some(path) = self.find_task_file(file, name, node, scope) else {
+            return Vec::new();
+        };
+        let child = import_scope(common, scope);
+        self.task_file(&path, &child, play, Some((name, file.location(node))))
+    }
+
+    /// `include_tasks:` — loaded now when the name is fixed, at run time when it is a
+    /// template or when the file includes itself (a recursion ended by a `when:`). A
+    /// templated name is resolved at run time against the including file's directory, the
+    /// first place a fixed name is looked for.
+    fn include_tasks(
+        &mut self,
+        file: &YamlFile,
+        name: &str,
+        node: &Node,
+        scope: &Scope,
+        play: &mut PlayState,
+    ) -> IncludeSource {
+        if has_template(name) {
+            return IncludeSource::Dynamic {
+                file: name.to_string(),
+                base_dir: super::parent_dir(&file.path),
+            };
+        }
+        let Some(path) = self.find_task_file(file, name, node, scope) else {
+            return IncludeSource::Static(Vec::new());
+        };
+        let key = super::same_file_key(&path);
+        if self.task_files.contains(&key) {
+            // The runner joins `base_dir` and `file`; an absolute `file` stands alone.
+            return IncludeSource::Dynamic {
+                file: key.display().to_string(),
+                base_dir: super::parent_dir(&file.path),
+            };
+        }
+        let child = include_scope(scope);
+        IncludeSource::Static(self.task_file(&path, &child, play, None))
+    }
+
+    /// The arguments of `include_role:`/`import_role:`: `name` and `tasks_from`.
+    fn role_task_args(
+        &mut self,
+        file: &YamlFile,
+        keyword: &str,
+        node: &Node,
+    ) -> Option<(RoleRef, Option<String>)> {
+        let Some(entries) = node.as_map() else {
+            self.report(
+                LoadError::WrongType {
+                    keyword: keyword.to_string(),
+                    expected: "a mapping with `name:`",
+                    found: keywords::found(node),
+                },
+                file.location(node),
+            );
+            return None;
+        };
+        let mut name: Option<(String, &Node)> = None;
+        let mut tasks_from = None;
+        for (key, value) in entries {
+            let key_name = key_text(key).unwrap_or_default();
+            match key_name.as_str() {
+                "name" | "role" => {
+                    name = self
+                        .ok(keywords::string(file, "name", value))
+                        .map(|n| (n, value))
+                }
+                "tasks_from" => {
+                    if let Some(from) = self.ok(keywords::string(file, "tasks_from", value)) {
+                        if has_template(&from) {
+                            self.report(
+                                LoadError::TemplatedName {
+                                    keyword: "tasks_from".into(),
+                                    name: from,
+                                    instead: "roles are loaded before the run; name the task file",
+                                },
+                                file.location(value),
+                            );
+                        } else {
+                            tasks_from = Some(from);
+                        }
+                    }
+                }
+                "vars_from" | "defaults_from" | "handlers_from" | "apply" | "public"
+                | "allow_duplicates" | "rolespec_validate" => self.report(
+                    LoadError::Unsupported {
+                        keyword: format!("{keyword}.{key_name}"),
+                        instead: None,
+                    },
+                    file.location(key),
+                ),
+                _ => self.report(
+                    LoadError::UnknownKey {
+                        key: key_name,
+                        within: keyword.to_string(),
+                        known: vec!["name", "tasks_from"],
+                    },
+                    file.location(key),
+                ),
+            }
+        }
+        let Some((name, name_node)) = name else {
+            self.report(LoadError::RoleWithoutName, file.location(node));
+            return None;
+        };
+        if has_template(&name) {
+            self.report(
+                LoadError::TemplatedName {
+                    keyword: keyword.to_string(),
+                    name,
+                    instead: "roles are loaded before the run; name the role",
+                },
+                file.location(name_node),
+            );
+            return None;
+        }
+        Some((RoleRef::named(name, file.location(name_node)), tasks_from))
+    }
+}
+
+/// The shared keywords with what the enclosing levels impose.
+fn inherit(own: Own, location: Location, scope: &Scope) -> Common {
+    let mut when = scope.when.clone();
+    when.extend(own.when);
+    Common {
+        name: own.name,
+        location,
+        when,
+        tags: merge_tags(&scope.tags, &own.tags),
+        become_settings: own.become_settings.inherit(&scope.become_settings),
+        vars: own.vars,
+        ignore_errors: own.ignore_errors.unwrap_or(scope.ignore_errors),
+        check_mode: own.check_mode.or(scope.check_mode),
+        no_log: own.no_log.unwrap_or(scope.no_log),
+        role: scope.role.clone(),
+    }
+}
+
+/// What an `import_*` imposes on the nodes it brings in: its effective keywords.
+fn import_scope(common: &Common, scope: &Scope) -> Scope {
+    Scope {
+        tags: common.tags.clone(),
+        when: common.when.clone(),
+        become_settings: common.become_settings.clone(),
+        ignore_errors: common.ignore_errors,
+        no_log: common.no_log,
+        check_mode: common.check_mode,
+        ..scope.clone()
+    }
+}
+
+/// What an `include_*` passes to the tasks it includes: only what it inherited itself; its
+/// own keywords and conditions apply to the include, which gates them at run time.
+fn include_scope(scope: &Scope) -> Scope {
+    Scope {
+        when: Vec::new(),
+        become_settings: Default::default(),
+        ..scope.clone()
+    }
+}
+
+/// The imported nodes with the import's `vars` added (the nodes' own win).
+fn import_into(mut nodes: Vec<TaskNode>, import: &Common) -> Vec<TaskNode> {
+    if !import.vars.is_empty() {
+        for node in &mut nodes {
+            if let Some(common) = common_mut(node) {
+                for (name, value) in &import.vars {
+                    if !common.vars.contains_key(name) {
+                        common.vars.insert(name.clone(), value.clone());
+                    }
+                }
+            }
+        }
+    }
+    nodes
+}
+
+fn common_mut(node: &mut TaskNode) -> Option<&mut Common> {
+    match node {
+        TaskNode::Task(task) => Some(&mut task.common),
+        TaskNode::Block(block) => Some(&mut block.common),
+        TaskNode::Include(include) => Some(&mut include.common),
+        TaskNode::FlushHandlers => None,
+    }
+}
+
+/// Add `tags` to every node of the tree (for `import_playbook` with `tags:`).
+pub(super) fn add_tags(nodes: &mut [TaskNode], tags: &[String]) {
+    if tags.is_empty() {
+        return;
+    }
+    for node in nodes {
+        if let Some(common) = common_mut(node) {
+            common.tags = merge_tags(&common.tags, tags);
+        }
+        match node {
+            TaskNode::Block(block) => {
+                add_tags(&mut block.block, tags);
+                add_tags(&mut block.rescue, tags);
+                add_tags(&mut block.always, tags);
+            }
+            TaskNode::Include(Include {
+                source: IncludeSource::Static(included),
+                ..
+            }) => add_tags(included, tags),
+            _ => {}
+        }
+    }
+}
+
+/// The tasks of a handler list (blocks and includes were reported while loading).
+pub(super) fn only_tasks(nodes: Vec<TaskNode>) -> Vec<Task> {
+    nodes
+        .into_iter()
+        .filter_map(|node| match node {
+            TaskNode::Task(task) => Some(task),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Only argument names are checked when values are templates, since their values are
+/// known only on a host. Modules that take any names (`set_fact`) list none.
+fn check_names(module: &dyn Module, args: &Value) -> Result<(), ArgsError> {
+    let names = module.argument_names();
+    if names.is_empty() {
+        return Ok(());
+    }
+    for key in args.as_object().into_iter().flat_map(Map::keys) {
+        if !names.contains(key) {
+            return Err(ArgsError::from_serde(
+                module.name(),
+                &format!("unknown field `{key}`"),
+                &names,
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn single(key: &str, text: &str) -> Map<String, Value> {
+    let mut args = Map::new();
+    args.insert(key.to_string(), Value::String(text.trim().to_string()));
+    args
+}
+
+fn module_names() -> Vec<&'static str> {
+    converge_modules::all()
+        .iter()
+        .map(|module| module.name())
+        .collect()
+}
+
+/// The error for a task key that is neither a keyword nor a module, with the closest of both.
+fn unknown_key(name: String) -> LoadError {
+    let short = converge_modules::COLLECTION_PREFIXES
+        .iter()
+        .find_map(|prefix| name.strip_prefix(prefix))
+        .unwrap_or(&name)
+        .to_string();
+    if let Some((_, equivalent)) = ANSIBLE_EQUIVALENTS
+        .iter()
+        .find(|(ansible, _)| *ansible == short)
+    {
+        return LoadError::UnknownModule {
+            name,
+            suggestion: Some((*equivalent).to_string()),
+            modules: module_names(),
+        };
+    }
+    let task_keywords: Vec<&str> = COMMON_KEYWORDS
+        .iter()
+        .chain(TASK_KEYWORDS)
+        .chain(ACTION_KEYWORDS)
+        .chain(["rescue", "always"].iter())
+        .copied()
+        .collect();
+    let modules = module_names();
+    let candidates: Vec<&str> = task_keywords
+        .iter()
+        .chain(modules.iter())
+        .copied()
+        .collect();
+    match keywords::suggest(&short, &candidates) {
+        Some(keyword) if task_keywords.contains(&keyword) && short == name => {
+            LoadError::UnknownKeyword {
+                key: name,
+                suggestion: keyword.to_string(),
+            }
+        }
+        suggestion => LoadError::UnknownModule {
+            name,
+            suggestion: suggestion.map(str::to_string),
+            modules,
+        },
+    }
+}

@@ -1,0 +1,211 @@
+//! What the user sees: task results with diffs, warnings, and the recap.
+//!
+//! Hosts run in parallel, so every event is formatted first and written with one call:
+//! lines from two hosts never interleave. Human output goes to stderr; stdout is kept for
+//! data (`--list-hosts`, `--list-tasks`).
+
+pub mod diff;
+
+use converge_modules::Change;
+use diff::Palette;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+/// How a task ended on a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Nothing to change.
+    Ok,
+    /// Changed (or, in check mode, would change).
+    Changed,
+    /// Not run (`when` false, check mode cannot tell, `creates` exists…).
+    Skipped,
+    /// Failed.
+    Failed,
+    /// The host could not be reached.
+    Unreachable,
+}
+
+/// One task's result on one host.
+#[derive(Debug, Clone)]
+pub struct TaskReport<'a> {
+    /// Inventory name.
+    pub host: &'a str,
+    /// Task name (or module name when unnamed).
+    pub task: &'a str,
+    /// The loop item's label, when the task loops.
+    pub item: Option<String>,
+    /// How it ended.
+    pub status: Status,
+    /// What changed or would change; empty when hidden by `no_log`.
+    pub changes: &'a [Change],
+    /// A message (failure reason, `debug` output, skip reason).
+    pub message: Option<String>,
+    /// The failure was ignored (`ignore_errors`).
+    pub ignored: bool,
+    /// `no_log: true`: arguments, results and diffs are withheld.
+    pub no_log: bool,
+}
+
+/// Per-host counts for the recap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HostStats {
+    /// Tasks that found nothing to change.
+    pub ok: u32,
+    /// Tasks that changed something.
+    pub changed: u32,
+    /// 1 when the host could not be reached.
+    pub unreachable: u32,
+    /// Tasks that failed (not ignored, not rescued).
+    pub failed: u32,
+    /// Tasks skipped.
+    pub skipped: u32,
+    /// Failures handled by a `rescue` section.
+    pub rescued: u32,
+    /// Failures ignored by `ignore_errors`.
+    pub ignored: u32,
+}
+
+/// Where reports go. Implementations must be callable from many host threads at once.
+pub trait Reporter: Send + Sync {
+    /// A play starts on `hosts` hosts.
+    fn play_start(&self, name: &str, hosts: usize, check: bool);
+    /// A task finished on a host.
+    fn task(&self, report: &TaskReport);
+    /// Something the user should know.
+    fn warning(&self, message: &str);
+    /// The end of the run.
+    fn recap(&self, stats: &[(String, HostStats)]);
+}
+
+/// Human-readable output on stderr.
+pub struct Console {
+    show_diff: bool,
+    verbosity: u8,
+    colour: bool,
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
+impl Console {
+    /// Output on stderr; colour only on a terminal and when `NO_COLOR` is unset.
+    pub fn stderr(show_diff: bool, verbosity: u8) -> Self {
+        let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        Console {
+            show_diff,
+            verbosity,
+            colour,
+            out: Mutex::new(Box::new(std::io::stderr())),
+        }
+    }
+
+    fn palette(&self) -> Palette {
+        if self.colour {
+            Palette::COLOUR
+        } else {
+            Palette::PLAIN
+        }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.colour {
+            format!("{code}{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn write(&self, text: &str) {
+        if let Ok(mut out) = self.out.lock() {
+            // Output is best effort: a closed stderr must not fail the run.
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+        }
+    }
+}
+
+/// The text `Console` prints for one task (exposed for tests).
+pub fn format_task(
+    report: &TaskReport,
+    show_diff: bool,
+    verbosity: u8,
+    palette: Palette,
+) -> String {
+    let (label, colour) = match (report.status, report.ignored) {
+        (Status::Ok, _) => ("ok", "\x1b[32m"),
+        (Status::Changed, _) => ("changed", "\x1b[33m"),
+        (Status::Skipped, _) => ("skipped", "\x1b[36m"),
+        (Status::Failed, true) => ("failed (ignored)", "\x1b[35m"),
+        (Status::Failed, false) => ("failed", "\x1b[31m"),
+        (Status::Unreachable, _) => ("unreachable", "\x1b[31m"),
+    };
+    if report.status == Status::Skipped && verbosity < 2 {
+        return String::new();
+    }
+    let painted = if palette.reset.is_empty() {
+        label.to_string()
+    } else {
+        format!("{colour}{label}\x1b[0m")
+    };
+    let item = report
+        .item
+        .as_ref()
+        .map(|item| format!(" (item={item})"))
+        .unwrap_or_default();
+    let mut out = format!("{painted}: [{}] {}{item}\n", report.host, report.task);
+    if report.no_log {
+        if report.status == Status::Failed {
+            out.push_str("    the output has been hidden due to `no_log: true`\n");
+        }
+        return out;
+    }
+    if let Some(message) = &report.message {
+        if report.status != Status::Ok || verbosity > 0 || !message.is_empty() {
+            for line in message.lines() {
+                out.push_str(&format!("    {line}\n"));
+            }
+        }
+    }
+    for change in report.changes {
+        out.push_str(&format!("    {}\n", diff::summary(change)));
+        if show_diff {
+            out.push_str(&diff::unified(change, palette));
+        }
+    }
+    out
+}
+
+impl Reporter for Console {
+    fn play_start(&self, name: &str, hosts: usize, check: bool) {
+        let mode = if check {
+            " (check mode: nothing will change)"
+        } else {
+            ""
+        };
+        let title = format!("PLAY [{name}] on {hosts} host(s){mode}");
+        self.write(&format!("\n{}\n", self.paint("\x1b[1m", &title)));
+    }
+
+    fn task(&self, report: &TaskReport) {
+        let text = format_task(report, self.show_diff, self.verbosity, self.palette());
+        if !text.is_empty() {
+            self.write(&text);
+        }
+    }
+
+    fn warning(&self, message: &str) {
+        let label = self.paint("\x1b[35m", "warning");
+        self.write(&format!("{label}: {message}\n"));
+    }
+
+    fn recap(&self, stats: &[(String, HostStats)]) {
+        let width = stats.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+        let mut out = format!("\n{}\n", self.paint("\x1b[1m", "RECAP"));
+        for (host, s) in stats {
+            out.push_str(&format!(
+                "{host:<width$} : ok={} changed={} unreachable={} failed={} skipped={} rescued={} ignored={}\n",
+                s.ok, s.changed, s.unreachable, s.failed, s.skipped, s.rescued, s.ignored
+            ));
+        }
+        self.write(&out);
+    }
+}

@@ -1,0 +1,220 @@
+//! Applying with the local connection, always inside the overlay sandbox so the machine
+//! running the tests is never changed. The sandbox's upper layer is exactly what a run
+//! changed, which is how check mode is proved to change nothing.
+
+use crate::support::Test;
+
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+fn example() -> Test {
+    let inventory = format!("{REPO}/inventory/hosts.yml");
+    let site = format!("{REPO}/examples/site.yml");
+    Test::new().sandboxed().args(&[
+        "-i",
+        &inventory,
+        &site,
+        "--connection",
+        "local",
+        "--limit",
+        "homeserver",
+        "--diff",
+    ])
+}
+
+fn with_flag(test: Test, flag: &str) -> Test {
+    let inventory = format!("{REPO}/inventory/hosts.yml");
+    let site = format!("{REPO}/examples/site.yml");
+    test.args(&[
+        "-i",
+        &inventory,
+        &site,
+        "--connection",
+        "local",
+        "--limit",
+        "homeserver",
+        "--diff",
+        flag,
+    ])
+}
+
+#[test]
+fn example_check_mode_changes_nothing_then_apply_converges_then_nothing_left() {
+    let test = with_flag(example(), "--check");
+    let run = test.run();
+    run.expect_status(0)
+        .stderr_has("check mode")
+        .stderr_has("+++ b/etc/converge/managed-by");
+    assert!(
+        test.sandbox_changes().is_empty(),
+        "--check changed the host: {:?}",
+        test.sandbox_changes()
+    );
+    assert!(
+        run.recap("homeserver").contains("failed=0"),
+        "{}",
+        run.stderr
+    );
+
+    let test = with_flag(test, "-v");
+    let run = test.run();
+    run.expect_status(0);
+    assert!(
+        !run.recap("homeserver").contains("changed=0"),
+        "{}",
+        run.stderr
+    );
+    let managed = test
+        .sandbox_file("/etc/converge/managed-by")
+        .expect("file written");
+    assert_eq!(
+        managed,
+        "This host is managed by converge.\nContact: root@localhost\n"
+    );
+    let motd = test.sandbox_file("/etc/motd").expect("motd written");
+    assert!(
+        motd.contains("This machine is the home server: IPv6 router for the guests on virbr0."),
+        "{motd}"
+    );
+    let hosts = test.sandbox_file("/etc/hosts").expect("hosts");
+    assert!(hosts.contains("192.168.122.11\tguest1\n"), "{hosts}");
+    assert!(
+        run.stderr.contains("guests now known: guest1, guest2"),
+        "handler ran:\n{}",
+        run.stderr
+    );
+
+    let run = test.run();
+    run.expect_status(0);
+    assert!(
+        run.recap("homeserver").contains("changed=0"),
+        "second run changed something:\n{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("guests now known"),
+        "handler ran without a change"
+    );
+}
+
+fn sandboxed_play(tasks: &str) -> Test {
+    Test::new()
+        .sandboxed()
+        .file(
+            "inventory.yml",
+            "all:\n  hosts:\n    box:\n      ansible_connection: local\n",
+        )
+        .file(
+            "site.yml",
+            &format!("- hosts: all\n  gather_facts: false\n  tasks:\n{tasks}"),
+        )
+        .args(&["-i", "inventory.yml", "site.yml"])
+}
+
+#[test]
+fn register_when_and_loop() {
+    let test = sandboxed_play(
+        "    - command: echo fd00::1\n      register: out\n      changed_when: false\n    - copy:\n        dest: /etc/conv-{{ item }}\n        content: \"{{ out.stdout }}\\n\"\n      loop: [a, b]\n      when: out.rc == 0\n    - copy: {dest: /etc/conv-never, content: x}\n      when: out.stdout == 'other'\n",
+    );
+    let run = test.run();
+    run.expect_status(0);
+    assert_eq!(
+        test.sandbox_file("/etc/conv-a").as_deref(),
+        Some("fd00::1\n")
+    );
+    assert_eq!(
+        test.sandbox_file("/etc/conv-b").as_deref(),
+        Some("fd00::1\n")
+    );
+    assert_eq!(test.sandbox_file("/etc/conv-never"), None);
+    assert_eq!(
+        run.recap("box"),
+        "ok=1 changed=1 unreachable=0 failed=0 skipped=1 rescued=0 ignored=0"
+    );
+}
+
+#[test]
+fn block_rescue_always() {
+    let test = sandboxed_play(
+        "    - block:\n        - command: /bin/false\n      rescue:\n        - copy: {dest: /etc/conv-rescued, content: done}\n      always:\n        - copy: {dest: /etc/conv-always, content: done}\n",
+    );
+    let run = test.run();
+    run.expect_status(0);
+    assert!(test.sandbox_file("/etc/conv-rescued").is_some());
+    assert!(test.sandbox_file("/etc/conv-always").is_some());
+    assert!(run.recap("box").contains("failed=0"), "{}", run.stderr);
+    assert!(run.recap("box").contains("rescued=1"), "{}", run.stderr);
+}
+
+#[test]
+fn a_failed_task_fails_the_host_with_exit_2_and_stops_it() {
+    let test = sandboxed_play(
+        "    - command: /bin/false\n    - copy: {dest: /etc/conv-after, content: x}\n",
+    );
+    let run = test.run();
+    run.expect_status(2);
+    assert_eq!(test.sandbox_file("/etc/conv-after"), None);
+    assert!(run.recap("box").contains("failed=1"));
+}
+
+#[test]
+fn ignore_errors_and_failed_when() {
+    let test = sandboxed_play(
+        "    - command: /bin/false\n      ignore_errors: true\n    - command: echo boom\n      register: r\n      failed_when: \"'boom' in r.stdout\"\n      ignore_errors: yes\n    - copy: {dest: /etc/conv-after, content: x}\n",
+    );
+    let run = test.run();
+    run.expect_status(0);
+    assert!(test.sandbox_file("/etc/conv-after").is_some());
+    assert!(run.recap("box").contains("ignored=2"), "{}", run.stderr);
+}
+
+#[test]
+fn tags_select_tasks() {
+    let test = sandboxed_play(
+        "    - copy: {dest: /etc/conv-a, content: x}\n      tags: [one]\n    - copy: {dest: /etc/conv-b, content: x}\n      tags: [two]\n",
+    );
+    let test = test.args(&["-i", "inventory.yml", "site.yml", "--tags", "two"]);
+    test.run().expect_status(0);
+    assert_eq!(test.sandbox_file("/etc/conv-a"), None);
+    assert!(test.sandbox_file("/etc/conv-b").is_some());
+}
+
+#[test]
+fn handlers_run_once_at_the_end_and_only_when_notified() {
+    let test = Test::new()
+        .sandboxed()
+        .file("inventory.yml", "all:\n  hosts:\n    box:\n      ansible_connection: local\n")
+        .file(
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  handlers:\n    - name: restart thing\n      command: sh -c 'echo run >> /etc/conv-handler'\n    - name: never\n      command: sh -c 'echo run >> /etc/conv-never'\n  tasks:\n    - copy: {dest: /etc/conv-a, content: x}\n      notify: restart thing\n    - copy: {dest: /etc/conv-b, content: x}\n      notify: restart thing\n    - copy: {dest: /etc/conv-a, content: x}\n      notify: never\n",
+        )
+        .args(&["-i", "inventory.yml", "site.yml"]);
+    test.run().expect_status(0);
+    assert_eq!(
+        test.sandbox_file("/etc/conv-handler").as_deref(),
+        Some("run\n")
+    );
+    assert_eq!(test.sandbox_file("/etc/conv-never"), None);
+    test.run().expect_status(0);
+    assert_eq!(
+        test.sandbox_file("/etc/conv-handler").as_deref(),
+        Some("run\n"),
+        "handler ran on a run with no change"
+    );
+}
+
+#[test]
+fn extra_vars_win_over_play_vars() {
+    let test = Test::new()
+        .sandboxed()
+        .file("inventory.yml", "all:\n  hosts:\n    box:\n      ansible_connection: local\n")
+        .file(
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  vars:\n    word: play\n  tasks:\n    - copy: {dest: /etc/conv-word, content: \"{{ word }}\"}\n",
+        )
+        .args(&["-i", "inventory.yml", "site.yml", "-e", "word=extra"]);
+    test.run().expect_status(0);
+    assert_eq!(
+        test.sandbox_file("/etc/conv-word").as_deref(),
+        Some("extra")
+    );
+}

@@ -1,0 +1,202 @@
+//! The builder every integration test uses: write files into a temp dir, run the real
+//! `converge` binary there (optionally inside the overlay sandbox), look at what it did.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A test case in its own directory.
+pub struct Test {
+    dir: tempfile::TempDir,
+    args: Vec<String>,
+    sandbox: Option<PathBuf>,
+    env: Vec<(String, String)>,
+}
+
+/// What a run left behind.
+#[derive(Debug)]
+pub struct Run {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Assert the exit status, showing the output when it differs.
+    pub fn expect_status(&self, status: i32) -> &Self {
+        assert_eq!(
+            self.status, status,
+            "unexpected exit status\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// Assert stderr contains `text`.
+    pub fn stderr_has(&self, text: &str) -> &Self {
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}\n--- stderr\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    /// Assert stdout contains `text`.
+    pub fn stdout_has(&self, text: &str) -> &Self {
+        assert!(
+            self.stdout.contains(text),
+            "stdout lacks {text:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// The recap line of `host`.
+    pub fn recap(&self, host: &str) -> String {
+        self.stderr
+            .lines()
+            .skip_while(|line| *line != "RECAP")
+            .find(|line| line.split_whitespace().next() == Some(host))
+            .unwrap_or_else(|| panic!("no recap line for {host}\n{}", self.stderr))
+            .split(" : ")
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+impl Test {
+    pub fn new() -> Self {
+        Test {
+            dir: tempfile::tempdir().expect("temp dir"),
+            args: Vec::new(),
+            sandbox: None,
+            env: vec![("NO_COLOR".into(), "1".into())],
+        }
+    }
+
+    /// The test's directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Write a file (relative to the test dir), creating parents. `{dir}` in the content is
+    /// replaced by the test dir's path.
+    pub fn file(self, relative: &str, content: &str) -> Self {
+        let path = self.dir.path().join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create dirs");
+        }
+        let content = content.replace("{dir}", &self.dir.path().display().to_string());
+        std::fs::write(path, content).expect("write file");
+        self
+    }
+
+    /// Command-line arguments (`{dir}` is replaced by the test dir).
+    pub fn args(mut self, args: &[&str]) -> Self {
+        let dir = self.dir.path().display().to_string();
+        self.args = args.iter().map(|a| a.replace("{dir}", &dir)).collect();
+        self
+    }
+
+    /// Run converge inside the overlay sandbox (scripts/sandbox); state persists between runs.
+    pub fn sandboxed(mut self) -> Self {
+        let state = tempfile::Builder::new()
+            .prefix("converge-sandbox-")
+            .tempdir_in("/dev/shm")
+            .expect("sandbox state dir in /dev/shm")
+            .keep();
+        self.sandbox = Some(state);
+        self
+    }
+
+    /// What the sandboxed runs changed on the "machine": paths below the overlay upper dirs.
+    pub fn sandbox_changes(&self) -> Vec<String> {
+        let Some(state) = &self.sandbox else {
+            return Vec::new();
+        };
+        let mut found = Vec::new();
+        walk(&state.join("upper"), &state.join("upper"), &mut found);
+        found.sort();
+        found
+    }
+
+    /// Read a file as the sandbox sees it (upper layer first, then the machine).
+    pub fn sandbox_file(&self, absolute: &str) -> Option<String> {
+        let state = self.sandbox.as_ref()?;
+        let relative = absolute.trim_start_matches('/');
+        let (top, rest) = relative.split_once('/').unwrap_or((relative, ""));
+        let top = if top == "usr" && rest.starts_with("local") {
+            "usr_local".to_string()
+        } else {
+            top.to_string()
+        };
+        let rest = if top == "usr_local" {
+            rest.trim_start_matches("local").trim_start_matches('/')
+        } else {
+            rest
+        };
+        let upper = state.join("upper").join(top).join(rest);
+        std::fs::read_to_string(upper)
+            .ok()
+            .or_else(|| std::fs::read_to_string(absolute).ok())
+    }
+
+    /// Run converge and collect its output.
+    pub fn run(&self) -> Run {
+        let binary = env!("CARGO_BIN_EXE_converge");
+        let mut command = match &self.sandbox {
+            Some(state) => {
+                let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/sandbox");
+                let mut c = Command::new(script);
+                c.arg(state).arg(binary);
+                c
+            }
+            None => Command::new(binary),
+        };
+        command.args(&self.args).current_dir(self.dir.path());
+        command.env_remove("CLICOLOR_FORCE");
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+        let output = command.output().expect("run converge");
+        Run {
+            status: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Drop for Test {
+    fn drop(&mut self) {
+        if let Some(state) = &self.sandbox {
+            let _ = std::fs::remove_dir_all(state);
+        }
+    }
+}
+
+fn walk(root: &Path, dir: &Path, found: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let depth = path
+            .strip_prefix(root)
+            .map(|p| p.components().count())
+            .unwrap_or(0);
+        if depth >= 2 {
+            found.push(
+                path.strip_prefix(root)
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string(),
+            );
+        }
+        if path.is_dir() && !path.is_symlink() {
+            walk(root, &path, found);
+        }
+    }
+}
