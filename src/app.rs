@@ -1,6 +1,9 @@
 //! The command's flow: parse flags, load and check everything, then run. Returns the exit code.
 
-use crate::cli::{Cli, Command, RunArgs};
+use crate::cli::{Cli, Command, HostKeyCheckingArg, RunArgs};
+use crate::connection::open::ConnectOptions;
+use crate::connection::ssh::HostKeyChecking;
+use crate::connection::Secret;
 use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
 use crate::error::Exit;
 use crate::inventory::Inventory;
@@ -120,12 +123,46 @@ fn run_playbooks(args: &RunArgs) -> Exit {
         }
         return Exit::Success;
     }
+    let password = match secret(
+        args.ask_pass,
+        args.connection_password_file.as_deref(),
+        "SSH password: ",
+    ) {
+        Ok(password) => password,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Exit::BadOptions;
+        }
+    };
+    let become_password = match secret(
+        args.ask_become_pass,
+        args.become_password_file.as_deref(),
+        "BECOME password: ",
+    ) {
+        Ok(password) => password,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Exit::BadOptions;
+        }
+    };
     let options = RunOptions {
         check: args.check,
         tags: args.tags.clone(),
         skip_tags: args.skip_tags.clone(),
         limit: args.limit.clone(),
-        connection: args.connection.clone(),
+        connect: ConnectOptions {
+            connection: args.connection.clone(),
+            user: args.user.clone(),
+            private_key: args.private_key.clone(),
+            host_key_checking: args.host_key_checking.map(|mode| match mode {
+                HostKeyCheckingArg::Strict => HostKeyChecking::Strict,
+                HostKeyCheckingArg::AcceptNew => HostKeyChecking::AcceptNew,
+                HostKeyCheckingArg::Off => HostKeyChecking::Off,
+            }),
+            timeout: args.timeout,
+            password,
+        },
+        become_password,
         extra_vars: extra,
         become_settings: BecomeSettings {
             enabled: args.become_root.then_some(true),
@@ -187,4 +224,20 @@ fn list(playbooks: &[Playbook], inventory: &Inventory, args: &RunArgs) {
 /// Print one diagnostic (used by subcommands).
 pub fn print_error(diagnostic: Diagnostic) {
     print_diagnostics(&diagnostic.into());
+}
+
+/// A password asked for on the terminal or read from a file (first line), or none.
+fn secret(ask: bool, file: Option<&Path>, prompt: &str) -> Result<Option<Secret>, String> {
+    if let Some(file) = file {
+        let text = std::fs::read_to_string(file)
+            .map_err(|error| format!("cannot read password file `{}`: {error}", file.display()))?;
+        let line = text.lines().next().unwrap_or("").to_string();
+        return Ok(Some(Secret(line)));
+    }
+    if ask {
+        let password = rpassword::prompt_password(prompt)
+            .map_err(|error| format!("cannot read a password from the terminal: {error}"))?;
+        return Ok(Some(Secret(password)));
+    }
+    Ok(None)
 }

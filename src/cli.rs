@@ -110,7 +110,54 @@ pub struct RunArgs {
     #[arg(long, value_name = "USER")]
     pub become_user: Option<String>,
 
+    /// Log in as this user, overriding `ansible_user`.
+    #[arg(short, long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// The SSH private key to log in with, overriding `ansible_ssh_private_key_file`.
+    #[arg(long, value_name = "FILE")]
+    pub private_key: Option<PathBuf>,
+
+    /// How to treat SSH host keys: `strict` refuses unknown and changed keys (the default),
+    /// `accept-new` records unknown hosts in known_hosts, `off` accepts any key (unsafe: a man
+    /// in the middle sees everything, become passwords included). A changed key is refused
+    /// unless `off`.
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub host_key_checking: Option<HostKeyCheckingArg>,
+
+    /// Seconds to wait for an SSH connection before calling the host unreachable.
+    #[arg(short = 'T', long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+
+    /// Ask for the SSH login password (only used when key login fails).
+    #[arg(short = 'k', long)]
+    pub ask_pass: bool,
+
+    /// Read the SSH login password from this file.
+    #[arg(long, value_name = "FILE")]
+    pub connection_password_file: Option<PathBuf>,
+
+    /// Ask once for the become (sudo) password; it is sent on sudo's stdin, never in
+    /// arguments, environment or logs.
+    #[arg(short = 'K', long)]
+    pub ask_become_pass: bool,
+
+    /// Read the become (sudo) password from this file.
+    #[arg(long, value_name = "FILE")]
+    pub become_password_file: Option<PathBuf>,
+
     /// With --check: exit with status 6 when any change is pending (for CI).
     #[arg(long)]
     pub detailed_exitcode: bool,
+}
+
+/// `--host-key-checking` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HostKeyCheckingArg {
+    /// Refuse unknown and changed host keys.
+    Strict,
+    /// Record unknown hosts; refuse changed keys.
+    AcceptNew,
+    /// Accept any key (unsafe).
+    Off,
 }

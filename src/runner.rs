@@ -4,8 +4,9 @@
 //! A task plans first (the module reads the host and returns changes and steps); in check
 //! mode that is all, otherwise the same plan is applied. A failing host stops only itself.
 
+use crate::connection::open::{self as open_connection, ConnectOptions, Endpoint};
 use crate::connection::simulated::{SimulatedHost, Simulation};
-use crate::connection::{local::LocalConnection, Become, BecomeMethod, Connection};
+use crate::connection::{Become, BecomeMethod, Connection, Secret};
 use crate::diagnostic::Location;
 use crate::inventory::{Inventory, InventoryHost};
 use crate::playbook::{
@@ -32,8 +33,10 @@ pub struct RunOptions {
     pub skip_tags: Vec<String>,
     /// `--limit`.
     pub limit: Option<String>,
-    /// `--connection`.
-    pub connection: Option<String>,
+    /// `--connection`, `--user`, `--private-key`, host key checking, timeouts, passwords.
+    pub connect: ConnectOptions,
+    /// `--ask-become-pass` / `--become-password-file`.
+    pub become_password: Option<Secret>,
     /// `-e`.
     pub extra_vars: Map<String, Value>,
     /// `-b` / `--become-user`.
@@ -77,6 +80,8 @@ enum Down {
 #[derive(Default)]
 struct HostSlot {
     connection: Option<Box<dyn Connection>>,
+    /// How the connection was made, to make a fresh one (firewall lock-out guard).
+    endpoint: Option<Endpoint>,
     /// Check mode's record of what earlier tasks would have changed.
     simulation: Simulation,
     facts: Option<Facts>,
@@ -414,38 +419,54 @@ impl HostRun<'_, '_> {
     fn connection(&mut self) -> Result<&mut Box<dyn Connection>, String> {
         if self.slot.connection.is_none() {
             let host_vars = self.runner.inventory.host_vars(&self.host.name);
-            let kind = self
-                .options()
-                .connection
-                .clone()
-                .or_else(|| {
-                    host_vars
-                        .get("ansible_connection")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                })
-                .unwrap_or_else(|| "ssh".to_string());
-            let connection: Box<dyn Connection> = match kind.as_str() {
-                "local" => Box::new(LocalConnection::new(&self.host.name)),
-                "ssh" | "smart" | "paramiko" => {
-                    return Err(format!(
-                        "the SSH transport is not built yet; set `ansible_connection: local` for `{}` or run with `--connection local`",
-                        self.host.name
-                    ))
-                }
-                other => {
-                    return Err(format!(
-                        "unknown connection type `{other}` for `{}`; converge knows `local` and `ssh`",
-                        self.host.name
-                    ))
-                }
-            };
+            let endpoint =
+                open_connection::endpoint(&self.host.name, &host_vars, &self.options().connect)?;
+            let connection = endpoint
+                .connect(&self.host.name)
+                .map_err(|error| error.to_string())?;
+            self.slot.endpoint = Some(endpoint);
             self.slot.connection = Some(connection);
         }
         self.slot
             .connection
             .as_mut()
             .ok_or_else(|| "no connection".to_string())
+    }
+
+    /// The lock-out guard: prove the host still takes new connections after a risky change
+    /// by running `confirmation` over a fresh one, within its deadline.
+    fn confirm_reachable(&mut self, confirmation: &modules::Confirmation) -> Result<(), String> {
+        let deadline = std::time::Duration::from_secs(confirmation.within_seconds.max(1));
+        let Some(endpoint) = self.slot.endpoint.clone() else {
+            return Err("no endpoint to reconnect to".into());
+        };
+        let started = std::time::Instant::now();
+        let mut last_error = String::new();
+        while started.elapsed() < deadline {
+            let remaining = deadline.saturating_sub(started.elapsed());
+            match endpoint.with_timeout(remaining).connect(&self.host.name) {
+                Ok(mut fresh) => {
+                    let output = fresh
+                        .run(&confirmation.command)
+                        .map_err(|error| error.to_string())?;
+                    if output.success() {
+                        return Ok(());
+                    }
+                    return Err(format!(
+                        "the confirmation command failed: {}",
+                        output.stderr_text().trim()
+                    ));
+                }
+                Err(error) => {
+                    last_error = error.to_string();
+                    std::thread::sleep(std::time::Duration::from_millis(500));
+                }
+            }
+        }
+        Err(format!(
+            "could not open a new connection within {} s after the change ({last_error}); the host restores its previous state by itself",
+            deadline.as_secs()
+        ))
     }
 
     fn run_nodes(&mut self, nodes: &[TaskNode], scope: &Scope) -> Flow {
@@ -994,7 +1015,8 @@ impl HostRun<'_, '_> {
             Some(forced) => forced,
             None => self.options().check,
         };
-        let mut outcome = self.dispatch(task, args, &merged, check, role);
+        let become_as = self.effective_become(scope);
+        let mut outcome = self.dispatch(task, args, &merged, check, role, become_as);
         if outcome.status == Status::Unreachable {
             return outcome;
         }
@@ -1080,7 +1102,7 @@ impl HostRun<'_, '_> {
                 Some("su") => BecomeMethod::Su,
                 _ => BecomeMethod::Sudo,
             },
-            password: None,
+            password: self.options().become_password.clone(),
         })
     }
 
@@ -1091,6 +1113,7 @@ impl HostRun<'_, '_> {
         merged: &Map<String, Value>,
         check: bool,
         role: Option<&RoleInstance>,
+        become_as: Option<Become>,
     ) -> Outcome {
         let Some(module) = modules::find(&task.module) else {
             return Outcome::failed(format!("unknown module `{}`", task.module));
@@ -1119,10 +1142,6 @@ impl HostRun<'_, '_> {
             }
         }
         let facts = self.slot.facts.clone().unwrap_or_default();
-        let become_as = self.effective_become(&Scope {
-            vars: Map::new(),
-            become_settings: task.common.become_settings.clone(),
-        });
         if let Err(message) = self.connection() {
             return Outcome {
                 status: Status::Unreachable,
@@ -1194,7 +1213,19 @@ impl HostRun<'_, '_> {
             Ok(connection) => connection,
             Err(message) => return Outcome::failed(message),
         };
-        match plan.apply(connection.as_mut()) {
+        let applied = plan.apply(connection.as_mut());
+        let applied = match (applied, &plan.confirm) {
+            (Ok(result), Some(confirmation)) => match self.confirm_reachable(confirmation) {
+                Ok(()) => Ok(result),
+                Err(message) => {
+                    let mut outcome = Outcome::failed(message);
+                    outcome.changes = plan.changes;
+                    return outcome;
+                }
+            },
+            (other, _) => other,
+        };
+        match applied {
             Ok(mut result) => {
                 result.insert("changed".into(), json!(true));
                 Outcome {

@@ -19,19 +19,26 @@ pub mod blockinfile;
 pub mod command;
 pub mod copy;
 pub mod debug;
+pub mod dhcpd;
 pub mod fail;
 pub mod file;
 pub mod include_vars;
+pub mod ip6tables;
+pub mod iptables;
 pub mod lineinfile;
 pub mod memory_host;
 pub mod meta;
 pub mod package;
+pub mod sendmail_mc;
 pub mod service;
 pub mod set_fact;
 pub mod setup;
 pub mod shell;
+pub mod slackbuild;
+pub mod sysctl;
 pub mod systemd;
 pub mod template;
+pub mod xprofile;
 
 pub use facts::Facts;
 pub use host::{
@@ -39,7 +46,7 @@ pub use host::{
     WriteOptions, WriteOutcome,
 };
 pub use module::{closest, ArgsError, Context, Module, ModuleError, Target, Typed, TypedModule};
-pub use plan::{ApplyError, Change, ChangeDetail, Plan, Step};
+pub use plan::{ApplyError, Change, ChangeDetail, Confirmation, Plan, Step};
 
 /// Every module converge has, in the order `converge doc` lists them.
 pub fn all() -> &'static [&'static dyn Module] {
@@ -49,19 +56,26 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<command::CommandModule>::new(),
         &Typed::<copy::Copy>::new(),
         &Typed::<debug::Debug>::new(),
+        &Typed::<dhcpd::Dhcpd>::new(),
         &Typed::<fail::Fail>::new(),
         &Typed::<file::File>::new(),
         &Typed::<include_vars::IncludeVars>::new(),
+        &Typed::<ip6tables::Ip6tables>::new(),
+        &Typed::<iptables::Iptables>::new(),
         &Typed::<lineinfile::Lineinfile>::new(),
         &Typed::<meta::Meta>::new(),
         &Typed::<package::Package>::new(),
+        &Typed::<sendmail_mc::SendmailMc>::new(),
         &Typed::<service::Service>::new(),
         &Typed::<set_fact::SetFact>::new(),
         &Typed::<setup::Setup>::new(),
         &Typed::<shell::Shell>::new(),
+        &Typed::<slackbuild::Slackbuild>::new(),
+        &Typed::<sysctl::Sysctl>::new(),
         &Typed::<systemd::Systemd>::new(),
         &Typed::<systemd::SystemdService>::new(),
         &Typed::<template::Template>::new(),
+        &Typed::<xprofile::Xprofile>::new(),
     ];
     ALL
 }

@@ -113,6 +113,20 @@ pub struct Plan {
     /// True when the task cannot say in check mode what would happen (e.g. a command
     /// without `creates`): check mode reports it skipped rather than guessing.
     pub unknowable_in_check_mode: bool,
+    /// Lock-out guard: after the steps ran, the runner opens a *fresh* connection to the host
+    /// and runs this command there (e.g. to disarm a rollback the steps armed). If no new
+    /// connection can be made and the command run within `within_seconds`, the task fails
+    /// and whatever the steps armed on the host undoes the change by itself.
+    pub confirm: Option<Confirmation>,
+}
+
+/// A command that proves the host is still reachable after a risky change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirmation {
+    /// Run over a new connection once the steps are applied.
+    pub command: Command,
+    /// How long the runner may take to connect and run it.
+    pub within_seconds: u64,
 }
 
 impl Plan {

@@ -2,7 +2,9 @@
 //! [`converge_modules::Host`] plus [`Connection`], which adds what only the runner needs.
 
 pub mod local;
+pub mod open;
 pub mod simulated;
+pub mod ssh;
 
 use converge_modules::Host;
 

@@ -2,5 +2,13 @@
 
 mod bad_input;
 mod cli;
+mod lab;
+mod lab_dhcpd;
+mod lab_ip6tables;
+mod lab_sendmail_mc;
+mod lab_slackbuild;
+mod lab_ssh;
+mod lab_sysctl;
+mod lab_xprofile;
 mod local_apply;
 mod support;

@@ -1,0 +1,394 @@
+//! The shell lines the SSH transport sends. Every operation is one exec on the remote login
+//! shell; every path and argument goes through [`quote`], so nothing the user wrote is
+//! re-split or expanded by the remote shell.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use converge_modules::{
+    quote, Command, FileKind, FileStat, HostError, Program, WriteOptions, WriteOutcome,
+};
+
+use crate::connection::{Become, BecomeMethod};
+
+/// Exit status the read and stat scripts use for "no such file".
+pub const ABSENT: i32 = 93;
+/// Exit status of the write script when a step failed (its own message is on stderr).
+pub const STEP_FAILED: i32 = 90;
+/// Exit status of the write script when the validator rejected the content.
+pub const VALIDATION_FAILED: i32 = 91;
+const VALIDATE_STATUS: &str = "converge-validate-status:";
+const BACKUP: &str = "converge-backup:";
+
+/// A value unlikely to repeat: time, process id and a counter.
+pub fn nonce() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{:x}{:x}{:x}", nanos & 0xffff_ffff, std::process::id(), n)
+}
+
+/// `cd DIR && export K=V && exec argv…` (or `exec /bin/sh -c SCRIPT`).
+pub fn command_line(command: &Command) -> Result<String, HostError> {
+    let mut parts = Vec::new();
+    if let Some(dir) = &command.chdir {
+        parts.push(format!("cd {}", quote(dir)));
+    }
+    for (key, value) in &command.env {
+        let valid = !key.is_empty()
+            && !key.starts_with(|c: char| c.is_ascii_digit())
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(HostError::Spawn {
+                command: command.to_shell_line(),
+                reason: format!("`{key}` is not a valid environment variable name"),
+            });
+        }
+        parts.push(format!("export {}={}", key, quote(value)));
+    }
+    let body = match &command.program {
+        Program::Argv(args) if args.is_empty() => {
+            return Err(HostError::Spawn {
+                command: String::new(),
+                reason: "empty argument vector".into(),
+            })
+        }
+        Program::Argv(args) => {
+            let words: Vec<String> = args.iter().map(|a| quote(a)).collect();
+            format!("exec {}", words.join(" "))
+        }
+        Program::Shell(script) => format!("exec /bin/sh -c {}", quote(script)),
+    };
+    parts.push(body);
+    Ok(parts.join(" && "))
+}
+
+/// A line wrapped for privilege escalation, and what the exec must do about a password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wrapped {
+    /// The line to exec.
+    pub line: String,
+    /// Set when sudo may ask for a password: wait for `prompt` on stderr (answer with the
+    /// password) or `marker` on stdout (the command started) before sending stdin.
+    pub handshake: Option<PasswordHandshake>,
+}
+
+/// The sudo password exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordHandshake {
+    /// The prompt sudo prints on stderr.
+    pub prompt: String,
+    /// The line the command prints on stdout once sudo let it run.
+    pub marker: String,
+    /// The password (never placed in argv or env).
+    pub password: String,
+}
+
+/// Wrap `line` so it runs as the become user; unchanged when there is none or it is the
+/// login user.
+pub fn wrap_become(
+    line: &str,
+    become_as: Option<&Become>,
+    login_user: &str,
+) -> Result<Wrapped, HostError> {
+    let Some(b) = become_as.filter(|b| b.user != login_user) else {
+        return Ok(Wrapped {
+            line: line.to_string(),
+            handshake: None,
+        });
+    };
+    match (b.method, &b.password) {
+        (BecomeMethod::Sudo, None) => Ok(Wrapped {
+            line: format!("sudo -n -u {} -- /bin/sh -c {}", quote(&b.user), quote(line)),
+            handshake: None,
+        }),
+        (BecomeMethod::Sudo, Some(secret)) => {
+            let n = nonce();
+            let prompt = format!("[converge-sudo-password-{n}]");
+            let marker = format!("converge-become-ok-{n}");
+            let inner = format!("echo {marker} && {line}");
+            Ok(Wrapped {
+                line: format!(
+                    "sudo -S -p {} -u {} -- /bin/sh -c {}",
+                    quote(&prompt),
+                    quote(&b.user),
+                    quote(&inner)
+                ),
+                handshake: Some(PasswordHandshake {
+                    prompt,
+                    marker,
+                    password: secret.0.clone(),
+                }),
+            })
+        }
+        (BecomeMethod::Su, None) => Ok(Wrapped {
+            line: format!("su -s /bin/sh -c {} {}", quote(line), quote(&b.user)),
+            handshake: None,
+        }),
+        (BecomeMethod::Su, Some(_)) => Err(HostError::Unsupported(
+            "become method `su` with a password needs a terminal, which the SSH transport does not allocate; use `sudo`".into(),
+        )),
+    }
+}
+
+/// Print the file, or exit [`ABSENT`] when there is none (a dangling link counts as none).
+pub fn read_file(path: &str) -> String {
+    let p = quote(path);
+    format!("[ -e {p} ] || exit {ABSENT}; exec cat -- {p}")
+}
+
+/// Raw mode (hex), uid, gid, size, then owner and group names, then the link target.
+pub fn stat(path: &str) -> String {
+    let p = quote(path);
+    format!(
+        "[ -e {p} ] || [ -L {p} ] || exit {ABSENT}; stat --printf '%f %u %g %s\\n%U\\n%G\\n' -- {p} || exit {STEP_FAILED}; if [ -L {p} ]; then readlink -- {p}; fi"
+    )
+}
+
+/// Parse what [`stat`] printed.
+pub fn parse_stat(path: &str, out: &str) -> Result<FileStat, HostError> {
+    let bad = || HostError::File {
+        operation: "stat",
+        path: path.to_string(),
+        reason: format!("unexpected output from stat: {out:?}"),
+    };
+    let mut lines = out.splitn(4, '\n');
+    let numbers: Vec<&str> = lines.next().ok_or_else(bad)?.split(' ').collect();
+    let [raw_mode, uid, gid, size] = numbers[..] else {
+        return Err(bad());
+    };
+    let raw_mode = u32::from_str_radix(raw_mode, 16).map_err(|_| bad())?;
+    let owner = lines.next().ok_or_else(bad)?.to_string();
+    let group = lines.next().ok_or_else(bad)?.to_string();
+    let kind = match raw_mode & 0o170000 {
+        0o100000 => FileKind::File,
+        0o040000 => FileKind::Directory,
+        0o120000 => {
+            let rest = lines.next().unwrap_or_default();
+            FileKind::Symlink {
+                target: rest.strip_suffix('\n').unwrap_or(rest).to_string(),
+            }
+        }
+        _ => FileKind::Other,
+    };
+    Ok(FileStat {
+        kind,
+        mode: raw_mode & 0o7777,
+        uid: uid.parse().map_err(|_| bad())?,
+        gid: gid.parse().map_err(|_| bad())?,
+        owner,
+        group,
+        size: size.parse().map_err(|_| bad())?,
+    })
+}
+
+/// `rm -rf -- PATH`.
+pub fn remove(path: &str) -> String {
+    format!("rm -rf -- {}", quote(path))
+}
+
+/// Split a path into its directory and file name (`.` for a bare name).
+fn split_path(path: &str) -> (String, String) {
+    let trimmed = path.trim_end_matches('/');
+    match trimmed.rfind('/') {
+        Some(0) => ("/".into(), trimmed[1..].to_string()),
+        Some(i) => (trimmed[..i].to_string(), trimmed[i + 1..].to_string()),
+        None => (".".into(), trimmed.to_string()),
+    }
+}
+
+/// The script that replaces `path` atomically with the bytes on its stdin: temp file in the
+/// same directory (created 0600), validator, attributes (kept from the old file, or asked
+/// for), backup, `mv -f` (rename(2)). An EXIT trap removes the temp file on every failure.
+/// Returns the script and the temp file's path.
+pub fn write_file(path: &str, options: &WriteOptions) -> Result<(String, String), HostError> {
+    if let Some(validator) = &options.validate {
+        if !validator.contains("%s") {
+            return Err(HostError::File {
+                operation: "validate",
+                path: path.to_string(),
+                reason: format!(
+                    "the validate command `{validator}` must contain `%s` (the file to check)"
+                ),
+            });
+        }
+    }
+    let (dir, name) = split_path(path);
+    let temp = if dir == "/" {
+        format!("/.{name}.converge-{}", nonce())
+    } else {
+        format!("{dir}/.{name}.converge-{}", nonce())
+    };
+    let mut s = String::new();
+    s.push_str(&format!(
+        "d={}; p={}; t={}; um=$(umask)\n",
+        quote(&dir),
+        quote(path),
+        quote(&temp)
+    ));
+    s.push_str(&format!(
+        "fail() {{ [ $# -gt 0 ] && printf '%s\\n' \"$*\" >&2; exit {STEP_FAILED}; }}\n"
+    ));
+    if options.create_parents {
+        s.push_str("[ -d \"$d\" ] || mkdir -p -- \"$d\" || fail\n");
+    }
+    s.push_str("[ -d \"$d\" ] || fail \"directory \\`$d\\` does not exist\"\n");
+    s.push_str("if [ -d \"$p\" ] && [ ! -L \"$p\" ]; then fail \"$p is a directory\"; fi\n");
+    s.push_str("trap 'rm -f -- \"$t\"' EXIT; trap 'exit 129' HUP INT TERM\n");
+    s.push_str("umask 077; cat > \"$t\" || fail\n");
+    if let Some(validator) = &options.validate {
+        let command = validator.replace("%s", "\"$t\"");
+        s.push_str(&format!(
+            "out=$( {{ {command}\n}} </dev/null 2>&1 ); st=$?\nif [ $st -ne 0 ]; then printf '%s' \"$out\"; printf '{VALIDATE_STATUS}%d\\n' $st >&2; exit {VALIDATION_FAILED}; fi\n"
+        ));
+    }
+    s.push_str(
+        "if [ -e \"$p\" ]; then chmod --reference=\"$p\" -- \"$t\" || fail; chown --reference=\"$p\" -- \"$t\" 2>/dev/null\nelse chmod \"$(printf '%o' $(( 0644 & ~0$um )))\" -- \"$t\" || fail; fi\n",
+    );
+    let attrs = &options.attributes;
+    if let Some(mode) = attrs.mode {
+        s.push_str(&format!("chmod {:o} -- \"$t\" || fail\n", mode & 0o7777));
+    }
+    if let Some(owner) = &attrs.owner {
+        s.push_str(&format!("chown -- {} \"$t\" || fail\n", quote(owner)));
+    }
+    if let Some(group) = &attrs.group {
+        s.push_str(&format!("chgrp -- {} \"$t\" || fail\n", quote(group)));
+    }
+    if options.backup {
+        s.push_str(&format!(
+            "if [ -f \"$p\" ]; then b=\"$p.$(date +%Y-%m-%d@%H:%M:%S)~\"; cp -p -- \"$p\" \"$b\" || fail; printf '{BACKUP}%s\\n' \"$b\"; fi\n"
+        ));
+    }
+    s.push_str("sync -- \"$t\" 2>/dev/null; mv -f -T -- \"$t\" \"$p\" || fail\n");
+    Ok((s, temp))
+}
+
+/// Turn the write script's result into the trait's answer (`temp` as returned by
+/// [`write_file`], for the validator command as run).
+pub fn write_outcome(
+    path: &str,
+    temp: &str,
+    options: &WriteOptions,
+    status: i32,
+    stdout: &str,
+    stderr: &str,
+) -> Result<WriteOutcome, HostError> {
+    match status {
+        0 => Ok(WriteOutcome {
+            backup_file: stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(BACKUP))
+                .map(str::to_string),
+        }),
+        VALIDATION_FAILED if stderr.contains(VALIDATE_STATUS) => {
+            let status = stderr
+                .lines()
+                .find_map(|l| l.strip_prefix(VALIDATE_STATUS))
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(1);
+            Err(HostError::ValidationFailed {
+                path: path.to_string(),
+                command: options
+                    .validate
+                    .as_deref()
+                    .unwrap_or_default()
+                    .replace("%s", &quote(temp)),
+                status,
+                output: stdout.trim_end().to_string(),
+            })
+        }
+        _ => Err(HostError::File {
+            operation: "write",
+            path: path.to_string(),
+            reason: if stderr.trim().is_empty() {
+                format!("the write script exited with status {status}")
+            } else {
+                stderr.trim().to_string()
+            },
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connection::Secret;
+
+    #[test]
+    fn argv_env_and_chdir_are_quoted() {
+        let mut c = Command::argv(["printf", "%s\n", "a b", "$(x)"]).with_chdir("/tmp/my dir");
+        c.env.push(("LANG".into(), "C 1".into()));
+        assert_eq!(
+            command_line(&c).expect("valid"),
+            "cd '/tmp/my dir' && export LANG='C 1' && exec printf '%s\n' 'a b' '$(x)'"
+        );
+        assert_eq!(
+            command_line(&Command::shell("echo $HOME")).expect("valid"),
+            "exec /bin/sh -c 'echo $HOME'"
+        );
+        let mut bad = Command::argv(["true"]);
+        bad.env.push(("A;B".into(), "x".into()));
+        assert!(command_line(&bad).is_err());
+    }
+
+    #[test]
+    fn become_wraps_only_for_another_user() {
+        let b = Become {
+            user: "root".into(),
+            method: BecomeMethod::Sudo,
+            password: None,
+        };
+        assert_eq!(wrap_become("id", Some(&b), "root").expect("ok").line, "id");
+        assert_eq!(
+            wrap_become("exec id -u", Some(&b), "deploy")
+                .expect("ok")
+                .line,
+            "sudo -n -u root -- /bin/sh -c 'exec id -u'"
+        );
+        let with_password = Become {
+            password: Some(Secret("s3cret".into())),
+            ..b.clone()
+        };
+        let w = wrap_become("exec id", Some(&with_password), "deploy").expect("ok");
+        assert!(!w.line.contains("s3cret"));
+        assert!(w.line.starts_with("sudo -S -p "));
+        assert_eq!(w.handshake.map(|h| h.password), Some("s3cret".to_string()));
+        let su = Become {
+            method: BecomeMethod::Su,
+            ..b
+        };
+        assert_eq!(
+            wrap_become("exec id", Some(&su), "deploy")
+                .expect("ok")
+                .line,
+            "su -s /bin/sh -c 'exec id' root"
+        );
+    }
+
+    #[test]
+    fn stat_output_is_parsed() {
+        let s = parse_stat("/x", "81a4 0 0 12\nroot\nroot\n").expect("parse");
+        assert_eq!(s.kind, FileKind::File);
+        assert_eq!(s.mode, 0o644);
+        assert_eq!(s.size, 12);
+        let l = parse_stat("/x", "a1ff 1 2 3\nu\ng\ntarget with\nnewline\n").expect("parse");
+        assert_eq!(
+            l.kind,
+            FileKind::Symlink {
+                target: "target with\nnewline".into()
+            }
+        );
+        assert!(parse_stat("/x", "garbage").is_err());
+    }
+
+    #[test]
+    fn paths_split() {
+        assert_eq!(split_path("/etc/hosts"), ("/etc".into(), "hosts".into()));
+        assert_eq!(split_path("/hosts"), ("/".into(), "hosts".into()));
+        assert_eq!(split_path("hosts"), (".".into(), "hosts".into()));
+    }
+}

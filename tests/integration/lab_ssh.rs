@@ -1,0 +1,231 @@
+//! converge over real SSH against lab hosts: many hosts in parallel, idempotence, check mode
+//! that changes nothing, unreachable hosts, host keys, ProxyJump, become, quoting.
+
+use crate::lab::Lab;
+use crate::support::Test;
+
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The example site applied to lab hosts: the lab's inventory plus a file that puts the
+/// `lab` group under `home_servers`, with the example's group_vars beside it.
+fn example_on(lab: &Lab) -> Test {
+    let mut test = Test::new().file(
+        "groups.yml",
+        "all:\n  children:\n    home_servers:\n      children:\n        lab: {}\n",
+    );
+    for name in ["all.yml", "home_servers.yml"] {
+        let text = std::fs::read_to_string(format!("{REPO}/inventory/group_vars/{name}"))
+            .expect("example group_vars");
+        test = test.file(&format!("group_vars/{name}"), &text);
+    }
+    let inventory = lab.inventory();
+    let site = format!("{REPO}/examples/site.yml");
+    test.args(&["-i", &inventory, "-i", "groups.yml", &site])
+}
+
+fn with_args(test: Test, lab: &Lab, extra: &[&str]) -> Test {
+    let inventory = lab.inventory();
+    let site = format!("{REPO}/examples/site.yml");
+    let mut args = vec!["-i", inventory.as_str(), "-i", "groups.yml", site.as_str()];
+    args.extend_from_slice(extra);
+    test.args(&args)
+}
+
+#[test]
+fn twenty_hosts_converge_in_parallel_check_changes_nothing_and_one_dead_host_is_unreachable() {
+    let lab = Lab::start(20);
+    let names: Vec<String> = lab.hosts.iter().map(|h| h.name.clone()).collect();
+
+    let before: Vec<String> = names.iter().map(|h| lab.snapshot(h)).collect();
+    let test = with_args(example_on(&lab), &lab, &["--check", "--diff"]);
+    let run = test.run();
+    run.expect_status(0)
+        .stderr_has("+++ b/etc/converge/managed-by");
+    let after: Vec<String> = names.iter().map(|h| lab.snapshot(h)).collect();
+    assert_eq!(before, after, "--check changed a host");
+
+    let test = with_args(test, &lab, &["--diff"]);
+    let run = test.run();
+    run.expect_status(0);
+    for name in &names {
+        let recap = run.recap(name);
+        assert!(
+            recap.contains("failed=0") && !recap.contains("changed=0"),
+            "{name}: {recap}"
+        );
+        assert_eq!(
+            lab.sh(name, "cat /etc/converge/managed-by"),
+            "This host is managed by converge.\nContact: root@localhost\n"
+        );
+        assert!(lab
+            .sh(name, "cat /etc/hosts")
+            .contains("192.168.122.12\tguest2\n"));
+    }
+    assert!(
+        !std::path::Path::new("/etc/converge/managed-by").exists(),
+        "the real machine was changed"
+    );
+
+    let test = with_args(test, &lab, &[]);
+    let run = test.run();
+    run.expect_status(0);
+    for name in &names {
+        assert!(
+            run.recap(name).contains("changed=0"),
+            "{name} changed on the second run"
+        );
+    }
+
+    lab.sshd("h7", false);
+    let run = test.run();
+    run.expect_status(3);
+    assert!(run.recap("h7").contains("unreachable=1"), "{}", run.stderr);
+    for name in names.iter().filter(|n| *n != "h7") {
+        assert!(
+            run.recap(name).contains("unreachable=0 failed=0"),
+            "{name}: {}",
+            run.stderr
+        );
+    }
+    run.stderr_has("connection refused");
+}
+
+#[test]
+fn a_changed_host_key_is_refused_and_names_the_known_hosts_line() {
+    let lab = Lab::start(1);
+    let known_hosts = lab.state().join("known_hosts");
+    let text = std::fs::read_to_string(&known_hosts).expect("known_hosts");
+    // Swap in another host's key for h1: what a man in the middle would present.
+    let other = tempfile::tempdir().expect("tmp");
+    let key = other.path().join("key");
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen");
+    assert!(status.success());
+    let public = std::fs::read_to_string(key.with_extension("pub")).expect("pub");
+    let fake: Vec<&str> = public.split_whitespace().take(2).collect();
+    let swapped: String = text
+        .lines()
+        .map(|line| {
+            let mut fields = line.splitn(3, ' ');
+            let hosts = fields.next().unwrap_or("");
+            format!("{hosts} {} {}\n", fake[0], fake[1])
+        })
+        .collect();
+    std::fs::write(&known_hosts, swapped).expect("write known_hosts");
+    let test = Test::new()
+        .file(
+            "site.yml",
+            "- hosts: lab\n  tasks:\n    - copy: {dest: /etc/should-not-exist, content: x}\n",
+        )
+        .args(&["-i", &lab.inventory(), "site.yml"]);
+    let run = test.run();
+    run.expect_status(3)
+        .stderr_has("has CHANGED")
+        .stderr_has("known_hosts:1");
+    assert_eq!(
+        lab.exec("h1", &["test", "-e", "/etc/should-not-exist"])
+            .status,
+        1
+    );
+}
+
+#[test]
+fn proxyjump_reaches_a_host_only_reachable_through_another() {
+    let lab = Lab::start(2);
+    let h1 = lab.hosts[0].ipv6.clone();
+    let h2 = lab.hosts[1].ipv6.clone();
+    // h2 drops SSH from the controller's own address: only h1 can reach it.
+    lab.sh(
+        "h2",
+        "ip6tables -A INPUT -s fd00:c0::1 -p tcp --dport 22 -j DROP",
+    );
+    let state = lab.state().display().to_string();
+    let test = Test::new()
+        .file(
+            "ssh_config",
+            &format!(
+                "Host jump\n  HostName {h1}\n  User root\n  IdentityFile {state}/id_ed25519\n  UserKnownHostsFile {state}/known_hosts\n\nHost inner\n  HostName {h2}\n  User root\n  ProxyJump jump\n  IdentityFile {state}/id_ed25519\n  UserKnownHostsFile {state}/known_hosts\n"
+            ),
+        )
+        .file(
+            "inventory.yml",
+            "all:\n  hosts:\n    inner:\n      ansible_ssh_common_args: \"-F {dir}/ssh_config -o ConnectTimeout=5\"\n",
+        )
+        .file(
+            "site.yml",
+            "- hosts: inner\n  gather_facts: false\n  tasks:\n    - copy: {dest: /etc/via-jump, content: \"hello\\n\"}\n",
+        )
+        .args(&["-i", "inventory.yml", "site.yml"]);
+    let run = test.run();
+    run.expect_status(0);
+    assert_eq!(lab.sh("h2", "cat /etc/via-jump"), "hello\n");
+    assert_eq!(lab.exec("h1", &["test", "-e", "/etc/via-jump"]).status, 1);
+}
+
+#[test]
+fn become_with_sudo_with_and_without_a_password() {
+    let lab = Lab::start(1);
+    let key = lab.state().join("id_ed25519").display().to_string();
+    let known = lab.state().join("known_hosts").display().to_string();
+    let address = lab.hosts[0].ipv6.clone();
+    let inventory = |user: &str| {
+        format!(
+            "all:\n  hosts:\n    h1:\n      ansible_host: \"{address}\"\n      ansible_user: {user}\n      ansible_ssh_private_key_file: {key}\n      ansible_ssh_common_args: \"-o UserKnownHostsFile={known}\"\n"
+        )
+    };
+    let site = "- hosts: h1\n  gather_facts: false\n  become: true\n  tasks:\n    - command: id -un\n      register: who\n      changed_when: false\n    - copy:\n        dest: /root/become-{{ ansible_user }}\n        content: \"{{ who.stdout }}\\n\"\n";
+    let test = Test::new()
+        .file("nopasswd.yml", &inventory("deploy"))
+        .file("passwd.yml", &inventory("deploypw"))
+        .file("site.yml", site)
+        .file("password", "converge-lab\n");
+    let run = test.args(&["-i", "nopasswd.yml", "site.yml"]).run();
+    run.expect_status(0);
+    assert_eq!(lab.sh("h1", "cat /root/become-deploy"), "root\n");
+    assert_eq!(lab.sh("h1", "stat -c %U /root/become-deploy"), "root\n");
+
+    let test = Test::new()
+        .file("passwd.yml", &inventory("deploypw"))
+        .file("site.yml", site)
+        .file("password", "converge-lab\n");
+    let test = test.args(&["-i", "passwd.yml", "site.yml"]);
+    let run = test.run();
+    assert_ne!(run.status, 0, "sudo without the password must fail");
+    let run = test
+        .args(&[
+            "-i",
+            "passwd.yml",
+            "site.yml",
+            "--become-password-file",
+            "password",
+        ])
+        .run();
+    run.expect_status(0);
+    assert_eq!(lab.sh("h1", "cat /root/become-deploypw"), "root\n");
+}
+
+#[test]
+fn hostile_argument_reaches_the_command_as_one_literal_argument() {
+    let lab = Lab::start(1);
+    let test = Test::new()
+        .file(
+            "site.yml",
+            "- hosts: lab\n  gather_facts: false\n  tasks:\n    - command:\n        argv:\n          - /bin/sh\n          - -c\n          - 'printf \"%s\\n\" \"$#\" \"$1\" > /tmp/argv'\n          - sh\n          - \"-n it's \\\"q\\\"; touch /tmp/pwned | $(touch /tmp/pwned2) `touch /tmp/pwned3`\\nnext line\"\n",
+        )
+        .args(&["-i", &lab.inventory(), "site.yml"]);
+    test.run().expect_status(0);
+    assert_eq!(
+        lab.sh("h1", "cat /tmp/argv"),
+        "1\n-n it's \"q\"; touch /tmp/pwned | $(touch /tmp/pwned2) `touch /tmp/pwned3`\nnext line\n"
+    );
+    for file in ["/tmp/pwned", "/tmp/pwned2", "/tmp/pwned3"] {
+        assert_eq!(
+            lab.exec("h1", &["test", "-e", file]).status,
+            1,
+            "{file} was created"
+        );
+    }
+}
