@@ -235,6 +235,7 @@ impl<'a> Runner<'a> {
             notified: Vec::new(),
         };
         run.run_play();
+        self.reporter.host_done(&host.name);
     }
 }
 
@@ -850,6 +851,9 @@ impl HostRun<'_, '_> {
         let scope = self.inner_scope(scope, &task.common);
         let role = task.common.role.clone();
         let display_name = task_display_name(task);
+        self.runner
+            .reporter
+            .task_start(&self.host.name, &display_name);
         let items: Vec<Option<Value>> = match &task.loop_items {
             Some(spec) => match self.loop_items(spec, &scope, role.as_deref()) {
                 Ok(items) => items.into_iter().map(Some).collect(),

@@ -72,6 +72,10 @@ pub trait Reporter: Send + Sync {
     fn play_start(&self, name: &str, hosts: usize, check: bool);
     /// A task finished on a host.
     fn task(&self, report: &TaskReport);
+    /// A task starts on a host (drives the progress bar).
+    fn task_start(&self, _host: &str, _task: &str) {}
+    /// A host finished the play (drives the progress bar).
+    fn host_done(&self, _host: &str) {}
     /// Something the user should know.
     fn warning(&self, message: &str);
     /// The end of the run.
@@ -83,17 +87,23 @@ pub struct Console {
     show_diff: bool,
     verbosity: u8,
     colour: bool,
+    /// A progress bar per play, only when stderr is a terminal.
+    interactive: bool,
+    progress: Mutex<Option<indicatif::ProgressBar>>,
     out: Mutex<Box<dyn Write + Send>>,
 }
 
 impl Console {
     /// Output on stderr; colour only on a terminal and when `NO_COLOR` is unset.
     pub fn stderr(show_diff: bool, verbosity: u8) -> Self {
-        let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let interactive = std::io::stderr().is_terminal();
+        let colour = interactive && std::env::var_os("NO_COLOR").is_none();
         Console {
             show_diff,
             verbosity,
             colour,
+            interactive,
+            progress: Mutex::new(None),
             out: Mutex::new(Box::new(std::io::stderr())),
         }
     }
@@ -115,10 +125,29 @@ impl Console {
     }
 
     fn write(&self, text: &str) {
-        if let Ok(mut out) = self.out.lock() {
-            // Output is best effort: a closed stderr must not fail the run.
-            let _ = out.write_all(text.as_bytes());
-            let _ = out.flush();
+        let emit = || {
+            if let Ok(mut out) = self.out.lock() {
+                // Output is best effort: a closed stderr must not fail the run.
+                let _ = out.write_all(text.as_bytes());
+                let _ = out.flush();
+            }
+        };
+        match self.bar() {
+            // Lines go above the bar, whole, never through it.
+            Some(bar) => bar.suspend(emit),
+            None => emit(),
+        }
+    }
+
+    fn bar(&self) -> Option<indicatif::ProgressBar> {
+        self.progress.lock().ok().and_then(|bar| bar.clone())
+    }
+
+    fn finish_progress(&self) {
+        if let Ok(mut progress) = self.progress.lock() {
+            if let Some(bar) = progress.take() {
+                bar.finish_and_clear();
+            }
         }
     }
 }
@@ -182,7 +211,32 @@ impl Reporter for Console {
             ""
         };
         let title = format!("PLAY [{name}] on {hosts} host(s){mode}");
+        self.finish_progress();
         self.write(&format!("\n{}\n", self.paint("\x1b[1m", &title)));
+        if self.interactive {
+            let bar = indicatif::ProgressBar::new(hosts as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:30} {pos}/{len} hosts done  {wide_msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            if let Ok(mut progress) = self.progress.lock() {
+                *progress = Some(bar);
+            }
+        }
+    }
+
+    fn task_start(&self, host: &str, task: &str) {
+        if let Some(bar) = self.bar() {
+            bar.set_message(format!("[{host}] {task}"));
+        }
+    }
+
+    fn host_done(&self, _host: &str) {
+        if let Some(bar) = self.bar() {
+            bar.inc(1);
+        }
     }
 
     fn task(&self, report: &TaskReport) {
@@ -198,6 +252,7 @@ impl Reporter for Console {
     }
 
     fn recap(&self, stats: &[(String, HostStats)]) {
+        self.finish_progress();
         let width = stats.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
         let mut out = format!("\n{}\n", self.paint("\x1b[1m", "RECAP"));
         for (host, s) in stats {
