@@ -1,6 +1,6 @@
 //! The command's flow: parse flags, load and check everything, then run. Returns the exit code.
 
-use crate::cli::{Cli, Command, HostKeyCheckingArg, RunArgs};
+use crate::cli::{Cli, Command, HostKeyCheckingArg, OutputFormat, RunArgs};
 use crate::connection::open::ConnectOptions;
 use crate::connection::ssh::HostKeyChecking;
 use crate::connection::Secret;
@@ -8,13 +8,16 @@ use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
 use crate::error::Exit;
 use crate::inventory::Inventory;
 use crate::playbook::{self, BecomeSettings, LoadOptions, Playbook};
-use crate::report::{Console, Reporter};
-use crate::runner::{self, RunOptions, Runner};
+use crate::report::json::JsonLines;
+use crate::report::junit::Junit;
+use crate::report::{Console, Fanout, Reporter};
+use crate::runner::{self, RunOptions, Runner, Shard};
 use crate::template::Templates;
-use crate::{doc, extra_vars, validate};
+use crate::{adhoc, doc, extra_vars, validate};
 use clap::Parser;
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Run converge with these command-line arguments; returns the process exit code.
 pub fn main_with_args(args: Vec<String>) -> i32 {
@@ -34,6 +37,35 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
     };
     match cli.command {
         Some(Command::Doc { module }) => doc::run(module.as_deref()).code(),
+        Some(Command::Validate {
+            playbooks,
+            inventory,
+            extra_vars,
+            roles_path,
+        }) => {
+            let mut run = cli.run;
+            run.playbooks = playbooks;
+            run.inventory = inventory;
+            run.extra_vars = extra_vars;
+            run.roles_path = roles_path;
+            run.syntax_check = true;
+            run_playbooks(&run).code()
+        }
+        Some(Command::Completions { shell }) => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "converge", &mut std::io::stdout());
+            Exit::Success.code()
+        }
+        Some(Command::Man) => {
+            let command = <Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(command).render(&mut std::io::stdout()) {
+                Ok(()) => Exit::Success.code(),
+                Err(error) => {
+                    eprintln!("error: cannot write the manual page: {error}");
+                    Exit::Internal.code()
+                }
+            }
+        }
         None => run_playbooks(&cli.run).code(),
     }
 }
@@ -60,6 +92,13 @@ fn run_playbooks(args: &RunArgs) -> Exit {
         eprintln!("error: no playbook given\n  = hint: run `converge -i inventory.yml site.yml`, or `converge --help`");
         return Exit::BadOptions;
     }
+    let shard = match args.shard.as_deref().map(Shard::parse).transpose() {
+        Ok(shard) => shard,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Exit::BadOptions;
+        }
+    };
     let extra = match extra_vars::parse_all(&args.extra_vars) {
         Ok(extra) => extra,
         Err(diagnostic) => {
@@ -84,7 +123,29 @@ fn run_playbooks(args: &RunArgs) -> Exit {
     };
     let mut diagnostics = Diagnostics::default();
     let mut playbooks: Vec<Playbook> = Vec::new();
-    for path in &args.playbooks {
+    if let Some(module) = &args.module_name {
+        let [pattern] = args.playbooks.as_slice() else {
+            eprintln!("error: with `-m`, give exactly one host pattern instead of playbooks\n  = hint: converge -i inventory.yml web -m command -a 'uptime'");
+            return Exit::BadOptions;
+        };
+        match adhoc::playbook(
+            &pattern.display().to_string(),
+            module,
+            args.module_args.as_deref(),
+        ) {
+            Ok(book) => playbooks.push(book),
+            Err(diagnostic) => {
+                print_diagnostics(&diagnostic.into());
+                return Exit::Invalid;
+            }
+        }
+    }
+    let playbook_paths: &[std::path::PathBuf] = if args.module_name.is_some() {
+        &[]
+    } else {
+        &args.playbooks
+    };
+    for path in playbook_paths {
         match playbook::load_playbook(path, &load_options) {
             Ok(book) => playbooks.push(book),
             Err(found) => diagnostics.0.extend(found.0),
@@ -109,17 +170,28 @@ fn run_playbooks(args: &RunArgs) -> Exit {
         args.limit.as_deref(),
         &templates,
     );
-    if checked.has_errors() {
-        print_diagnostics(&checked);
+    if checked.diagnostics.has_errors() {
+        print_diagnostics(&checked.diagnostics);
         return Exit::Invalid;
     }
     if args.list_hosts || args.list_tasks {
-        list(&playbooks, &inventory, args);
+        list(&playbooks, &inventory, args, shard);
         return Exit::Success;
     }
     if args.syntax_check {
         for path in &args.playbooks {
             println!("playbook: {}", path.display());
+        }
+        if !checked.runtime_only.is_empty() {
+            let names: Vec<String> = checked
+                .runtime_only
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect();
+            eprintln!(
+                "note: known only at run time (registered results, set_fact, facts), not checked: {}",
+                names.join(", ")
+            );
         }
         return Exit::Success;
     }
@@ -171,8 +243,18 @@ fn run_playbooks(args: &RunArgs) -> Exit {
         },
         forks: args.forks as usize,
         load_options,
+        shard,
     };
-    let console = Console::stderr(args.diff, args.verbose);
+    let mut reporters: Vec<Arc<dyn Reporter>> = Vec::new();
+    match args.format {
+        OutputFormat::Human => reporters.push(Arc::new(Console::stderr(args.diff, args.verbose))),
+        OutputFormat::Json => reporters.push(Arc::new(JsonLines::stdout())),
+    }
+    let junit = args.junit.clone().map(|path| Arc::new(Junit::new(path)));
+    if let Some(junit) = &junit {
+        reporters.push(junit.clone());
+    }
+    let console = Fanout(reporters);
     let mut runner = match Runner::new(&inventory, &options, &console) {
         Ok(runner) => runner,
         Err(message) => {
@@ -182,6 +264,10 @@ fn run_playbooks(args: &RunArgs) -> Exit {
     };
     let summary = runner.run(&playbooks);
     console.recap(&summary.stats);
+    if let Some(message) = junit.and_then(|junit| junit.write_error()) {
+        eprintln!("error: {message}");
+        return Exit::Internal;
+    }
     if summary.any_failed() {
         Exit::HostFailed
     } else if summary.any_unreachable() {
@@ -193,16 +279,12 @@ fn run_playbooks(args: &RunArgs) -> Exit {
     }
 }
 
-fn list(playbooks: &[Playbook], inventory: &Inventory, args: &RunArgs) {
+fn list(playbooks: &[Playbook], inventory: &Inventory, args: &RunArgs, shard: Option<Shard>) {
     let mut out = std::io::stdout().lock();
     for book in playbooks {
         let _ = writeln!(out, "\nplaybook: {}", book.path.display());
         for play in &book.plays {
-            let selected = inventory.select(&play.hosts);
-            let hosts = match &args.limit {
-                Some(limit) => inventory.limit(selected, limit),
-                None => selected,
-            };
+            let hosts = runner::select_hosts(inventory, &play.hosts, args.limit.as_deref(), shard);
             if args.list_hosts {
                 let _ = writeln!(out, "\n  play: {} ({} hosts)", play.name, hosts.len());
                 for host in &hosts {

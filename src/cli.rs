@@ -28,6 +28,29 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Load and check inventory, playbooks, roles, module arguments and templates without
+    /// connecting anywhere; report every problem at once (same as `--syntax-check`).
+    Validate {
+        /// Playbooks to check.
+        #[arg(value_name = "PLAYBOOK", required = true)]
+        playbooks: Vec<PathBuf>,
+        /// Inventory file or directory (may repeat).
+        #[arg(short, long = "inventory", value_name = "PATH")]
+        inventory: Vec<PathBuf>,
+        /// Extra variables, as for a run.
+        #[arg(short, long = "extra-vars", value_name = "VARS")]
+        extra_vars: Vec<String>,
+        /// Extra role directories.
+        #[arg(long, value_name = "DIR", value_delimiter = ':')]
+        roles_path: Vec<PathBuf>,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout: `converge man > converge.1`.
+    Man,
     /// List the modules, or show one module's arguments, types, defaults and examples.
     Doc {
         /// The module to document; without it, all modules are listed.
@@ -36,7 +59,7 @@ pub enum Command {
 }
 
 /// Flags for running playbooks (Ansible's spellings).
-#[derive(Debug, Args, Default, Clone)]
+#[derive(Debug, Args, Clone)]
 pub struct RunArgs {
     /// Playbooks to run, in order.
     #[arg(value_name = "PLAYBOOK")]
@@ -146,6 +169,34 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub become_password_file: Option<PathBuf>,
 
+    /// Run only part K of N of the selected hosts (e.g. `--shard 2/5`): N CI jobs with
+    /// K = 1..N together cover every host exactly once. The split depends on host names only.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+
+    /// Ad-hoc: run this one module on the hosts matching the pattern given in place of a
+    /// playbook, e.g. `converge -i inv.yml servers -m sysctl -a 'name=… value=2'`.
+    #[arg(short = 'm', long = "module-name", value_name = "MODULE")]
+    pub module_name: Option<String>,
+
+    /// Ad-hoc: the module's arguments, as `key=value ...` or a YAML/JSON mapping.
+    #[arg(
+        short = 'a',
+        long = "args",
+        value_name = "ARGS",
+        requires = "module_name"
+    )]
+    pub module_args: Option<String>,
+
+    /// Output format: `human` (results and diffs on stderr) or `json` (one JSON event per
+    /// line on stdout: play_start, task_start, task_result with its diffs, recap).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+
+    /// Also write a JUnit XML report (one test case per host and task) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
     /// With --check: exit with status 6 when any change is pending (for CI).
     #[arg(long)]
     pub detailed_exitcode: bool,
@@ -160,4 +211,13 @@ pub enum HostKeyCheckingArg {
     AcceptNew,
     /// Accept any key (unsafe).
     Off,
+}
+
+/// `--format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Human-readable results on stderr.
+    Human,
+    /// JSON lines on stdout.
+    Json,
 }

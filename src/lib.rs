@@ -5,6 +5,7 @@
 //! other, [`runner`] plans and applies tasks on each host through a [`connection`], and
 //! [`report`] shows what happened.
 
+pub mod adhoc;
 pub mod app;
 pub mod cli;
 pub mod connection;

@@ -45,6 +45,70 @@ pub struct RunOptions {
     pub forks: usize,
     /// Where roles are searched.
     pub load_options: LoadOptions,
+    /// `--shard K/N`: only hosts in part K of N.
+    pub shard: Option<Shard>,
+}
+
+/// Part `index` (1-based) of `count` parts of the hosts (`--shard K/N`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// K, from 1.
+    pub index: u32,
+    /// N.
+    pub count: u32,
+}
+
+impl Shard {
+    /// Parse `K/N` with 1 <= K <= N.
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let (k, n) = text
+            .split_once('/')
+            .ok_or_else(|| format!("`--shard {text}` is not K/N, e.g. 2/5"))?;
+        let index: u32 = k
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{k}` in `--shard {text}` is not a number"))?;
+        let count: u32 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{n}` in `--shard {text}` is not a number"))?;
+        if count == 0 || index == 0 || index > count {
+            return Err(format!("`--shard {text}`: K must be between 1 and N"));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Whether `host` belongs to this part. The part depends on the host's name only (FNV-1a
+    /// hash), so every job computes the same partition, and adding a host never moves others.
+    pub fn contains(&self, host: &str) -> bool {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in host.bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        hash % u64::from(self.count) == u64::from(self.index - 1)
+    }
+}
+
+/// The hosts a play's pattern selects, after `--limit` and `--shard`, in inventory order.
+pub fn select_hosts<'i>(
+    inventory: &'i Inventory,
+    pattern: &str,
+    limit: Option<&str>,
+    shard: Option<Shard>,
+) -> Vec<&'i InventoryHost> {
+    let selected = inventory.select(pattern);
+    let limited = match limit {
+        Some(limit) => inventory.limit(selected, limit),
+        None => selected,
+    };
+    match shard {
+        Some(shard) => limited
+            .into_iter()
+            .filter(|h| shard.contains(&h.name))
+            .collect(),
+        None => limited,
+    }
 }
 
 /// Totals for the exit code.
@@ -135,11 +199,12 @@ impl<'a> Runner<'a> {
 
     /// The hosts a play runs on, after `--limit`.
     pub fn play_hosts(&self, play: &Play) -> Vec<&'a InventoryHost> {
-        let selected = self.inventory.select(&play.hosts);
-        match &self.options.limit {
-            Some(limit) => self.inventory.limit(selected, limit),
-            None => selected,
-        }
+        select_hosts(
+            self.inventory,
+            &play.hosts,
+            self.options.limit.as_deref(),
+            self.options.shard,
+        )
     }
 
     /// Run every play of every playbook; returns the per-host totals.
@@ -1650,5 +1715,36 @@ pub fn list_tasks(nodes: &[TaskNode], out: &mut Vec<String>) {
             },
             TaskNode::FlushHandlers => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Shard;
+
+    #[test]
+    fn shards_cover_every_host_exactly_once() {
+        let hosts: Vec<String> = (1..=500).map(|i| format!("web{i}.example.org")).collect();
+        let parts: Vec<Shard> = (1..=7).map(|k| Shard { index: k, count: 7 }).collect();
+        for host in &hosts {
+            let owners = parts.iter().filter(|p| p.contains(host)).count();
+            assert_eq!(owners, 1, "{host}");
+        }
+        let sizes: Vec<usize> = parts
+            .iter()
+            .map(|p| hosts.iter().filter(|h| p.contains(h)).count())
+            .collect();
+        assert!(
+            sizes.iter().all(|s| *s > 40),
+            "parts are balanced: {sizes:?}"
+        );
+    }
+
+    #[test]
+    fn shard_syntax() {
+        assert_eq!(Shard::parse("2/5"), Ok(Shard { index: 2, count: 5 }));
+        assert!(Shard::parse("0/5").is_err());
+        assert!(Shard::parse("6/5").is_err());
+        assert!(Shard::parse("two").is_err());
     }
 }

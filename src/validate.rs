@@ -59,8 +59,9 @@ pub fn check(
     extra_vars: &Map<String, Value>,
     limit: Option<&str>,
     templates: &Templates,
-) -> Diagnostics {
+) -> Checked {
     let mut diagnostics = Diagnostics::default();
+    let mut runtime_only: BTreeSet<String> = BTreeSet::new();
     let mut runtime_names: BTreeSet<String> = BTreeSet::new();
     for book in playbooks {
         for play in &book.plays {
@@ -97,6 +98,8 @@ pub fn check(
                     playbook_dir,
                     diagnostics: &mut diagnostics,
                     seen: &mut seen,
+                    runtime: &runtime_names,
+                    runtime_only: &mut runtime_only,
                 };
                 checker.nodes(&play.tasks, &known);
                 for handler in &play.handlers {
@@ -105,7 +108,20 @@ pub fn check(
             }
         }
     }
-    diagnostics
+    Checked {
+        diagnostics,
+        runtime_only,
+    }
+}
+
+/// What the offline check found.
+#[derive(Debug, Default)]
+pub struct Checked {
+    /// Problems, each with its place.
+    pub diagnostics: Diagnostics,
+    /// Variables templates use that exist only once the run is under way (registered
+    /// results, `set_fact`, facts): their values cannot be checked offline.
+    pub runtime_only: BTreeSet<String>,
 }
 
 fn role_names(instance: &RoleInstance) -> impl Iterator<Item = String> + '_ {
@@ -179,6 +195,8 @@ struct Checker<'c> {
     playbook_dir: &'c Path,
     diagnostics: &'c mut Diagnostics,
     seen: &'c mut HashSet<(String, String)>,
+    runtime: &'c BTreeSet<String>,
+    runtime_only: &'c mut BTreeSet<String>,
 }
 
 impl Checker<'_> {
@@ -340,8 +358,11 @@ impl Checker<'_> {
         location: &Location,
         template: Option<&str>,
     ) {
-        if known.contains(name) || name.starts_with("ansible_") || TEMPLATE_GLOBALS.contains(&name)
-        {
+        let fact = name.starts_with("ansible_") && !known.contains(name);
+        if self.runtime.contains(name) || fact {
+            self.runtime_only.insert(name.to_string());
+        }
+        if known.contains(name) || fact || TEMPLATE_GLOBALS.contains(&name) {
             return;
         }
         let place = match template {

@@ -5,6 +5,8 @@
 //! data (`--list-hosts`, `--list-tasks`).
 
 pub mod diff;
+pub mod json;
+pub mod junit;
 
 use converge_modules::Change;
 use diff::Palette;
@@ -262,5 +264,29 @@ impl Reporter for Console {
             ));
         }
         self.write(&out);
+    }
+}
+
+/// Several reporters at once (console and JUnit, say).
+pub struct Fanout(pub Vec<std::sync::Arc<dyn Reporter>>);
+
+impl Reporter for Fanout {
+    fn play_start(&self, name: &str, hosts: usize, check: bool) {
+        self.0.iter().for_each(|r| r.play_start(name, hosts, check));
+    }
+    fn task_start(&self, host: &str, task: &str) {
+        self.0.iter().for_each(|r| r.task_start(host, task));
+    }
+    fn host_done(&self, host: &str) {
+        self.0.iter().for_each(|r| r.host_done(host));
+    }
+    fn task(&self, report: &TaskReport) {
+        self.0.iter().for_each(|r| r.task(report));
+    }
+    fn warning(&self, message: &str) {
+        self.0.iter().for_each(|r| r.warning(message));
+    }
+    fn recap(&self, stats: &[(String, HostStats)]) {
+        self.0.iter().for_each(|r| r.recap(stats));
     }
 }

@@ -1,0 +1,86 @@
+//! Ad-hoc runs in Ansible's shape: `converge -i inventory.yml PATTERN -m MODULE -a ARGS`.
+//!
+//! The module and its arguments become a one-task play, so an ad-hoc run plans, checks,
+//! diffs and reports exactly like a playbook.
+
+use crate::diagnostic::{Diagnostic, Location};
+use crate::playbook::{self, Common, Play, Playbook, Task, TaskNode};
+use crate::template::Templates;
+use crate::yaml;
+use converge_modules::closest;
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+
+/// Build the one-task playbook for `pattern`, `module` and `arguments` (`key=value` words,
+/// a YAML/JSON mapping, or, for `command`/`shell`, the command line).
+pub fn playbook(
+    pattern: &str,
+    module: &str,
+    arguments: Option<&str>,
+) -> Result<Playbook, Diagnostic> {
+    let location = Location::file("<command line>");
+    let Some(found) = converge_modules::find(module) else {
+        let names = converge_modules::all().iter().map(|m| m.name());
+        let hint = closest(module, names)
+            .map(|n| format!("did you mean `{n}`?"))
+            .unwrap_or_else(|| "run `converge doc` to list the modules".into());
+        return Err(Diagnostic::error(format!("unknown module `{module}`")).with_hint(hint));
+    };
+    let name = found.name();
+    let text = arguments.unwrap_or("").trim();
+    let args: Map<String, Value> = if text.starts_with('{') {
+        match yaml::parse_str(text, Path::new("<-a>"))?.root.to_value() {
+            Value::Object(map) => map,
+            _ => return Err(Diagnostic::error(format!("`-a {text}` is not a mapping"))),
+        }
+    } else if text.is_empty() {
+        Map::new()
+    } else if matches!(name, "command" | "shell") {
+        playbook::loader::parse_command(text)
+            .map_err(|e| Diagnostic::error(format!("`-a {text}`: {e}")))?
+    } else {
+        playbook::loader::parse_key_values(text)
+            .map_err(|e| Diagnostic::error(format!("`-a {text}`: {e}")))?
+    };
+    let args = Value::Object(args);
+    let templated = serde_json::to_string(&args)
+        .map(|s| Templates::is_template(&s))
+        .unwrap_or(false);
+    if !templated {
+        found.validate(&args).map_err(|error| {
+            Diagnostic::error(error.message.clone()).with_optional_hint(error.hint.clone())
+        })?;
+    }
+    let task = Task {
+        common: Common {
+            name: Some(name.to_string()),
+            location: location.clone(),
+            ..Common::default()
+        },
+        module: name.to_string(),
+        args,
+        argument_locations: Default::default(),
+        loop_items: None,
+        register: None,
+        notify: Vec::new(),
+        listen: Vec::new(),
+        changed_when: None,
+        failed_when: None,
+    };
+    Ok(Playbook {
+        path: PathBuf::from("./<ad-hoc>"),
+        plays: vec![Play {
+            name: format!("ad-hoc {name} on {pattern}"),
+            hosts: pattern.to_string(),
+            location,
+            vars: Map::new(),
+            vars_files: Vec::new(),
+            become_settings: Default::default(),
+            serial: Vec::new(),
+            gather_facts: false,
+            roles: Vec::new(),
+            tasks: vec![TaskNode::Task(task)],
+            handlers: Vec::new(),
+        }],
+    })
+}
