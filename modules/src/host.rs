@@ -187,6 +187,36 @@ pub struct WriteOutcome {
     pub backup_file: Option<String>,
 }
 
+/// How to become another user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BecomeMethod {
+    /// `sudo -u USER`.
+    Sudo,
+    /// `su USER -c`.
+    Su,
+}
+
+/// A password kept out of `Debug` output and logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<hidden>)")
+    }
+}
+
+/// Run as another user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Become {
+    /// The target user (`root` by default).
+    pub user: String,
+    /// sudo or su.
+    pub method: BecomeMethod,
+    /// The password, sent on stdin when the method asks for one; never in argv or env.
+    pub password: Option<Secret>,
+}
+
 /// Failures of a transport. Each says what was attempted so that a person can act on it.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {

@@ -4,6 +4,33 @@
 //! [`Plan`]: the changes a person reviews and the steps that make them. [`Plan::apply`] runs
 //! the steps. Nothing here knows about the command line, SSH, or playbooks, so a module can
 //! be used alone from Rust.
+//!
+//! # Plan and apply one module on this machine
+//!
+//! ```
+//! use converge_modules::{find, local::LocalConnection, Context, Facts};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("motd");
+//! let mut host = LocalConnection::new("localhost");
+//! let module = find("ansible.builtin.lineinfile").expect("converge has lineinfile");
+//! let args = serde_json::json!({"path": path, "line": "managed by converge", "create": true});
+//! let facts = Facts::default();
+//! let context = Context { facts: &facts };
+//!
+//! // Planning only reads: the plan says what would change, nothing has changed yet.
+//! let plan = module.plan(&args, &mut host, &context)?;
+//! assert!(plan.is_change());
+//! assert!(!path.exists());
+//!
+//! // Applying runs exactly the planned steps.
+//! plan.apply(&mut host)?;
+//! assert_eq!(std::fs::read_to_string(&path)?, "managed by converge\n");
+//!
+//! // Planning again finds nothing to do.
+//! assert!(!module.plan(&args, &mut host, &context)?.is_change());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod args;
 pub mod facts;
@@ -26,6 +53,7 @@ pub mod include_vars;
 pub mod ip6tables;
 pub mod iptables;
 pub mod lineinfile;
+pub mod local;
 pub mod memory_host;
 pub mod meta;
 pub mod package;

@@ -8,35 +8,7 @@ pub mod ssh;
 
 use converge_modules::Host;
 
-/// How to become another user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BecomeMethod {
-    /// `sudo -u USER`.
-    Sudo,
-    /// `su USER -c`.
-    Su,
-}
-
-/// A password kept out of `Debug` output and logs.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(pub String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(<hidden>)")
-    }
-}
-
-/// Run as another user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Become {
-    /// The target user (`root` by default).
-    pub user: String,
-    /// sudo or su.
-    pub method: BecomeMethod,
-    /// The password, sent on stdin when the method asks for one; never in argv or env.
-    pub password: Option<Secret>,
-}
+pub use converge_modules::host::{Become, BecomeMethod, Secret};
 
 /// A transport to one host, owned by the worker thread that serves that host.
 pub trait Connection: Host + Send {
