@@ -6,7 +6,7 @@
 
 use crate::connection::open::{self as open_connection, ConnectOptions, Endpoint};
 use crate::connection::simulated::{SimulatedHost, Simulation};
-use crate::connection::{Become, BecomeMethod, Connection, Secret};
+use crate::connection::{Become, BecomeMethod, Connection, RunLockError, Secret};
 use crate::diagnostic::Location;
 use crate::inventory::{Inventory, InventoryHost};
 use crate::playbook::{
@@ -16,6 +16,7 @@ use crate::playbook::{
 use crate::report::{HostStats, Reporter, Status, TaskReport};
 use crate::template::{self, Templates};
 use crate::vars;
+use converge_modules::HostError;
 use converge_modules::{self as modules, ApplyError, Change, Context, Facts, ModuleError, Target};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -428,7 +429,7 @@ impl HostRun<'_, '_> {
         let result = match self.connection() {
             Ok(connection) => modules::setup::gather(connection.as_mut())
                 .map_err(|error| (is_unreachable(&error), error.to_string())),
-            Err(message) => Err((true, message)),
+            Err((status, message)) => Err((status == Status::Unreachable, message)),
         };
         match result {
             Ok(facts) => {
@@ -481,22 +482,33 @@ impl HostRun<'_, '_> {
         }
     }
 
-    /// The host's connection, opened on first use and kept for the run.
-    fn connection(&mut self) -> Result<&mut Box<dyn Connection>, String> {
+    /// The host's connection, opened on first use and kept for the run. A real run (not
+    /// `--check`) also takes the host's run lock; a lock held by another run fails the host
+    /// (not unreachable: it answered).
+    fn connection(&mut self) -> Result<&mut Box<dyn Connection>, (Status, String)> {
         if self.slot.connection.is_none() {
             let host_vars = self.runner.inventory.host_vars(&self.host.name);
             let endpoint =
-                open_connection::endpoint(&self.host.name, &host_vars, &self.options().connect)?;
-            let connection = endpoint
+                open_connection::endpoint(&self.host.name, &host_vars, &self.options().connect)
+                    .map_err(|message| (Status::Failed, message))?;
+            let mut connection = endpoint
                 .connect(&self.host.name)
-                .map_err(|error| error.to_string())?;
+                .map_err(|error| (Status::Unreachable, error.to_string()))?;
+            if !self.options().check {
+                connection.hold_run_lock().map_err(|error| match error {
+                    RunLockError::Host(HostError::Unreachable { reason }) => {
+                        (Status::Unreachable, reason)
+                    }
+                    other => (Status::Failed, other.to_string()),
+                })?;
+            }
             self.slot.endpoint = Some(endpoint);
             self.slot.connection = Some(connection);
         }
         self.slot
             .connection
             .as_mut()
-            .ok_or_else(|| "no connection".to_string())
+            .ok_or_else(|| (Status::Failed, "no connection".to_string()))
     }
 
     /// The lock-out guard: prove the host still takes new connections after a risky change
@@ -1211,9 +1223,9 @@ impl HostRun<'_, '_> {
             }
         }
         let facts = self.slot.facts.clone().unwrap_or_default();
-        if let Err(message) = self.connection() {
+        if let Err((status, message)) = self.connection() {
             return Outcome {
-                status: Status::Unreachable,
+                status,
                 ..Outcome::failed(message)
             };
         }
@@ -1280,7 +1292,7 @@ impl HostRun<'_, '_> {
         }
         let connection = match self.connection() {
             Ok(connection) => connection,
-            Err(message) => return Outcome::failed(message),
+            Err((_, message)) => return Outcome::failed(message),
         };
         let applied = plan.apply(connection.as_mut());
         let applied = match (applied, &plan.confirm) {

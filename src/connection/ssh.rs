@@ -33,6 +33,7 @@ use self::config::{HostConfig, SshConfig};
 use self::exec::{describe, seconds, ExecError};
 use self::known_hosts::Verdict;
 use self::relay::Relay;
+use super::RunLockError;
 use super::{Become, Connection, Secret};
 
 /// What to do with the server's host key.
@@ -108,6 +109,9 @@ pub struct SshConnection {
     become_as: Option<Become>,
     /// Set when the session failed; later operations report the host unreachable.
     broken: Option<String>,
+    /// The channel whose `flock` holds converge's per-host run lock; closing the session
+    /// (or losing it) ends the process and frees the lock.
+    run_lock: Option<ssh2::Channel>,
     /// Sessions of the jump hosts, each served by its relay thread (dropped after `session`).
     _relays: Vec<Relay>,
 }
@@ -280,8 +284,53 @@ impl SshConnection {
             command_timeout: target.command_timeout,
             become_as: None,
             broken: None,
+            run_lock: None,
             _relays: relays,
         })
+    }
+
+    /// Take converge's per-host run lock for as long as this session lives: a channel runs
+    /// `flock` on the host and keeps it. A second run finds it held and is refused.
+    pub fn hold_run_lock(&mut self) -> Result<(), RunLockError> {
+        if self.run_lock.is_some() {
+            return Ok(());
+        }
+        let fail = |what: &str, e: ssh2::Error| {
+            RunLockError::Host(unreachable(describe(what, &e, self.command_timeout)))
+        };
+        self.session.set_blocking(true);
+        let mut channel = self
+            .session
+            .channel_session()
+            .map_err(|e| fail("open channel", e))?;
+        channel
+            .exec(&super::run_lock_script())
+            .map_err(|e| fail("exec", e))?;
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        loop {
+            match std::io::Read::read(&mut channel, &mut byte) {
+                Ok(0) => break,
+                Ok(_) if byte[0] == b'\n' => break,
+                Ok(_) => line.push(byte[0]),
+                Err(e) => {
+                    return Err(RunLockError::Host(unreachable(format!(
+                        "reading the run lock's answer: {e}"
+                    ))))
+                }
+            }
+        }
+        if line == b"locked" {
+            self.run_lock = Some(channel);
+            return Ok(());
+        }
+        let _ = channel.wait_close();
+        let status = channel.exit_status().unwrap_or(-1);
+        Err(super::run_lock_refusal(
+            &self.name,
+            status,
+            &String::from_utf8_lossy(&line),
+        ))
     }
 
     /// The user this session logged in as.
@@ -684,5 +733,9 @@ fn file_error(operation: &'static str, path: &str, out: &Output, status: i32) ->
 impl Connection for SshConnection {
     fn set_become(&mut self, become_as: Option<Become>) {
         self.become_as = become_as;
+    }
+
+    fn hold_run_lock(&mut self) -> Result<(), RunLockError> {
+        SshConnection::hold_run_lock(self)
     }
 }

@@ -229,3 +229,40 @@ fn hostile_argument_reaches_the_command_as_one_literal_argument() {
         );
     }
 }
+
+#[test]
+fn a_second_run_is_refused_while_the_first_holds_the_hosts_run_lock() {
+    let lab = Lab::start(1);
+    let slow = Test::new()
+        .file(
+            "site.yml",
+            "- hosts: lab\n  gather_facts: false\n  tasks:\n    - command: sleep 4\n    - copy: {dest: /etc/conv-lock, content: \"first\\n\"}\n",
+        )
+        .args(&["-i", &lab.inventory(), "site.yml"]);
+    let quick = Test::new()
+        .file(
+            "site.yml",
+            "- hosts: lab\n  gather_facts: false\n  tasks:\n    - copy: {dest: /etc/conv-lock, content: \"second\\n\"}\n",
+        )
+        .args(&["-i", &lab.inventory(), "site.yml"]);
+    let dry = Test::new()
+        .file(
+            "site.yml",
+            "- hosts: lab\n  gather_facts: false\n  tasks:\n    - copy: {dest: /etc/conv-lock, content: x}\n",
+        )
+        .args(&["-i", &lab.inventory(), "site.yml", "--check"]);
+    std::thread::scope(|scope| {
+        let first = scope.spawn(|| slow.run());
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let second = quick.run();
+        second
+            .expect_status(2)
+            .stderr_has("another converge run is changing `h1`");
+        // A dry run does not need the lock.
+        dry.run().expect_status(0);
+        first.join().expect("first run").expect_status(0);
+    });
+    assert_eq!(lab.sh("h1", "cat /etc/conv-lock"), "first\n");
+    quick.run().expect_status(0);
+    assert_eq!(lab.sh("h1", "cat /etc/conv-lock"), "second\n");
+}
