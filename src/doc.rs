@@ -50,13 +50,13 @@ pub fn render(module: &dyn Module) -> String {
         .unwrap_or_default();
     match schema.get("properties").and_then(Value::as_object) {
         Some(properties) if !properties.is_empty() => {
-            for (name, property) in properties {
-                let property = resolve(schema, property);
+            for (name, own) in properties {
+                let property = resolve(schema, own);
                 let mut facts = vec![type_name(schema, property)];
                 if required.contains(&name.as_str()) {
                     facts.push("required".into());
                 }
-                if let Some(default) = property.get("default") {
+                if let Some(default) = own.get("default").or_else(|| property.get("default")) {
                     if !default.is_null() {
                         facts.push(format!("default: {}", plain(default)));
                     }
@@ -65,7 +65,7 @@ pub fn render(module: &dyn Module) -> String {
                     facts.push(format!("choices: {}", choices.join(", ")));
                 }
                 out.push_str(&format!("  {name} ({})\n", facts.join("; ")));
-                if let Some(description) = description(schema, property) {
+                if let Some(description) = description(schema, own) {
                     for line in description.lines() {
                         out.push_str(&format!("      {line}\n"));
                     }

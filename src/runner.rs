@@ -1357,6 +1357,39 @@ impl HostRun<'_, '_> {
         merged: &Map<String, Value>,
         role: Option<&RoleInstance>,
     ) -> Result<Value, String> {
+        if task.module == "slackbuild" {
+            // Controller directories: relative to the role's files/ or the playbook.
+            for key in ["repo_src", "sources"] {
+                let Some(dir) = args.get(key).and_then(Value::as_str).map(str::to_string) else {
+                    continue;
+                };
+                if Path::new(&dir).is_absolute() {
+                    continue;
+                }
+                let candidates: Vec<PathBuf> = role
+                    .map(|r| r.role.path.join("files").join(&dir))
+                    .into_iter()
+                    .chain([
+                        self.playbook_dir.join("files").join(&dir),
+                        self.playbook_dir.join(&dir),
+                    ])
+                    .collect();
+                let found = candidates.iter().find(|p| p.is_dir()).ok_or_else(|| {
+                    format!(
+                        "`{key}` directory `{dir}` not found; searched {}",
+                        candidates
+                            .iter()
+                            .map(|p| format!("`{}`", p.display()))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })?;
+                if let Value::Object(map) = &mut args {
+                    map.insert(key.into(), Value::String(found.display().to_string()));
+                }
+            }
+            return Ok(args);
+        }
         let kind = match task.module.as_str() {
             "copy" => playbook::SourceKind::File,
             "template" => playbook::SourceKind::Template,

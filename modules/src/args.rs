@@ -4,11 +4,12 @@
 //! 1.1 reads as the octal number 420) or `"0644"`; `name` may be a string or a list.
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A boolean that also accepts Ansible's strings: yes/no, true/false, on/off, 1/0.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, JsonSchema, Serialize)]
 #[schemars(with = "bool")]
+#[serde(transparent)]
 pub struct Flag(pub bool);
 
 impl<'de> Deserialize<'de> for Flag {
@@ -42,6 +43,12 @@ impl<'de> Deserialize<'de> for Flag {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
 #[schemars(with = "String")]
 pub struct Mode(pub u32);
+
+impl Serialize for Mode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format!("{:04o}", self.0))
+    }
+}
 
 impl<'de> Deserialize<'de> for Mode {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -105,8 +112,9 @@ pub fn parse_mode(text: &str) -> Result<u32, String> {
 
 /// A list that may be written as one string (`name: vim`) or as a list; a string with commas
 /// is split, as Ansible does for package names.
-#[derive(Debug, Clone, PartialEq, Eq, Default, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, JsonSchema, Serialize)]
 #[schemars(with = "Vec<String>")]
+#[serde(transparent)]
 pub struct StringList(pub Vec<String>);
 
 impl<'de> Deserialize<'de> for StringList {

@@ -1,6 +1,7 @@
 //! converge's integration tests: the real binary, run on files written by each test.
 
 mod bad_input;
+mod bad_input_corpus;
 mod ci;
 mod cli;
 mod lab;

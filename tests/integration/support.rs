@@ -10,6 +10,7 @@ pub struct Test {
     args: Vec<String>,
     sandbox: Option<PathBuf>,
     env: Vec<(String, String)>,
+    timeout_seconds: Option<u32>,
 }
 
 /// What a run left behind.
@@ -73,6 +74,7 @@ impl Test {
             args: Vec::new(),
             sandbox: None,
             env: vec![("NO_COLOR".into(), "1".into())],
+            timeout_seconds: None,
         }
     }
 
@@ -90,6 +92,22 @@ impl Test {
         }
         let content = content.replace("{dir}", &self.dir.path().display().to_string());
         std::fs::write(path, content).expect("write file");
+        self
+    }
+
+    /// Write raw bytes to a file (relative to the test dir), creating parents.
+    pub fn bytes(self, relative: &str, content: &[u8]) -> Self {
+        let path = self.dir.path().join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create dirs");
+        }
+        std::fs::write(path, content).expect("write file");
+        self
+    }
+
+    /// Kill converge after this many seconds (exit status 124, like `timeout`).
+    pub fn timeout(mut self, seconds: u32) -> Self {
+        self.timeout_seconds = Some(seconds);
         self
     }
 
@@ -146,14 +164,26 @@ impl Test {
     /// Run converge and collect its output.
     pub fn run(&self) -> Run {
         let binary = env!("CARGO_BIN_EXE_converge");
-        let mut command = match &self.sandbox {
-            Some(state) => {
-                let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/sandbox");
-                let mut c = Command::new(script);
-                c.arg(state).arg(binary);
+        let mut command = match (&self.sandbox, self.timeout_seconds) {
+            (_, Some(seconds)) => {
+                let mut c = Command::new("timeout");
+                c.arg(seconds.to_string());
+                if let Some(state) = &self.sandbox {
+                    c.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/sandbox"))
+                        .arg(state);
+                }
+                c.arg(binary);
                 c
             }
-            None => Command::new(binary),
+            (sandbox, None) => match sandbox {
+                Some(state) => {
+                    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/sandbox");
+                    let mut c = Command::new(script);
+                    c.arg(state).arg(binary);
+                    c
+                }
+                None => Command::new(binary),
+            },
         };
         command.args(&self.args).current_dir(self.dir.path());
         command.env_remove("CLICOLOR_FORCE");
