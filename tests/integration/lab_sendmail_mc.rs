@@ -62,7 +62,7 @@ fn lab_sendmail_mc_moves_submission_to_ipv6_and_sendmail_listens() {
     lab.sh(
         "h1",
         "mkdir -p /run/sendmail/mta && sendmail -bd -C /etc/mail/sendmail.cf && \
-         for i in $(seq 50); do ss -ltn | grep -q ':587 ' && exit 0; sleep 0.2; done; exit 1",
+         for i in $(seq 300); do ss -ltn | grep -q ':587 ' && exit 0; sleep 0.2; done; ss -ltn; exit 1",
     );
     let listening = lab.sh("h1", "ss -ltn");
     // A dual-stack [::] socket (bindv6only=0) is shown as `*:587`; `-6` proves the family.
