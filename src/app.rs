@@ -232,6 +232,7 @@ fn run_playbooks(args: &RunArgs) -> Exit {
                 HostKeyCheckingArg::Off => HostKeyChecking::Off,
             }),
             timeout: args.timeout,
+            command_timeout: args.command_timeout,
             password,
         },
         become_password,

@@ -152,6 +152,11 @@ pub struct RunArgs {
     #[arg(short = 'T', long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
 
+    /// Seconds an SSH command may stay silent before the host is called unreachable
+    /// (default 60). Raise it for long quiet builds.
+    #[arg(long, value_name = "SECONDS")]
+    pub command_timeout: Option<u64>,
+
     /// Ask for the SSH login password (only used when key login fails).
     #[arg(short = 'k', long)]
     pub ask_pass: bool,

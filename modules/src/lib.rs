@@ -51,6 +51,7 @@ pub mod fail;
 pub mod file;
 pub mod include_vars;
 pub mod ip6tables;
+pub mod iproute;
 pub mod iptables;
 pub mod lineinfile;
 pub mod local;
@@ -89,6 +90,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<file::File>::new(),
         &Typed::<include_vars::IncludeVars>::new(),
         &Typed::<ip6tables::Ip6tables>::new(),
+        &Typed::<iproute::Iproute>::new(),
         &Typed::<iptables::Iptables>::new(),
         &Typed::<lineinfile::Lineinfile>::new(),
         &Typed::<meta::Meta>::new(),

@@ -24,6 +24,8 @@ pub struct ConnectOptions {
     pub host_key_checking: Option<HostKeyChecking>,
     /// `--timeout` (connect), seconds.
     pub timeout: Option<u64>,
+    /// `--command-timeout`, seconds.
+    pub command_timeout: Option<u64>,
     /// `--ask-pass` / `--connection-password-file`.
     pub password: Option<Secret>,
 }
@@ -129,6 +131,9 @@ pub fn endpoint(
     }
     if let Some(seconds) = options.timeout {
         target.connect_timeout = Duration::from_secs(seconds);
+    }
+    if let Some(seconds) = options.command_timeout {
+        target.command_timeout = Duration::from_secs(seconds);
     }
     target.password = options.password.clone();
     Ok(Endpoint::Ssh(Box::new(target)))

@@ -695,7 +695,7 @@ impl Host for SshConnection {
         content: &[u8],
         options: &WriteOptions,
     ) -> Result<WriteOutcome, HostError> {
-        let (line, temp) = script::write_file(path, options)?;
+        let (line, temp) = script::write_file(path, options, content.len())?;
         let out = self.exec_line(&line, content)?;
         script::write_outcome(
             path,

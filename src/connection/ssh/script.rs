@@ -204,7 +204,11 @@ fn split_path(path: &str) -> (String, String) {
 /// same directory (created 0600), validator, attributes (kept from the old file, or asked
 /// for), backup, `mv -f` (rename(2)). An EXIT trap removes the temp file on every failure.
 /// Returns the script and the temp file's path.
-pub fn write_file(path: &str, options: &WriteOptions) -> Result<(String, String), HostError> {
+pub fn write_file(
+    path: &str,
+    options: &WriteOptions,
+    length: usize,
+) -> Result<(String, String), HostError> {
     if let Some(validator) = &options.validate {
         if !validator.contains("%s") {
             return Err(HostError::File {
@@ -239,6 +243,11 @@ pub fn write_file(path: &str, options: &WriteOptions) -> Result<(String, String)
     s.push_str("if [ -d \"$p\" ] && [ ! -L \"$p\" ]; then fail \"$p is a directory\"; fi\n");
     s.push_str("trap 'rm -f -- \"$t\"' EXIT; trap 'exit 129' HUP INT TERM\n");
     s.push_str("umask 077; cat > \"$t\" || fail\n");
+    // A dropped connection ends stdin early and `cat` succeeds: only a complete file may
+    // replace the old one.
+    s.push_str(&format!(
+        "n=$(wc -c < \"$t\") || fail; [ \"$n\" -eq {length} ] || fail \"incomplete upload: $n of {length} bytes\"\n"
+    ));
     if let Some(validator) = &options.validate {
         let command = validator.replace("%s", "\"$t\"");
         s.push_str(&format!(
