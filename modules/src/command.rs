@@ -57,6 +57,7 @@ impl TypedModule for CommandModule {
     const NAME: &'static str = "command";
     const SUMMARY: &'static str = "Run a program on the host without a shell";
     const EXAMPLES: &'static str = "- command: /usr/sbin/update-ca-certificates\n\n- command: make install\n  args:\n    chdir: /usr/src/app\n    creates: /usr/local/bin/app\n\n- command:\n    argv: [useradd, --system, --shell, /usr/sbin/nologin, backup]\n";
+    const USES_FACTS: bool = false;
 
     fn check(args: &CommandArgs) -> Result<(), ArgsError> {
         match (&args.cmd, &args.argv) {

@@ -73,6 +73,7 @@ impl TypedModule for Copy {
     const NAME: &'static str = "copy";
     const SUMMARY: &'static str = "Put a file on the host, with its mode and ownership";
     const EXAMPLES: &'static str = "- copy:\n    src: sysctl.conf\n    dest: /etc/sysctl.d/60-router.conf\n    mode: \"0644\"\n\n- copy:\n    content: \"nameserver ::1\\n\"\n    dest: /etc/resolv.conf\n    backup: yes\n\n- copy:\n    src: sudoers.d/backup\n    dest: /etc/sudoers.d/backup\n    mode: \"0440\"\n    validate: visudo -cf %s\n";
+    const USES_FACTS: bool = false;
 
     fn check(args: &CopyArgs) -> Result<(), ArgsError> {
         check_copy(args)
@@ -121,9 +122,15 @@ pub fn plan_copy(args: CopyArgs, host: &mut dyn Host, _: &Context) -> Result<Pla
     let (bytes, name) = source(&args, host)?;
     let mut dest = args.dest.clone();
     let mut create_parents = false;
+    // One read for the usual case: what is at `dest`, and its content if it is a file.
+    let (mut current, mut content) = if dest.ends_with('/') {
+        (None, None)
+    } else {
+        host.stat_and_read(&dest)?
+    };
     let into_directory = dest.ends_with('/')
-        || host
-            .stat(&dest)?
+        || current
+            .as_ref()
             .is_some_and(|stat| stat.kind == FileKind::Directory);
     if into_directory {
         let name = name.ok_or_else(|| {
@@ -134,8 +141,8 @@ pub fn plan_copy(args: CopyArgs, host: &mut dyn Host, _: &Context) -> Result<Pla
         // Ansible creates a missing directory named with a trailing slash.
         create_parents = dest.ends_with('/');
         dest = fsutil::join(&dest, &name);
+        (current, content) = host.stat_and_read(&dest)?;
     }
-    let current = host.stat(&dest)?;
     let before = match current.as_ref().map(|stat| &stat.kind) {
         None => None,
         Some(FileKind::Directory) => {
@@ -148,7 +155,7 @@ pub fn plan_copy(args: CopyArgs, host: &mut dyn Host, _: &Context) -> Result<Pla
                 "`{dest}` is not a regular file, refusing to replace it"
             )))
         }
-        Some(_) => host.read_file(&dest)?,
+        Some(_) => content.take(),
     };
     if current.is_none() && !create_parents {
         let parent = fsutil::parent(&dest);

@@ -79,6 +79,7 @@ impl TypedModule for File {
     const SUMMARY: &'static str =
         "Make a path a directory, a link, a file, or absent, with its mode and ownership";
     const EXAMPLES: &'static str = "- file:\n    path: /etc/radvd.d\n    state: directory\n    mode: \"0755\"\n\n- file:\n    src: /etc/nginx/sites-available/default\n    dest: /etc/nginx/sites-enabled/default\n    state: link\n\n- file:\n    path: /etc/cron.daily/old-backup\n    state: absent\n\n- file:\n    path: /srv/www\n    state: directory\n    owner: www-data\n    group: www-data\n    recurse: yes\n";
+    const USES_FACTS: bool = false;
 
     fn check(args: &FileArgs) -> Result<(), ArgsError> {
         if args.path.is_empty() {

@@ -273,7 +273,7 @@ pub(crate) fn plan_text_edit(
     edit: impl FnOnce(&str) -> String,
 ) -> Result<crate::Plan, ModuleError> {
     let path = spec.path;
-    let current = host.stat(path)?;
+    let (current, before) = host.stat_and_read(path)?;
     if matches!(
         current.as_ref().map(|s| &s.kind),
         Some(crate::FileKind::Directory)
@@ -282,10 +282,6 @@ pub(crate) fn plan_text_edit(
             "`{path}` is a directory, not a text file"
         )));
     }
-    let before = match current {
-        Some(_) => host.read_file(path)?,
-        None => None,
-    };
     let mut plan = crate::Plan::unchanged();
     plan.result
         .insert("path".into(), serde_json::Value::String(path.to_string()));

@@ -278,6 +278,21 @@ pub trait Host {
     /// Stat a path without following a final symlink; `Ok(None)` when it does not exist.
     fn stat(&mut self, path: &str) -> Result<Option<FileStat>, HostError>;
 
+    /// Stat a path and, when it is (or links to) a regular file, read it: what a module
+    /// needs before editing a file. Transports where a round trip is expensive do both in
+    /// one; the default does a `stat` and a `read_file`.
+    fn stat_and_read(
+        &mut self,
+        path: &str,
+    ) -> Result<(Option<FileStat>, Option<Vec<u8>>), HostError> {
+        let stat = self.stat(path)?;
+        let content = match stat.as_ref().map(|s| &s.kind) {
+            Some(FileKind::File) | Some(FileKind::Symlink { .. }) => self.read_file(path)?,
+            _ => None,
+        };
+        Ok((stat, content))
+    }
+
     /// Replace a file atomically: write a temp file in the same directory, validate, set
     /// attributes, fsync, rename over the old one. A reader sees the old or the new content,
     /// never a mix.

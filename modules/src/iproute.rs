@@ -1150,6 +1150,7 @@ impl TypedModule for Iproute {
     const SUMMARY: &'static str =
         "Ensure addresses, routes and IPv6 proxy neighbours in the running kernel (ip addr/route/neigh)";
     const EXAMPLES: &'static str = "- iproute:\n    addresses:\n      - {address: \"fd42:1::fffe/128\", dev: virbr0}\n    routes:\n      - {to: \"fd42:1::11/128\", dev: virbr0}\n    proxy_neighbours:\n      - {address: \"fd42:1::11\", dev: eth0}\n\n- iproute:\n    family: ipv4\n    routes:\n      - {to: 10.10.0.0/16, via: 192.168.122.2, dev: virbr0, metric: 10}\n\n- iproute:\n    proxy_neighbours:\n      - {address: \"fd42:1::11\", dev: eth0}\n    state: absent\n";
+    const USES_FACTS: bool = false;
 
     fn check(args: &IprouteArgs) -> Result<(), ArgsError> {
         wanted(args).map(|_| ())

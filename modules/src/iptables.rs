@@ -1,18 +1,56 @@
-//! `iptables`: not built yet.
+//! `iptables`: the `ip6tables` module for IPv4 (the same code; `ip_version` defaults to
+//! `ipv4`). Rule form and ruleset form as described in [`crate::ip6tables`]; the persisted
+//! file is `/etc/iptables.rules` on Slackware (loaded by `/etc/rc.d/rc.firewall`) and
+//! `/etc/iptables/rules.v4` on Debian. Idempotence: `iptables -C` for one rule, chain-by-chain
+//! comparison with `iptables-save` for a ruleset.
+//!
+//! ```yaml
+//! - iptables:
+//!     table: nat
+//!     chain: POSTROUTING
+//!     source: 192.168.122.0/24
+//!     out_interface: eth0
+//!     jump: MASQUERADE
+//! ```
 
-use crate::module::{Context, ModuleError, TypedModule};
+use crate::ip6tables::save::Family;
+use crate::ip6tables::{check_args, plan_netfilter, NetfilterArgs};
+use crate::module::{ArgsError, Context, ModuleError, TypedModule};
 use crate::{Host, Plan};
 
-/// The `iptables` module (being built).
+/// The `iptables` module.
 pub struct Iptables;
 
 impl TypedModule for Iptables {
-    type Args = serde_json::Map<String, serde_json::Value>;
+    type Args = NetfilterArgs;
     const NAME: &'static str = "iptables";
-    const SUMMARY: &'static str = "not built yet";
-    const EXAMPLES: &'static str = "";
+    const SUMMARY: &'static str =
+        "converge IPv4 netfilter rules: one rule (Ansible's arguments) or whole tables, with a lock-out guard";
+    const EXAMPLES: &'static str = r#"- iptables:
+    table: nat
+    chain: POSTROUTING
+    source: 192.168.122.0/24
+    out_interface: eth0
+    jump: MASQUERADE
 
-    fn plan(_: Self::Args, _: &mut dyn Host, _: &Context) -> Result<Plan, ModuleError> {
-        Err(ModuleError::failed("module `iptables` is not built yet"))
+- iptables:
+    chain: FORWARD
+    in_interface: virbr0
+    out_interface: eth0
+    jump: ACCEPT
+
+- iptables:
+    chain: FORWARD
+    out_interface: virbr0
+    ctstate: [RELATED, ESTABLISHED]
+    jump: ACCEPT
+"#;
+
+    fn check(args: &Self::Args) -> Result<(), ArgsError> {
+        check_args(args)
+    }
+
+    fn plan(args: Self::Args, host: &mut dyn Host, context: &Context) -> Result<Plan, ModuleError> {
+        plan_netfilter(args, Family::V4, host, context)
     }
 }

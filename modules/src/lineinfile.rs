@@ -100,6 +100,7 @@ impl TypedModule for Lineinfile {
     const SUMMARY: &'static str =
         "Make sure a line is in a text file, or that matching lines are not";
     const EXAMPLES: &'static str = "- lineinfile:\n    path: /etc/ssh/sshd_config\n    regexp: '^#?PermitRootLogin '\n    line: PermitRootLogin prohibit-password\n    validate: sshd -t -f %s\n\n- lineinfile:\n    path: /etc/hosts\n    line: \"fd00::1 router\"\n\n- lineinfile:\n    path: /etc/default/grub\n    regexp: '^(GRUB_CMDLINE_LINUX=\".*)\"$'\n    line: '\\1 ipv6.disable=0\"'\n    backrefs: yes\n\n- lineinfile:\n    path: /etc/sudoers\n    regexp: '^%wheel'\n    state: absent\n";
+    const USES_FACTS: bool = false;
 
     fn check(args: &LineinfileArgs) -> Result<(), ArgsError> {
         Edit::compile(args).map(|_| ())

@@ -40,6 +40,9 @@ pub trait Module: Sync {
     fn argument_names(&self) -> Vec<String>;
     /// Check arguments without touching any host.
     fn validate(&self, args: &Value) -> Result<(), ArgsError>;
+    /// Whether planning reads `context.facts`; the engine gathers facts (one round trip)
+    /// before the first such task on a host, and not at all for the others.
+    fn uses_facts(&self) -> bool;
     /// Read the host and compute the plan.
     fn plan(
         &self,
@@ -61,6 +64,8 @@ pub trait TypedModule: Sync + 'static {
     const EXAMPLES: &'static str;
     /// Host or controller.
     const TARGET: Target = Target::Host;
+    /// Whether `plan` reads `context.facts` (the safe default is yes).
+    const USES_FACTS: bool = true;
 
     /// Checks that serde cannot express (mutually exclusive arguments and the like).
     fn check(_args: &Self::Args) -> Result<(), ArgsError> {
@@ -164,6 +169,9 @@ impl<M: TypedModule> Module for Typed<M> {
     }
     fn validate(&self, args: &Value) -> Result<(), ArgsError> {
         parse_args::<M>(args).map(|_| ())
+    }
+    fn uses_facts(&self) -> bool {
+        M::USES_FACTS
     }
     fn plan(
         &self,

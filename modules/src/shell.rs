@@ -48,6 +48,7 @@ impl TypedModule for Shell {
     const NAME: &'static str = "shell";
     const SUMMARY: &'static str = "Run a shell script on the host";
     const EXAMPLES: &'static str = "- shell: ip6tables-save > /etc/iptables/rules.v6\n  args:\n    creates: /etc/iptables/rules.v6\n\n- shell: set -o pipefail; dmesg | grep -c ipv6\n  args:\n    executable: /bin/bash\n";
+    const USES_FACTS: bool = false;
 
     fn check(args: &ShellArgs) -> Result<(), ArgsError> {
         match &args.cmd {

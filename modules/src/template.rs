@@ -93,6 +93,7 @@ impl TypedModule for Template {
     const NAME: &'static str = "template";
     const SUMMARY: &'static str = "Render a template on the controller and put it on the host";
     const EXAMPLES: &'static str = "- template:\n    src: radvd.conf.j2\n    dest: /etc/radvd.conf\n    mode: \"0644\"\n    validate: radvd -c -C %s\n";
+    const USES_FACTS: bool = false;
     const TARGET: Target = Target::Controller;
 
     fn check(args: &TemplateArgs) -> Result<(), ArgsError> {

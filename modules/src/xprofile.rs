@@ -290,6 +290,7 @@ impl TypedModule for Xprofile {
     const SUMMARY: &'static str =
         "Keep a user's input-method variables (fcitx, ibus…) in a managed block of ~/.xprofile";
     const EXAMPLES: &'static str = "- xprofile:\n    user: alice\n    im: fcitx\n\n- xprofile:\n    user: alice\n    im: fcitx5\n    env:\n      GLFW_IM_MODULE: ibus\n\n- xprofile:\n    user: bob\n    im: xim\n    env:\n      XMODIFIERS: \"@im=kinput2\"\n\n- xprofile:\n    user: alice\n    state: absent\n";
+    const USES_FACTS: bool = false;
 
     fn check(args: &XprofileArgs) -> Result<(), ArgsError> {
         if args.user.trim().is_empty() || args.user.contains(['/', ':', '\n']) {

@@ -689,6 +689,38 @@ impl Host for SshConnection {
         }
     }
 
+    fn stat_and_read(
+        &mut self,
+        path: &str,
+    ) -> Result<(Option<FileStat>, Option<Vec<u8>>), HostError> {
+        let out = self.exec_line(&script::stat_and_read(path), &[])?;
+        match out.status {
+            0 => {
+                let (head, content) =
+                    script::split_stat_and_content(&out.stdout).ok_or_else(|| HostError::File {
+                        operation: "stat",
+                        path: path.to_string(),
+                        reason: "unexpected output from stat".into(),
+                    })?;
+                let stat = script::parse_stat(path, &head)?;
+                let content = match stat.kind {
+                    converge_modules::FileKind::File => Some(content.to_vec()),
+                    converge_modules::FileKind::Symlink { .. } if !content.is_empty() => {
+                        Some(content.to_vec())
+                    }
+                    converge_modules::FileKind::Symlink { .. } => {
+                        // A link to an empty file and a dangling link print the same.
+                        self.read_file(path)?
+                    }
+                    _ => None,
+                };
+                Ok((Some(stat), content))
+            }
+            script::ABSENT if out.stderr.is_empty() => Ok((None, None)),
+            status => Err(file_error("stat", path, &out, status)),
+        }
+    }
+
     fn write_file(
         &mut self,
         path: &str,

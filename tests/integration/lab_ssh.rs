@@ -6,14 +6,15 @@ use crate::support::Test;
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
-/// The example site applied to lab hosts: the lab's inventory plus a file that puts the
-/// `lab` group under `home_servers`, with the example's group_vars beside it.
+/// The example site applied to lab hosts as desktops: the lab's inventory plus a file that
+/// puts the `lab` group under `desktops`, with the example's group_vars beside it. (The home
+/// server's roles are exercised end to end by `e2e_home_server`.)
 fn example_on(lab: &Lab) -> Test {
     let mut test = Test::new().file(
         "groups.yml",
-        "all:\n  children:\n    home_servers:\n      children:\n        lab: {}\n",
+        "all:\n  children:\n    desktops:\n      children:\n        lab: {}\n",
     );
-    for name in ["all.yml", "home_servers.yml"] {
+    for name in ["all.yml", "desktops.yml"] {
         let text = std::fs::read_to_string(format!("{REPO}/inventory/group_vars/{name}"))
             .expect("example group_vars");
         test = test.file(&format!("group_vars/{name}"), &text);
@@ -26,7 +27,15 @@ fn example_on(lab: &Lab) -> Test {
 fn with_args(test: Test, lab: &Lab, extra: &[&str]) -> Test {
     let inventory = lab.inventory();
     let site = format!("{REPO}/examples/site.yml");
-    let mut args = vec!["-i", inventory.as_str(), "-i", "groups.yml", site.as_str()];
+    let mut args = vec![
+        "-i",
+        inventory.as_str(),
+        "-i",
+        "groups.yml",
+        site.as_str(),
+        "-e",
+        r#"{"input_method_users": ["deploy"]}"#,
+    ];
     args.extend_from_slice(extra);
     test.args(&args)
 }
@@ -58,8 +67,8 @@ fn twenty_hosts_converge_in_parallel_check_changes_nothing_and_one_dead_host_is_
             "This host is managed by converge.\nContact: root@localhost\n"
         );
         assert!(lab
-            .sh(name, "cat /etc/hosts")
-            .contains("192.168.122.12\tguest2\n"));
+            .sh(name, "cat /home/deploy/.xprofile")
+            .contains("export XMODIFIERS=@im=fcitx"));
     }
     assert!(
         !std::path::Path::new("/etc/converge/managed-by").exists(),

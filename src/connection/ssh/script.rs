@@ -148,6 +148,27 @@ pub fn stat(path: &str) -> String {
     )
 }
 
+/// [`stat`]'s lines, an always-present link target line, then the content of a regular
+/// file (or of what a link points to): one round trip for a module about to edit a file.
+pub fn stat_and_read(path: &str) -> String {
+    let p = quote(path);
+    format!(
+        "[ -e {p} ] || [ -L {p} ] || exit {ABSENT}; stat --printf '%f %u %g %s\\n%U\\n%G\\n' -- {p} || exit {STEP_FAILED}; if [ -L {p} ]; then readlink -- {p}; else echo; fi; if [ -f {p} ]; then exec cat -- {p}; fi"
+    )
+}
+
+/// Split what [`stat_and_read`] printed into the stat text and the content.
+pub fn split_stat_and_content(out: &[u8]) -> Option<(String, &[u8])> {
+    let mut newlines = out
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .map(|(i, _)| i);
+    let end = newlines.nth(3)?;
+    let head = String::from_utf8_lossy(&out[..=end]).into_owned();
+    Some((head, &out[end + 1..]))
+}
+
 /// Parse what [`stat`] printed.
 pub fn parse_stat(path: &str, out: &str) -> Result<FileStat, HostError> {
     let bad = || HostError::File {

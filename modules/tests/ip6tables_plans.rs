@@ -1,0 +1,872 @@
+//! `ip6tables`/`iptables` plans against a fake netfilter host: plan, apply, plan again.
+//!
+//! `Fake` wraps a [`MemoryHost`] (files) and acts out the commands the modules emit on a
+//! ruleset it keeps: the read scripts (`-S`, `-C`, `-save`, the scratch-namespace load),
+//! `-A/-I/-D/-P/-F`, and the ruleset apply script (which replaces the tables it is given).
+
+use converge_modules::host::{FileStat, HostError, WriteOutcome};
+use converge_modules::ip6tables::save::{self, Family, Rule, Ruleset};
+use converge_modules::memory_host::MemoryHost;
+use converge_modules::module::{Context, ModuleError};
+use converge_modules::{Command, Facts, Host, Output, Plan, Program, Step, WriteOptions};
+use serde_json::{json, Value};
+
+struct Fake {
+    files: MemoryHost,
+    family: Family,
+    live: Ruleset,
+    /// Whether `unshare -n` works (else the module falls back to its own normaliser).
+    scratch_namespace: bool,
+    ran: Vec<Command>,
+}
+
+fn ok(stdout: String) -> Output {
+    Output {
+        status: 0,
+        stdout: stdout.into_bytes(),
+        stderr: Vec::new(),
+    }
+}
+
+fn fail(status: i32, stderr: &str) -> Output {
+    Output {
+        status,
+        stdout: Vec::new(),
+        stderr: stderr.as_bytes().to_vec(),
+    }
+}
+
+impl Fake {
+    fn new(family: Family, live: &str) -> Fake {
+        Fake {
+            files: MemoryHost::new(),
+            family,
+            live: save::normalise(&save::parse(live).expect("live parses"), family),
+            scratch_namespace: true,
+            ran: Vec::new(),
+        }
+    }
+
+    fn with_file(mut self, path: &str, content: &str) -> Fake {
+        self.files = self.files.with_file(path, content);
+        self
+    }
+
+    fn live_text(&self) -> String {
+        save::render(&self.live)
+    }
+
+    fn table_mut(&mut self, name: &str) -> &mut save::Table {
+        if self.live.table(name).is_none() {
+            let empty = save::Table {
+                name: name.into(),
+                chains: Vec::new(),
+            };
+            self.live
+                .tables
+                .push(save::normalise_table(&empty, self.family));
+        }
+        self.live
+            .tables
+            .iter_mut()
+            .find(|t| t.name == name)
+            .expect("table")
+    }
+
+    fn file_section(&self, path: &str) -> String {
+        match self.files.files.get(path) {
+            Some(entry) if !path.is_empty() => format!(
+                "@@file {} {}\n{}\n",
+                if entry.mode & 0o111 != 0 { "yes" } else { "no" },
+                entry.content.len(),
+                String::from_utf8_lossy(&entry.content)
+            ),
+            _ => "@@nofile\n".into(),
+        }
+    }
+
+    fn header(&self) -> String {
+        let command = self.family.command();
+        format!("@@version {command} v1.8.9 (nf_tables)\n@@backend {command}-nft\n")
+    }
+
+    /// `-S [CHAIN]` as ip6tables prints it.
+    fn listing(&self, table: &str, chain: &str) -> Option<String> {
+        let empty = save::normalise_table(
+            &save::Table {
+                name: table.into(),
+                chains: Vec::new(),
+            },
+            self.family,
+        );
+        let table = self.live.table(table).cloned().unwrap_or(empty);
+        let mut out = String::new();
+        for c in table
+            .chains
+            .iter()
+            .filter(|c| chain.is_empty() || c.name == chain)
+        {
+            match &c.policy {
+                Some(policy) => out.push_str(&format!("-P {} {policy}\n", c.name)),
+                None => out.push_str(&format!("-N {}\n", c.name)),
+            }
+        }
+        for c in table
+            .chains
+            .iter()
+            .filter(|c| chain.is_empty() || c.name == chain)
+        {
+            for rule in &c.rules {
+                out.push_str(&format!("-A {} {}\n", c.name, save::render_words(&rule.0)));
+            }
+        }
+        (chain.is_empty() || table.chain(chain).is_some()).then_some(out)
+    }
+
+    fn rule_read(&self, args: &[String]) -> Output {
+        let (table, chain, rule) = (&args[1], &args[2], &args[3..]);
+        let mut out = self.header();
+        out.push_str("@@chain\n");
+        match self.listing(table, chain) {
+            Some(listing) => out.push_str(&format!("{listing}@@rc 0\n")),
+            None => out.push_str("ip6tables: No chain/target/match by that name.\n@@rc 1\n"),
+        }
+        if !rule.is_empty() {
+            out.push_str("@@check\n");
+            if rule.iter().any(|w| w == "NOPE") {
+                out.push_str("ip6tables v1.8.9 (nf_tables): Couldn't load target `NOPE'\n@@rc 2\n");
+            } else {
+                let want = Rule(save::normalise_rule(rule, self.family));
+                let found = self
+                    .live
+                    .table(table)
+                    .and_then(|t| t.chain(chain))
+                    .is_some_and(|c| c.rules.contains(&want));
+                out.push_str(if found { "@@rc 0\n" } else { "@@rc 1\n" });
+            }
+        }
+        ok(out)
+    }
+
+    fn ruleset_read(&self, args: &[String], stdin: &[u8]) -> Output {
+        let mut out = self.header();
+        out.push_str(&format!(
+            "@@live\n{}@@rc 0\n@@canonical\n",
+            self.live_text()
+        ));
+        let text = String::from_utf8_lossy(stdin);
+        if !self.scratch_namespace {
+            out.push_str("@@rc unavailable\n");
+        } else if let Some(at) = text.lines().position(|l| l.contains("NOPE")) {
+            out.push_str(&format!(
+                "ip6tables-restore v1.8.9 (nf_tables): Couldn't load target `NOPE'\nError occurred at line: {}\n@@rc 2\n",
+                at + 1
+            ));
+        } else {
+            // The "kernel": what it was given, with `# Generated` comments around it.
+            out.push_str(&format!("# Generated by fake\n{text}# Completed\n@@rc 0\n"));
+        }
+        out.push_str(&self.file_section(&args[1]));
+        out.push_str(&self.file_section(&args[2]));
+        ok(out)
+    }
+
+    fn ruleset_apply(&mut self, args: &[String], stdin: &[u8]) -> Output {
+        let text = String::from_utf8_lossy(stdin);
+        if !args[3].is_empty() {
+            let files = std::mem::take(&mut self.files);
+            self.files = files.with_file(&args[3], stdin.to_vec());
+            if let Some(entry) = self.files.files.get_mut(&args[3]) {
+                entry.mode = 0o600;
+            }
+        }
+        let Ok(new) = save::parse(&text) else {
+            return fail(2, "Error occurred at line: 1");
+        };
+        for table in save::normalise(&new, self.family).tables {
+            self.live.tables.retain(|t| t.name != table.name);
+            self.live.tables.push(table);
+        }
+        ok(String::new())
+    }
+
+    /// `BACKEND -w -t TABLE OP CHAIN [NUM] RULE…`
+    fn rule_command(&mut self, argv: &[String]) -> Option<Output> {
+        let family = self.family;
+        let table = argv.get(3)?.clone();
+        let op = argv.get(4)?.as_str();
+        let chain = argv.get(5).cloned().unwrap_or_default();
+        let rest = argv.get(6..).unwrap_or_default().to_vec();
+        let target = self.table_mut(&table);
+        match op {
+            "-F" => {
+                for c in target
+                    .chains
+                    .iter_mut()
+                    .filter(|c| chain.is_empty() || c.name == chain)
+                {
+                    c.rules.clear();
+                }
+            }
+            "-P" => {
+                let c = target.chains.iter_mut().find(|c| c.name == chain)?;
+                c.policy = rest.first().cloned();
+            }
+            "-A" | "-I" | "-D" => {
+                let c = target.chains.iter_mut().find(|c| c.name == chain)?;
+                let (position, words) = match (op, rest.first().map(|w| w.parse::<usize>())) {
+                    ("-I", Some(Ok(n))) => (n - 1, rest[1..].to_vec()),
+                    ("-I", _) => (0, rest.clone()),
+                    _ => (c.rules.len(), rest.clone()),
+                };
+                let rule = Rule(save::normalise_rule(&words, family));
+                if op == "-D" {
+                    let at = c.rules.iter().position(|r| *r == rule)?;
+                    c.rules.remove(at);
+                } else {
+                    c.rules.insert(position.min(c.rules.len()), rule);
+                }
+            }
+            _ => return None,
+        }
+        Some(ok(String::new()))
+    }
+}
+
+impl Host for Fake {
+    fn name(&self) -> &str {
+        "fake"
+    }
+
+    fn run(&mut self, command: &Command) -> Result<Output, HostError> {
+        self.ran.push(command.clone());
+        let Program::Argv(argv) = &command.program else {
+            return Ok(fail(127, "shell commands are not expected"));
+        };
+        let stdin = command.stdin.clone().unwrap_or_default();
+        if argv.first().map(String::as_str) == Some("sh") {
+            let script = &argv[2];
+            let args = &argv[4..];
+            return Ok(if script.contains("@@check") {
+                self.rule_read(args)
+            } else if script.contains("@@canonical") {
+                self.ruleset_read(args, &stdin)
+            } else if script.contains("armed") {
+                self.ruleset_apply(args, &stdin)
+            } else {
+                fail(127, "unknown script")
+            });
+        }
+        if argv.get(1).map(String::as_str) == Some("-w") {
+            return Ok(self
+                .rule_command(argv)
+                .unwrap_or_else(|| fail(1, "Bad rule")));
+        }
+        self.files.run(command)
+    }
+
+    fn read_file(&mut self, path: &str) -> Result<Option<Vec<u8>>, HostError> {
+        self.files.read_file(path)
+    }
+
+    fn stat(&mut self, path: &str) -> Result<Option<FileStat>, HostError> {
+        self.files.stat(path)
+    }
+
+    fn write_file(
+        &mut self,
+        path: &str,
+        content: &[u8],
+        options: &WriteOptions,
+    ) -> Result<WriteOutcome, HostError> {
+        self.files.write_file(path, content, options)
+    }
+
+    fn remove(&mut self, path: &str) -> Result<(), HostError> {
+        self.files.remove(path)
+    }
+}
+
+fn facts(os_family: &str) -> Facts {
+    Facts {
+        os_family: os_family.into(),
+        ..Facts::default()
+    }
+}
+
+fn plan(module: &str, args: Value, host: &mut Fake, facts: &Facts) -> Result<Plan, ModuleError> {
+    converge_modules::find(module)
+        .expect("module is registered")
+        .plan(&args, host, &Context { facts })
+}
+
+/// Plan, apply, and plan again (which must change nothing); returns the first plan.
+fn converge(module: &str, args: Value, host: &mut Fake, facts: &Facts) -> Plan {
+    let first = plan(module, args.clone(), host, facts).expect("plan");
+    first.apply(host).expect("apply");
+    let again = plan(module, args, host, facts).expect("replan");
+    assert!(
+        !again.is_change(),
+        "not idempotent: {:?} / {:?}",
+        again.changes,
+        again.steps
+    );
+    first
+}
+
+fn argv(step: &Step) -> Vec<String> {
+    match step {
+        Step::Run { command, .. } => match &command.program {
+            Program::Argv(argv) => argv.clone(),
+            Program::Shell(script) => vec![script.clone()],
+        },
+        Step::WriteFile { path, .. } => vec![format!("write {path}")],
+        Step::Remove { path } => vec![format!("remove {path}")],
+    }
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/ip6tables/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture")
+}
+
+const SERVER: &str = "*filter
+:INPUT DROP [0:0]
+:FORWARD DROP [0:0]
+-A INPUT -i lo -j ACCEPT
+-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+-A INPUT -p tcp --dport 22 -j ACCEPT
+-A INPUT -p tcp --dport 8080 -j ACCEPT
+-A FORWARD -i virbr0 -o eth0 -j ACCEPT
+COMMIT
+";
+
+#[test]
+fn ruleset_on_debian_plans_per_chain_diffs_applies_with_a_guard_and_persists() {
+    let mut host = Fake::new(Family::V6, "");
+    let first = converge(
+        "ip6tables",
+        json!({"ruleset": SERVER}),
+        &mut host,
+        &facts("Debian"),
+    );
+    let subjects: Vec<&str> = first.changes.iter().map(|c| c.subject.as_str()).collect();
+    assert_eq!(
+        subjects,
+        [
+            "/ip6tables/filter/INPUT",
+            "/ip6tables/filter/FORWARD",
+            "/etc/iptables/rules.v6"
+        ]
+    );
+    assert_eq!(
+        first.changes[0],
+        converge_modules::Change::content(
+            "/ip6tables/filter/INPUT",
+            Some(":INPUT ACCEPT\n".into()),
+            Some(
+                ":INPUT DROP\n-A INPUT -i lo -j ACCEPT\n-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n-A INPUT -p tcp -m tcp --dport 8080 -j ACCEPT\n"
+                    .into()
+            )
+        )
+    );
+    // One read, then the apply script with the rendered ruleset, then the persisted copy.
+    let run = argv(&first.steps[0]);
+    assert_eq!(run[4], "ip6tables-nft");
+    assert!(run[5].starts_with("/run/converge-ip6tables-"), "{run:?}");
+    assert_eq!(run[6], "20");
+    assert_eq!(run[7], "/etc/iptables/rules.v6");
+    assert_eq!(
+        run[8],
+        "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n",
+        "a rollback empties the tables the change touched before restoring the saved ones"
+    );
+    let Step::Run { command, .. } = &first.steps[0] else {
+        panic!("first step runs the apply script")
+    };
+    let rendered = String::from_utf8(command.stdin.clone().unwrap_or_default()).expect("text");
+    assert!(rendered
+        .starts_with("*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"));
+    assert_eq!(
+        first.steps.len(),
+        1,
+        "the apply script also writes the persisted copy"
+    );
+    assert_eq!(host.files.text("/etc/iptables/rules.v6"), Some(rendered));
+    let confirm = first.confirm.expect("a lock-out guard");
+    assert_eq!(confirm.within_seconds, 20);
+    let Program::Argv(disarm) = &confirm.command.program else {
+        panic!("the confirmation is an argv")
+    };
+    assert_eq!(disarm[0], "sh");
+    assert!(disarm[2].starts_with("rm \"$1\""), "{disarm:?}");
+    assert_eq!(disarm[4], format!("{}/armed", run[5]));
+    assert_eq!(first.result["backend"], json!("ip6tables-nft"));
+}
+
+#[test]
+fn planning_reads_the_host_in_one_round_trip_and_changes_nothing() {
+    let mut host = Fake::new(Family::V6, "");
+    let planned = plan(
+        "ip6tables",
+        json!({"ruleset": SERVER}),
+        &mut host,
+        &facts("Slackware"),
+    )
+    .expect("plan");
+    assert!(planned.is_change());
+    assert_eq!(host.ran.len(), 1, "one command while planning");
+    assert_eq!(host.live, Ruleset::default());
+    assert!(host.files.text("/etc/ip6tables.rules").is_none());
+}
+
+#[test]
+fn live_rules_in_the_kernels_spelling_with_counters_match_what_a_person_wrote() {
+    for live in ["handwritten.nft-save.rules", "legacy-counters.save.rules"] {
+        let mut host = Fake::new(Family::V6, &fixture(live));
+        let desired = fixture("handwritten.rules");
+        let rendered = save::render(&save::normalise(
+            &save::parse(&desired).expect("parses"),
+            Family::V6,
+        ));
+        host = host.with_file("/etc/iptables/rules.v6", &rendered);
+        for scratch in [true, false] {
+            host.scratch_namespace = scratch;
+            let planned = plan(
+                "ip6tables",
+                json!({"ruleset": desired}),
+                &mut host,
+                &facts("Debian"),
+            )
+            .expect("plan");
+            assert!(!planned.is_change(), "{live}: {:?}", planned.changes);
+        }
+    }
+}
+
+#[test]
+fn slackware_persists_to_etc_ip6tables_rules_and_makes_rc_firewall_load_it() {
+    let mut host = Fake::new(Family::V6, "");
+    let first = converge(
+        "ip6tables",
+        json!({"rules": [":INPUT DROP", "-A INPUT -p tcp --dport 22 -j ACCEPT"]}),
+        &mut host,
+        &facts("Slackware"),
+    );
+    let subjects: Vec<&str> = first.changes.iter().map(|c| c.subject.as_str()).collect();
+    assert_eq!(
+        subjects,
+        [
+            "/ip6tables/filter/INPUT",
+            "/etc/ip6tables.rules",
+            "/etc/rc.d/rc.firewall"
+        ]
+    );
+    let steps: Vec<String> = first.steps.iter().map(|s| argv(s)[0].clone()).collect();
+    assert_eq!(
+        steps,
+        ["write /etc/rc.d/rc.firewall", "sh"],
+        "rc.firewall before the restore"
+    );
+    assert_eq!(argv(&first.steps[1])[7], "/etc/ip6tables.rules");
+    let rc = host
+        .files
+        .files
+        .get("/etc/rc.d/rc.firewall")
+        .expect("rc.firewall");
+    assert_eq!(rc.mode, 0o755);
+    assert_eq!(host.files.files["/etc/ip6tables.rules"].mode, 0o600);
+    assert_eq!(
+        host.files.text("/etc/rc.d/rc.firewall").expect("text"),
+        "#!/bin/sh\n# /etc/rc.d/rc.firewall: run by rc.inet2 at boot when executable.\n\n\
+         # BEGIN converge ip6tables\nif [ -r /etc/ip6tables.rules ]; then\n  \
+         /usr/sbin/ip6tables-restore < /etc/ip6tables.rules\nfi\n# END converge ip6tables\n"
+    );
+    // The IPv4 module adds its own block beside it.
+    let mut host4 = Fake::new(Family::V4, "");
+    host4.files = std::mem::take(&mut host.files);
+    converge(
+        "iptables",
+        json!({"rules": ["-A INPUT -p tcp --dport 22 -j ACCEPT"]}),
+        &mut host4,
+        &facts("Slackware"),
+    );
+    let text = host4.files.text("/etc/rc.d/rc.firewall").expect("text");
+    assert!(text.contains("# BEGIN converge ip6tables\n"));
+    assert!(text.ends_with(
+        "# BEGIN converge iptables\nif [ -r /etc/iptables.rules ]; then\n  /usr/sbin/iptables-restore < /etc/iptables.rules\nfi\n# END converge iptables\n"
+    ));
+}
+
+#[test]
+fn an_rc_firewall_that_already_loads_the_file_is_only_made_executable() {
+    let mut host = Fake::new(Family::V6, "").with_file(
+        "/etc/rc.d/rc.firewall",
+        "#!/bin/sh\nip6tables-restore < /etc/ip6tables.rules\n",
+    );
+    let first = converge(
+        "ip6tables",
+        json!({"rules": ["-A INPUT -j ACCEPT"], "rollback_timeout": 0}),
+        &mut host,
+        &facts("Slackware"),
+    );
+    assert!(
+        first.confirm.is_none(),
+        "rollback_timeout 0 disables the guard"
+    );
+    assert_eq!(
+        argv(&first.steps[0]),
+        ["chmod", "755", "/etc/rc.d/rc.firewall"]
+    );
+    assert_eq!(
+        host.files.text("/etc/rc.d/rc.firewall").as_deref(),
+        Some("#!/bin/sh\nip6tables-restore < /etc/ip6tables.rules\n")
+    );
+}
+
+#[test]
+fn only_the_persisted_file_differs_so_no_ruleset_is_restored_and_no_guard_armed() {
+    let mut host = Fake::new(Family::V6, SERVER);
+    let first = converge(
+        "ip6tables",
+        json!({"ruleset": SERVER, "persist_file": "/etc/firewall/v6.rules"}),
+        &mut host,
+        &facts("Debian"),
+    );
+    assert_eq!(first.changes.len(), 1);
+    assert_eq!(first.changes[0].subject, "/etc/firewall/v6.rules");
+    assert!(first.confirm.is_none());
+    assert_eq!(argv(&first.steps[0]), ["write /etc/firewall/v6.rules"]);
+}
+
+#[test]
+fn a_ruleset_only_touches_the_tables_it_names_and_removes_stale_user_chains() {
+    let live =
+        "*nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -s 10.0.0.0/8 -j MASQUERADE\nCOMMIT\n\
+                *filter\n:INPUT ACCEPT [0:0]\n:old - [0:0]\n-A INPUT -j old\nCOMMIT\n";
+    let mut host = Fake::new(Family::V4, live);
+    let first = converge(
+        "iptables",
+        json!({"ruleset": "*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n", "persist": false}),
+        &mut host,
+        &facts("Debian"),
+    );
+    let subjects: Vec<&str> = first.changes.iter().map(|c| c.subject.as_str()).collect();
+    assert_eq!(subjects, ["/iptables/filter/INPUT", "/iptables/filter/old"]);
+    assert_eq!(
+        first.changes[1],
+        converge_modules::Change::content("/iptables/filter/old", Some(":old -\n".into()), None)
+    );
+    assert!(host
+        .live
+        .table("nat")
+        .is_some_and(|t| t.chain("POSTROUTING").is_some_and(|c| c.rules.len() == 1)));
+}
+
+#[test]
+fn the_kernel_rejecting_the_ruleset_names_the_line() {
+    let mut host = Fake::new(Family::V6, "");
+    let error = plan(
+        "ip6tables",
+        json!({"ruleset": "*filter\n-A INPUT -p tcp -j NOPE\nCOMMIT\n"}),
+        &mut host,
+        &facts("Debian"),
+    )
+    .expect_err("rejected");
+    let text = error.to_string();
+    assert!(
+        text.contains("rejects the ruleset at `-A INPUT -p tcp -j NOPE`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn ruleset_text_errors_name_the_line_and_say_the_fix() {
+    let mut host = Fake::new(Family::V6, "");
+    let error = plan(
+        "ip6tables",
+        json!({"ruleset": "*filter\n-A web -j ACCEPT\nCOMMIT\n"}),
+        &mut host,
+        &facts("Debian"),
+    )
+    .expect_err("undeclared chain");
+    assert_eq!(
+        error.to_string(),
+        "the ruleset does not parse, line 2: chain `web` is not declared in table `filter`; add `:web - [0:0]` before its rules"
+    );
+    assert!(host.ran.is_empty(), "nothing read for a broken ruleset");
+}
+
+#[test]
+fn rule_form_appends_once_with_the_kernels_spelling() {
+    let mut host = Fake::new(Family::V6, "");
+    let args = json!({
+        "chain": "INPUT", "protocol": "tcp", "destination_port": "22",
+        "ctstate": "NEW", "jump": "ACCEPT", "comment": "ssh"
+    });
+    let first = converge("ip6tables", args, &mut host, &facts("Debian"));
+    assert_eq!(
+        argv(&first.steps[0]),
+        [
+            "ip6tables-nft",
+            "-w",
+            "-t",
+            "filter",
+            "-A",
+            "INPUT",
+            "-p",
+            "tcp",
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "NEW",
+            "-m",
+            "tcp",
+            "--dport",
+            "22",
+            "-m",
+            "comment",
+            "--comment",
+            "ssh",
+            "-j",
+            "ACCEPT"
+        ]
+    );
+    assert_eq!(
+        first.changes,
+        [converge_modules::Change::value(
+            "/ip6tables/filter/INPUT",
+            None,
+            Some("-A INPUT -p tcp -m conntrack --ctstate NEW -m tcp --dport 22 -m comment --comment ssh -j ACCEPT".into())
+        )]
+    );
+    assert_eq!(
+        host.ran.len(),
+        3,
+        "plan (1 read) + apply (1) + replan (1 read)"
+    );
+    assert_eq!(first.result["ip_version"], json!("ipv6"));
+}
+
+#[test]
+fn rule_form_inserts_at_a_position_and_removes_with_state_absent() {
+    let mut host = Fake::new(
+        Family::V6,
+        "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -i lo -j ACCEPT\n-A INPUT -j DROP\nCOMMIT\n",
+    );
+    let first = converge(
+        "ip6tables",
+        json!({"chain": "INPUT", "action": "insert", "rule_num": "2", "protocol": "tcp", "destination_port": "8080", "jump": "ACCEPT"}),
+        &mut host,
+        &facts("Debian"),
+    );
+    assert_eq!(&argv(&first.steps[0])[4..7], ["-I", "INPUT", "2"]);
+    let input = host
+        .live
+        .table("filter")
+        .and_then(|t| t.chain("INPUT"))
+        .cloned()
+        .expect("INPUT");
+    assert_eq!(
+        input.rules[1].0[..],
+        ["-p", "tcp", "-m", "tcp", "--dport", "8080", "-j", "ACCEPT"]
+    );
+    let removed = converge(
+        "ip6tables",
+        json!({"chain": "INPUT", "jump": "DROP", "state": "absent"}),
+        &mut host,
+        &facts("Debian"),
+    );
+    assert_eq!(&argv(&removed.steps[0])[4..], ["-D", "INPUT", "-j", "DROP"]);
+    assert_eq!(
+        removed.changes,
+        [converge_modules::Change::value(
+            "/ip6tables/filter/INPUT",
+            Some("-A INPUT -j DROP".into()),
+            None
+        )]
+    );
+}
+
+#[test]
+fn policy_and_flush_change_only_when_needed() {
+    let mut host = Fake::new(
+        Family::V6,
+        "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -i lo -j ACCEPT\nCOMMIT\n",
+    );
+    let first = converge(
+        "ip6tables",
+        json!({"chain": "INPUT", "policy": "DROP"}),
+        &mut host,
+        &facts("Debian"),
+    );
+    assert_eq!(
+        first.changes,
+        [converge_modules::Change::value(
+            "/ip6tables/filter/INPUT policy",
+            Some("ACCEPT".into()),
+            Some("DROP".into())
+        )]
+    );
+    assert_eq!(&argv(&first.steps[0])[4..], ["-P", "INPUT", "DROP"]);
+    let flushed = converge(
+        "ip6tables",
+        json!({"chain": "INPUT", "flush": true}),
+        &mut host,
+        &facts("Debian"),
+    );
+    assert_eq!(&argv(&flushed.steps[0])[4..], ["-F", "INPUT"]);
+    let error = plan(
+        "ip6tables",
+        json!({"chain": "INPUT", "policy": "DROP", "table": "nat"}),
+        &mut Fake::new(Family::V6, "*nat\n:custom - [0:0]\nCOMMIT\n"),
+        &facts("Debian"),
+    );
+    assert!(error.is_ok(), "nat INPUT is built in");
+    let error = plan(
+        "ip6tables",
+        json!({"chain": "custom", "policy": "DROP", "table": "nat"}),
+        &mut Fake::new(Family::V6, "*nat\n:custom - [0:0]\nCOMMIT\n"),
+        &facts("Debian"),
+    )
+    .expect_err("user chains have no policy");
+    assert!(error.to_string().contains("has no policy"), "{error}");
+}
+
+#[test]
+fn iptables_masquerades_the_guests_ipv4_in_the_nat_table() {
+    let mut host = Fake::new(Family::V4, "");
+    let first = converge(
+        "iptables",
+        json!({"table": "nat", "chain": "POSTROUTING", "source": "192.168.122.0/24",
+               "out_interface": "eth0", "jump": "MASQUERADE"}),
+        &mut host,
+        &facts("Slackware"),
+    );
+    assert_eq!(
+        argv(&first.steps[0]),
+        [
+            "iptables-nft",
+            "-w",
+            "-t",
+            "nat",
+            "-A",
+            "POSTROUTING",
+            "-s",
+            "192.168.122.0/24",
+            "-o",
+            "eth0",
+            "-j",
+            "MASQUERADE"
+        ]
+    );
+    assert_eq!(first.result["ip_version"], json!("ipv4"));
+}
+
+#[test]
+fn values_reach_the_command_as_single_arguments_and_cannot_inject() {
+    let mut host = Fake::new(Family::V6, "");
+    let comment = "x\"; rm -rf / ; echo '";
+    let first = converge(
+        "ip6tables",
+        json!({"chain": "INPUT", "jump": "ACCEPT", "comment": comment}),
+        &mut host,
+        &facts("Debian"),
+    );
+    let words = argv(&first.steps[0]);
+    assert!(words.iter().any(|w| w == comment), "{words:?}");
+    assert!(matches!(&host.ran[0].program, Program::Argv(a) if a.iter().any(|w| w == comment)));
+    for (args, argument) in [
+        (json!({"chain": "INPUT; reboot", "jump": "ACCEPT"}), "chain"),
+        (json!({"chain": "IN\nPUT", "jump": "ACCEPT"}), "chain"),
+        (
+            json!({"chain": "INPUT", "jump": "ACCEPT", "comment": "a\nb"}),
+            "comment",
+        ),
+        (
+            json!({"chain": "INPUT", "jump": "ACCEPT", "source": "::1 -j DROP"}),
+            "source",
+        ),
+        (json!({"chain": "INPUT", "jump": "ACC\"EPT"}), "jump"),
+        (
+            json!({"chain": "INPUT", "jump": "ACCEPT", "in_interface": "--help"}),
+            "in_interface",
+        ),
+        (
+            json!({"chain": "INPUT", "destination_port": "22", "jump": "ACCEPT"}),
+            "destination_port",
+        ),
+    ] {
+        let error =
+            plan("ip6tables", args.clone(), &mut host, &facts("Debian")).expect_err("rejected");
+        match error {
+            ModuleError::Args(found) => {
+                assert_eq!(found.argument.as_deref(), Some(argument), "{args}: {found}")
+            }
+            other => panic!("{args}: {other}"),
+        }
+    }
+}
+
+#[test]
+fn arguments_of_the_two_forms_do_not_mix() {
+    let mut host = Fake::new(Family::V6, "");
+    for (args, message) in [
+        (
+            json!({"ruleset": SERVER, "chain": "INPUT"}),
+            "belongs to the rule form",
+        ),
+        (
+            json!({"ruleset": SERVER, "rules": []}),
+            "exclude each other",
+        ),
+        (
+            json!({"chain": "INPUT", "jump": "ACCEPT", "persist_file": "/x"}),
+            "need the ruleset form",
+        ),
+        (json!({"jump": "ACCEPT"}), "needs `chain`"),
+        (
+            json!({"chain": "INPUT", "jump": "ACCEPT", "rule_num": 2}),
+            "needs `action: insert`",
+        ),
+        (
+            json!({"chain": "INPUT", "jump": "ACCEPT", "dport": 22}),
+            "unknown argument `dport`",
+        ),
+    ] {
+        let error =
+            plan("ip6tables", args.clone(), &mut host, &facts("Debian")).expect_err("rejected");
+        assert!(error.to_string().contains(message), "{args}: {error}");
+    }
+    assert!(host.ran.is_empty());
+}
+
+#[test]
+fn a_rule_the_host_cannot_check_or_a_missing_chain_fails_with_a_hint() {
+    let mut host = Fake::new(Family::V6, "");
+    let error = plan(
+        "ip6tables",
+        json!({"chain": "INPUT", "jump": "NOPE"}),
+        &mut host,
+        &facts("Debian"),
+    )
+    .expect_err("bad target");
+    assert!(error.to_string().contains("rejects the rule"), "{error}");
+    let error = plan(
+        "ip6tables",
+        json!({"chain": "web", "jump": "ACCEPT"}),
+        &mut host,
+        &facts("Debian"),
+    )
+    .expect_err("missing chain");
+    let ModuleError::Failed { message, hint } = error else {
+        panic!("failed")
+    };
+    assert!(message.contains("cannot list chain `web`"), "{message}");
+    assert!(hint
+        .unwrap_or_default()
+        .contains("create chain `web` first"));
+}
