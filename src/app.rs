@@ -206,6 +206,13 @@ fn run_playbooks(args: &RunArgs) -> Exit {
             return Exit::BadOptions;
         }
     };
+    let passphrase = match secret(args.ask_key_passphrase, None, "SSH key passphrase: ") {
+        Ok(passphrase) => passphrase,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Exit::BadOptions;
+        }
+    };
     let become_password = match secret(
         args.ask_become_pass,
         args.become_password_file.as_deref(),
@@ -234,6 +241,7 @@ fn run_playbooks(args: &RunArgs) -> Exit {
             timeout: args.timeout,
             command_timeout: args.command_timeout,
             password,
+            passphrase,
         },
         become_password,
         extra_vars: extra,

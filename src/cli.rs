@@ -157,6 +157,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "SECONDS")]
     pub command_timeout: Option<u64>,
 
+    /// Ask once for the passphrase of encrypted SSH private keys.
+    #[arg(long)]
+    pub ask_key_passphrase: bool,
+
     /// Ask for the SSH login password (only used when key login fails).
     #[arg(short = 'k', long)]
     pub ask_pass: bool,

@@ -399,4 +399,26 @@ mod tests {
         let error = parse_str("a: 1\na: 2\n", Path::new("dup.yml")).unwrap_err();
         assert!(error.message.contains("duplicate"), "{}", error.message);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256),
+            ..Default::default()
+        })]
+
+        /// Whatever a playbook file holds, loading gives a tree or a located error.
+        #[test]
+        fn yaml_loading_never_panics(input in proptest::prop_oneof![
+            proptest::prelude::any::<String>(),
+            "([-:{}\\[\\],&*!|>'\"#%@ \n\ta-z0-9<]){0,200}",
+        ]) {
+            let _ = parse_str(&input, Path::new("fuzz.yml"));
+        }
+
+        /// `-e` words never panic either.
+        #[test]
+        fn extra_vars_never_panic(input in "[ -~]{0,80}") {
+            let _ = crate::extra_vars::parse_all(&[input]);
+        }
+    }
 }

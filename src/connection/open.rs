@@ -28,6 +28,8 @@ pub struct ConnectOptions {
     pub command_timeout: Option<u64>,
     /// `--ask-pass` / `--connection-password-file`.
     pub password: Option<Secret>,
+    /// `--ask-key-passphrase`: for encrypted private keys.
+    pub passphrase: Option<Secret>,
 }
 
 /// How to reach a host: over SSH (kept so that a fresh connection can be made, e.g. for the
@@ -136,6 +138,7 @@ pub fn endpoint(
         target.command_timeout = Duration::from_secs(seconds);
     }
     target.password = options.password.clone();
+    target.passphrase = options.passphrase.clone();
     Ok(Endpoint::Ssh(Box::new(target)))
 }
 
