@@ -51,6 +51,18 @@ pub enum Command {
     },
     /// Print the manual page (roff) on stdout: `converge man > converge.1`.
     Man,
+    /// Encrypt, decrypt, view or edit a variables file (age format, passphrase). Encrypted
+    /// files are decrypted in memory when a run loads them; their values are never printed.
+    Vault {
+        /// What to do.
+        #[arg(value_enum)]
+        action: VaultAction,
+        /// The variables file.
+        file: PathBuf,
+        /// Read the vault password from this file (first line) instead of asking.
+        #[arg(long, value_name = "FILE")]
+        vault_password_file: Option<PathBuf>,
+    },
     /// List the modules, or show one module's arguments, types, defaults and examples.
     Doc {
         /// The module to document; without it, all modules are listed.
@@ -157,6 +169,14 @@ pub struct RunArgs {
     #[arg(long, value_name = "SECONDS")]
     pub command_timeout: Option<u64>,
 
+    /// Read the password of encrypted variables files from this file (first line).
+    #[arg(long, value_name = "FILE")]
+    pub vault_password_file: Option<PathBuf>,
+
+    /// Ask once for the password of encrypted variables files.
+    #[arg(long)]
+    pub ask_vault_pass: bool,
+
     /// Ask once for the passphrase of encrypted SSH private keys.
     #[arg(long)]
     pub ask_key_passphrase: bool,
@@ -229,4 +249,17 @@ pub enum OutputFormat {
     Human,
     /// JSON lines on stdout.
     Json,
+}
+
+/// `converge vault` actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum VaultAction {
+    /// Encrypt a plain file in place.
+    Encrypt,
+    /// Decrypt an encrypted file in place.
+    Decrypt,
+    /// Print the decrypted content.
+    View,
+    /// Decrypt into a private temp file, run $EDITOR, encrypt the result back.
+    Edit,
 }

@@ -20,4 +20,5 @@ pub mod runner;
 pub mod template;
 pub mod validate;
 pub mod vars;
+pub mod vault;
 pub mod yaml;

@@ -260,7 +260,7 @@ pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
         ))
         .at(location.clone())
     })?;
-    String::from_utf8(bytes).map_err(|error| {
+    let text = String::from_utf8(bytes).map_err(|error| {
         let offset = error.utf8_error().valid_up_to();
         let valid = &error.as_bytes()[..offset];
         let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
@@ -268,7 +268,15 @@ pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
         Diagnostic::error(format!("`{}` is not valid UTF-8 text", path.display()))
             .at(Location::new(Arc::new(path.to_path_buf()), line, column))
             .with_hint("YAML files must be UTF-8; is this a binary file?")
-    })
+    })?;
+    if crate::vault::is_encrypted(&text) {
+        return crate::vault::decrypt(&text).map_err(|error| {
+            Diagnostic::error(format!("`{}` {error}", path.display()))
+                .at(location)
+                .with_hint("give the vault password with `--vault-password-file FILE` or `--ask-vault-pass`")
+        });
+    }
+    Ok(text)
 }
 
 /// Parse YAML text that came from `path`.

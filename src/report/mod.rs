@@ -281,12 +281,45 @@ impl Reporter for Fanout {
         self.0.iter().for_each(|r| r.host_done(host));
     }
     fn task(&self, report: &TaskReport) {
-        self.0.iter().for_each(|r| r.task(report));
+        if !crate::vault::has_secrets() {
+            self.0.iter().for_each(|r| r.task(report));
+            return;
+        }
+        // Values from encrypted vars files never reach the output, diffs included.
+        let changes: Vec<Change> = report.changes.iter().map(redact_change).collect();
+        let redacted = TaskReport {
+            changes: &changes,
+            message: report.message.as_deref().map(crate::vault::redact),
+            item: report.item.as_deref().map(crate::vault::redact),
+            ..report.clone()
+        };
+        self.0.iter().for_each(|r| r.task(&redacted));
     }
     fn warning(&self, message: &str) {
-        self.0.iter().for_each(|r| r.warning(message));
+        let message = crate::vault::redact(message);
+        self.0.iter().for_each(|r| r.warning(&message));
     }
     fn recap(&self, stats: &[(String, HostStats)]) {
         self.0.iter().for_each(|r| r.recap(stats));
+    }
+}
+
+fn redact_change(change: &Change) -> Change {
+    use converge_modules::ChangeDetail;
+    let text = |value: &Option<String>| value.as_deref().map(crate::vault::redact);
+    Change {
+        subject: crate::vault::redact(&change.subject),
+        detail: match &change.detail {
+            ChangeDetail::Content { before, after } => ChangeDetail::Content {
+                before: text(before),
+                after: text(after),
+            },
+            ChangeDetail::Value { before, after } => ChangeDetail::Value {
+                before: text(before),
+                after: text(after),
+            },
+            ChangeDetail::Note(note) => ChangeDetail::Note(crate::vault::redact(note)),
+            ChangeDetail::Hidden(why) => ChangeDetail::Hidden(why.clone()),
+        },
     }
 }

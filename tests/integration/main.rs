@@ -17,3 +17,4 @@ mod lab_sysctl;
 mod lab_xprofile;
 mod local_apply;
 mod support;
+mod vault;

@@ -163,8 +163,18 @@ impl Test {
 
     /// Run converge and collect its output.
     pub fn run(&self) -> Run {
+        self.run_in(self.sandbox.as_ref())
+    }
+
+    /// Run converge on this machine even if the test is sandboxed (for commands that only
+    /// touch the test's own files, like `converge vault`).
+    pub fn run_outside_sandbox(&self) -> Run {
+        self.run_in(None)
+    }
+
+    fn run_in(&self, sandbox: Option<&PathBuf>) -> Run {
         let binary = env!("CARGO_BIN_EXE_converge");
-        let mut command = match (&self.sandbox, self.timeout_seconds) {
+        let mut command = match (sandbox, self.timeout_seconds) {
             (_, Some(seconds)) => {
                 let mut c = Command::new("timeout");
                 c.arg(seconds.to_string());
