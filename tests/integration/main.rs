@@ -6,6 +6,7 @@ mod ci;
 mod cli;
 mod e2e_home_server;
 mod faults;
+mod injection;
 mod lab;
 mod lab_dhcpd;
 mod lab_ip6tables;
