@@ -116,6 +116,7 @@ fn run_playbooks(args: &RunArgs) -> Exit {
             return Exit::BadOptions;
         }
     }
+    converge_modules::set_show_private_diffs(args.show_private_diffs);
     let extra = match extra_vars::parse_all(&args.extra_vars) {
         Ok(extra) => extra,
         Err(diagnostic) => {

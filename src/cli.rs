@@ -217,6 +217,11 @@ pub struct RunArgs {
     )]
     pub module_args: Option<String>,
 
+    /// Show the content of private files (no group or other permission bits, e.g. 0600) in
+    /// diffs; by default only the fact of a change is shown, since such files hold secrets.
+    #[arg(long)]
+    pub show_private_diffs: bool,
+
     /// Output format: `human` (results and diffs on stderr) or `json` (one JSON event per
     /// line on stdout: play_start, task_start, task_result with its diffs, recap).
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]

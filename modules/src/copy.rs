@@ -180,10 +180,11 @@ pub fn plan_copy(args: CopyArgs, host: &mut dyn Host, _: &Context) -> Result<Pla
     let wanted = fsutil::attributes(args.mode, args.owner.as_ref(), args.group.as_ref());
     let attribute_changes = fsutil::attribute_changes(&dest, current.as_ref(), &wanted);
     if before.as_deref() != Some(bytes.as_slice()) {
-        plan.changes.push(fsutil::content_change(
+        plan.changes.push(fsutil::file_content_change(
             &dest,
             before.as_deref(),
             Some(&bytes),
+            wanted.mode.or(current.as_ref().map(|s| s.mode)),
         ));
         plan.changes.extend(attribute_changes);
         plan.steps.push(Step::WriteFile {

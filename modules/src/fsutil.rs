@@ -64,6 +64,38 @@ pub(crate) fn content_change(path: &str, before: Option<&[u8]>, after: Option<&[
     }
 }
 
+/// Whether content diffs of private files (no group or other permission bits) are shown.
+static SHOW_PRIVATE_DIFFS: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Show the content of private (0600-like) files in diffs; off by default, because such
+/// files hold keys and passwords.
+pub fn set_show_private_diffs(show: bool) {
+    SHOW_PRIVATE_DIFFS.store(show, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// [`content_change`], withheld when the file ends up private (`mode` without group or
+/// other bits) unless private diffs were asked for.
+pub(crate) fn file_content_change(
+    path: &str,
+    before: Option<&[u8]>,
+    after: Option<&[u8]>,
+    mode: Option<u32>,
+) -> Change {
+    let private = mode.is_some_and(|m| m & 0o077 == 0);
+    if private && !SHOW_PRIVATE_DIFFS.load(std::sync::atomic::Ordering::Relaxed) {
+        let size = after.or(before).map_or(0, <[u8]>::len);
+        return Change {
+            subject: path.to_string(),
+            detail: ChangeDetail::Hidden(format!(
+                "mode {:04o}, {size} bytes: content not shown (--show-private-diffs shows it)",
+                mode.unwrap_or(0)
+            )),
+        };
+    }
+    content_change(path, before, after)
+}
+
 /// True when `wanted` (a name or a numeric id) names the same user or group as `name`/`id`.
 pub(crate) fn same_principal(wanted: &str, name: &str, id: u32) -> bool {
     match wanted.parse::<u32>() {
@@ -304,10 +336,11 @@ pub(crate) fn plan_text_edit(
     let after = edit(&text);
     let changes = attribute_changes(path, current.as_ref(), &spec.attributes);
     if after != text {
-        plan.changes.push(content_change(
+        plan.changes.push(file_content_change(
             path,
             before.as_deref(),
             Some(after.as_bytes()),
+            spec.attributes.mode.or(current.as_ref().map(|s| s.mode)),
         ));
         plan.changes.extend(changes);
         plan.steps.push(Step::WriteFile {

@@ -70,6 +70,7 @@ pub mod template;
 pub mod xprofile;
 
 pub use facts::Facts;
+pub use fsutil::set_show_private_diffs;
 pub use host::{
     quote, Command, FileAttributes, FileKind, FileStat, Host, HostError, Output, Program,
     WriteOptions, WriteOutcome,

@@ -96,3 +96,35 @@ fn encrypted_vars_are_used_but_never_printed() {
         format!("db_password: {SECRET}\n")
     );
 }
+
+#[test]
+fn private_files_show_no_content_diff_unless_asked() {
+    let test = Test::new()
+        .sandboxed()
+        .file("inventory.yml", "all:\n  hosts:\n    box:\n      ansible_connection: local\n")
+        .file(
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - copy: {dest: /etc/conv-key, content: \"private-key-material\\n\", mode: \"0600\"}\n    - copy: {dest: /etc/conv-public, content: \"public-text\\n\", mode: \"0644\"}\n",
+        )
+        .args(&["-i", "inventory.yml", "site.yml", "--check", "--diff"]);
+    let run = test.run();
+    run.expect_status(0)
+        .stderr_has("/etc/conv-key: changed (mode 0600, 21 bytes: content not shown")
+        .stderr_has("+public-text");
+    assert!(
+        !run.stderr.contains("private-key-material"),
+        "{}",
+        run.stderr
+    );
+    let test = test.args(&[
+        "-i",
+        "inventory.yml",
+        "site.yml",
+        "--check",
+        "--diff",
+        "--show-private-diffs",
+    ]);
+    test.run()
+        .expect_status(0)
+        .stderr_has("+private-key-material");
+}
