@@ -190,3 +190,59 @@ fn extra_vars_win_over_play_vars() {
         Some("extra")
     );
 }
+
+#[test]
+fn a_config_its_validator_rejects_keeps_the_old_file_and_no_handler_runs() {
+    let test = Test::new()
+        .sandboxed()
+        .file("inventory.yml", "all:\n  hosts:\n    box:\n      ansible_connection: local\n")
+        .file(
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  handlers:\n    - name: restart daemon\n      command: touch /etc/conv-restarted\n  tasks:\n    - copy: {dest: /etc/conv-daemon.conf, content: \"good\\n\"}\n    - copy:\n        dest: /etc/conv-daemon.conf\n        content: \"broken\\n\"\n        validate: \"sh -c 'grep -q good \\\"$1\\\" || { echo \\\"line 1: syntax error near broken\\\"; exit 1; }' check %s\"\n      notify: restart daemon\n",
+        )
+        .args(&["-i", "inventory.yml", "site.yml"]);
+    let run = test.run();
+    run.expect_status(2)
+        .stderr_has("line 1: syntax error near broken");
+    assert_eq!(
+        test.sandbox_file("/etc/conv-daemon.conf").as_deref(),
+        Some("good\n")
+    );
+    assert_eq!(
+        test.sandbox_file("/etc/conv-restarted"),
+        None,
+        "the handler ran"
+    );
+    let leftovers: Vec<String> = test
+        .sandbox_changes()
+        .into_iter()
+        .filter(|p| p.contains(".converge-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
+}
+
+#[test]
+fn no_log_hides_arguments_results_and_diffs() {
+    let test = Test::new()
+        .sandboxed()
+        .file("inventory.yml", "all:\n  hosts:\n    box:\n      ansible_connection: local\n")
+        .file(
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - copy: {dest: /etc/conv-token, content: \"token-abc-123\\n\"}\n      no_log: true\n    - command: sh -c 'echo token-abc-123; exit 3'\n      no_log: true\n      ignore_errors: true\n    - debug: {msg: \"token-abc-123\"}\n      no_log: true\n",
+        )
+        .args(&["-i", "inventory.yml", "site.yml", "--diff", "-vv"]);
+    let run = test.run();
+    run.expect_status(0)
+        .stderr_has("the output has been hidden due to `no_log: true`");
+    assert!(!run.stderr.contains("token-abc-123"), "{}", run.stderr);
+    let test = test.args(&[
+        "-i",
+        "inventory.yml",
+        "site.yml",
+        "--diff",
+        "--format",
+        "json",
+    ]);
+    let run = test.run();
+    assert!(!run.stdout.contains("token-abc-123"), "{}", run.stdout);
+}
