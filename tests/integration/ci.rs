@@ -1,23 +1,10 @@
 //! converge in CI: offline validation, JSON events, JUnit, exit codes, ad-hoc modules,
 //! sharding, generated docs, completions and the man page.
 
-use crate::support::Test;
+use crate::support::{sandboxed_play, Test};
 use serde_json::Value;
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
-
-fn sandboxed_play(tasks: &str) -> Test {
-    Test::new()
-        .sandboxed()
-        .file(
-            "inventory.yml",
-            "all:\n  hosts:\n    box:\n      ansible_connection: local\n",
-        )
-        .file(
-            "site.yml",
-            &format!("- hosts: all\n  gather_facts: false\n  tasks:\n{tasks}"),
-        )
-}
 
 #[test]
 fn validate_accepts_every_shipped_example_and_role() {

@@ -2,7 +2,7 @@
 //! running the tests is never changed. The sandbox's upper layer is exactly what a run
 //! changed, which is how check mode is proved to change nothing.
 
-use crate::support::Test;
+use crate::support::{sandboxed_play, Test};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -66,20 +66,6 @@ fn example_check_mode_changes_nothing_then_apply_converges_then_nothing_left() {
         "second run changed something:\n{}",
         run.stderr
     );
-}
-
-fn sandboxed_play(tasks: &str) -> Test {
-    Test::new()
-        .sandboxed()
-        .file(
-            "inventory.yml",
-            "all:\n  hosts:\n    box:\n      ansible_connection: local\n",
-        )
-        .file(
-            "site.yml",
-            &format!("- hosts: all\n  gather_facts: false\n  tasks:\n{tasks}"),
-        )
-        .args(&["-i", "inventory.yml", "site.yml"])
 }
 
 #[test]

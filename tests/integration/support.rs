@@ -209,6 +209,22 @@ impl Test {
     }
 }
 
+/// A sandboxed test of one local host `box` running `tasks` (YAML list items indented
+/// by four spaces), with `-i inventory.yml site.yml` as its arguments.
+pub fn sandboxed_play(tasks: &str) -> Test {
+    Test::new()
+        .sandboxed()
+        .file(
+            "inventory.yml",
+            "all:\n  hosts:\n    box:\n      ansible_connection: local\n",
+        )
+        .file(
+            "site.yml",
+            &format!("- hosts: all\n  gather_facts: false\n  tasks:\n{tasks}"),
+        )
+        .args(&["-i", "inventory.yml", "site.yml"])
+}
+
 impl Drop for Test {
     fn drop(&mut self) {
         if let Some(state) = &self.sandbox {
