@@ -279,33 +279,68 @@ fn file_error(operation: &'static str, path: &str, reason: impl ToString) -> Hos
     }
 }
 
+/// The C account-database records looked up below: plain structs of integers and pointers,
+/// for which all-zero bytes are a valid (empty) value.
+trait AccountEntry {}
+impl AccountEntry for libc::passwd {}
+impl AccountEntry for libc::group {}
+
+/// Run one `get{pw,gr}{nam,uid,gid}_r` lookup, growing the string buffer while libc says
+/// ERANGE, and read the entry found while its strings are still alive.
+fn lookup<T: AccountEntry, R>(
+    call: impl Fn(&mut T, &mut [libc::c_char], &mut *mut T) -> libc::c_int,
+    read: impl FnOnce(&T) -> Option<R>,
+) -> Option<R> {
+    let mut buffer = vec![0 as libc::c_char; 1024];
+    loop {
+        // SAFETY: `T` is `passwd` or `group` (AccountEntry), valid when all-zero.
+        let mut entry: T = unsafe { std::mem::zeroed() };
+        let mut result: *mut T = std::ptr::null_mut();
+        let rc = call(&mut entry, &mut buffer, &mut result);
+        if rc == libc::ERANGE && buffer.len() < 1 << 20 {
+            buffer.resize(buffer.len() * 2, 0);
+            continue;
+        }
+        if rc != 0 || result.is_null() {
+            return None;
+        }
+        return read(&entry);
+    }
+}
+
+/// A name field of an entry `lookup` found.
+fn entry_name(field: *const libc::c_char) -> Option<String> {
+    if field.is_null() {
+        return None;
+    }
+    // SAFETY: on success the field points to a NUL-terminated string in lookup's buffer,
+    // which is alive while `read` runs.
+    Some(
+        unsafe { CStr::from_ptr(field) }
+            .to_string_lossy()
+            .into_owned(),
+    )
+}
+
 /// Resolve a user name (or numeric id) to a uid.
 fn uid_of(user: &str) -> Option<u32> {
     if let Ok(uid) = user.parse() {
         return Some(uid);
     }
     let name = CString::new(user).ok()?;
-    let mut buffer = vec![0 as libc::c_char; 1024];
-    loop {
-        // SAFETY: all-zero is a valid `passwd` (null pointers, zero ids).
-        let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::passwd = std::ptr::null_mut();
+    lookup(
         // SAFETY: every pointer is valid for the call and the buffer length is correct.
-        let rc = unsafe {
+        |entry: &mut libc::passwd, buffer, result| unsafe {
             libc::getpwnam_r(
                 name.as_ptr(),
-                &mut entry,
+                entry,
                 buffer.as_mut_ptr(),
                 buffer.len(),
-                &mut result,
+                result,
             )
-        };
-        if rc == libc::ERANGE && buffer.len() < 1 << 20 {
-            buffer.resize(buffer.len() * 2, 0);
-            continue;
-        }
-        return (rc == 0 && !result.is_null()).then_some(entry.pw_uid);
-    }
+        },
+        |entry| Some(entry.pw_uid),
+    )
 }
 
 /// Resolve a group name (or numeric id) to a gid.
@@ -314,89 +349,43 @@ fn gid_of(group: &str) -> Option<u32> {
         return Some(gid);
     }
     let name = CString::new(group).ok()?;
-    let mut buffer = vec![0 as libc::c_char; 1024];
-    loop {
-        // SAFETY: all-zero is a valid `group` (null pointers, zero id).
-        let mut entry: libc::group = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::group = std::ptr::null_mut();
+    lookup(
         // SAFETY: every pointer is valid for the call and the buffer length is correct.
-        let rc = unsafe {
+        |entry: &mut libc::group, buffer, result| unsafe {
             libc::getgrnam_r(
                 name.as_ptr(),
-                &mut entry,
+                entry,
                 buffer.as_mut_ptr(),
                 buffer.len(),
-                &mut result,
+                result,
             )
-        };
-        if rc == libc::ERANGE && buffer.len() < 1 << 20 {
-            buffer.resize(buffer.len() * 2, 0);
-            continue;
-        }
-        return (rc == 0 && !result.is_null()).then_some(entry.gr_gid);
-    }
+        },
+        |entry| Some(entry.gr_gid),
+    )
 }
 
 /// The name of a uid, or the uid as text when it has none.
 fn user_name(uid: u32) -> String {
-    let mut buffer = vec![0 as libc::c_char; 1024];
-    loop {
-        // SAFETY: all-zero is a valid `passwd`.
-        let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::passwd = std::ptr::null_mut();
+    lookup(
         // SAFETY: every pointer is valid for the call and the buffer length is correct.
-        let rc = unsafe {
-            libc::getpwuid_r(
-                uid,
-                &mut entry,
-                buffer.as_mut_ptr(),
-                buffer.len(),
-                &mut result,
-            )
-        };
-        if rc == libc::ERANGE && buffer.len() < 1 << 20 {
-            buffer.resize(buffer.len() * 2, 0);
-            continue;
-        }
-        if rc != 0 || result.is_null() || entry.pw_name.is_null() {
-            return uid.to_string();
-        }
-        // SAFETY: on success pw_name points to a NUL-terminated string inside `buffer`.
-        return unsafe { CStr::from_ptr(entry.pw_name) }
-            .to_string_lossy()
-            .into_owned();
-    }
+        |entry: &mut libc::passwd, buffer, result| unsafe {
+            libc::getpwuid_r(uid, entry, buffer.as_mut_ptr(), buffer.len(), result)
+        },
+        |entry| entry_name(entry.pw_name),
+    )
+    .unwrap_or_else(|| uid.to_string())
 }
 
 /// The name of a gid, or the gid as text when it has none.
 fn group_name(gid: u32) -> String {
-    let mut buffer = vec![0 as libc::c_char; 1024];
-    loop {
-        // SAFETY: all-zero is a valid `group`.
-        let mut entry: libc::group = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::group = std::ptr::null_mut();
+    lookup(
         // SAFETY: every pointer is valid for the call and the buffer length is correct.
-        let rc = unsafe {
-            libc::getgrgid_r(
-                gid,
-                &mut entry,
-                buffer.as_mut_ptr(),
-                buffer.len(),
-                &mut result,
-            )
-        };
-        if rc == libc::ERANGE && buffer.len() < 1 << 20 {
-            buffer.resize(buffer.len() * 2, 0);
-            continue;
-        }
-        if rc != 0 || result.is_null() || entry.gr_name.is_null() {
-            return gid.to_string();
-        }
-        // SAFETY: on success gr_name points to a NUL-terminated string inside `buffer`.
-        return unsafe { CStr::from_ptr(entry.gr_name) }
-            .to_string_lossy()
-            .into_owned();
-    }
+        |entry: &mut libc::group, buffer, result| unsafe {
+            libc::getgrgid_r(gid, entry, buffer.as_mut_ptr(), buffer.len(), result)
+        },
+        |entry| entry_name(entry.gr_name),
+    )
+    .unwrap_or_else(|| gid.to_string())
 }
 
 /// This process's umask, read without changing it (`umask(2)` can only set, and setting it
@@ -879,6 +868,19 @@ impl Host for LocalConnection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn account_lookups_by_name_and_by_id() {
+        assert_eq!(uid_of("root"), Some(0));
+        assert_eq!(gid_of("root"), Some(0));
+        assert_eq!(uid_of("1234"), Some(1234));
+        assert_eq!(uid_of("no-such-user-converge"), None);
+        assert_eq!(gid_of("no-such-group-converge"), None);
+        assert_eq!(user_name(0), "root");
+        assert_eq!(group_name(0), "root");
+        assert_eq!(user_name(4_000_000_000), "4000000000");
+        assert_eq!(group_name(4_000_000_000), "4000000000");
+    }
     use crate::host::FileAttributes;
 
     /// The direct path, and the command path that become uses (run as this same user).
