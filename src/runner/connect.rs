@@ -1,0 +1,120 @@
+//! The host's connection, opened on first use and kept for the run (with the run lock), the
+//! lock-out guard's fresh connection, and fact gathering.
+
+use super::outcome::is_unreachable;
+use super::play::HostRun;
+use super::Flow;
+use crate::connection::open as open_connection;
+use crate::connection::{Connection, RunLockError};
+use crate::report::Status;
+use converge_modules as modules;
+use converge_modules::HostError;
+
+impl HostRun<'_, '_> {
+    pub(super) fn expose_facts(&mut self) {
+        if let Some(facts) = &self.slot.facts {
+            self.slot.fact_vars = modules::setup::to_ansible_vars(facts);
+        }
+    }
+
+    /// Gather facts (one round trip). `expose` makes them variables (`gather_facts: true`).
+    pub(super) fn gather_facts(&mut self, expose: bool) -> Result<(), Flow> {
+        let result = match self.connection() {
+            Ok(connection) => modules::setup::gather(connection.as_mut())
+                .map_err(|error| (is_unreachable(&error), error.to_string())),
+            Err((status, message)) => Err((status == Status::Unreachable, message)),
+        };
+        match result {
+            Ok(facts) => {
+                self.slot.facts = Some(facts);
+                if expose {
+                    self.expose_facts();
+                    self.report_simple("Gathering Facts", Status::Ok, None);
+                }
+                Ok(())
+            }
+            Err((unreachable, message)) => {
+                let status = if unreachable {
+                    Status::Unreachable
+                } else {
+                    Status::Failed
+                };
+                self.report_simple("Gathering Facts", status, Some(message));
+                self.count(status, false);
+                Err(if unreachable {
+                    Flow::Unreachable
+                } else {
+                    Flow::Failed
+                })
+            }
+        }
+    }
+
+    /// The host's connection, opened on first use and kept for the run. A real run (not
+    /// `--check`) also takes the host's run lock; a lock held by another run fails the host
+    /// (not unreachable: it answered).
+    pub(super) fn connection(&mut self) -> Result<&mut Box<dyn Connection>, (Status, String)> {
+        if self.slot.connection.is_none() {
+            let host_vars = self.runner.inventory.host_vars(&self.host.name);
+            let endpoint =
+                open_connection::endpoint(&self.host.name, &host_vars, &self.options().connect)
+                    .map_err(|message| (Status::Failed, message))?;
+            let mut connection = endpoint
+                .connect(&self.host.name)
+                .map_err(|error| (Status::Unreachable, error.to_string()))?;
+            if !self.options().check {
+                connection.hold_run_lock().map_err(|error| match error {
+                    RunLockError::Host(HostError::Unreachable { reason }) => {
+                        (Status::Unreachable, reason)
+                    }
+                    other => (Status::Failed, other.to_string()),
+                })?;
+            }
+            self.slot.endpoint = Some(endpoint);
+            self.slot.connection = Some(connection);
+        }
+        self.slot
+            .connection
+            .as_mut()
+            .ok_or_else(|| (Status::Failed, "no connection".to_string()))
+    }
+
+    /// The lock-out guard: prove the host still takes new connections after a risky change
+    /// by running `confirmation` over a fresh one, within its deadline.
+    pub(super) fn confirm_reachable(
+        &mut self,
+        confirmation: &modules::Confirmation,
+    ) -> Result<(), String> {
+        let deadline = std::time::Duration::from_secs(confirmation.within_seconds.max(1));
+        let Some(endpoint) = self.slot.endpoint.clone() else {
+            return Err("no endpoint to reconnect to".into());
+        };
+        let started = std::time::Instant::now();
+        let mut last_error = String::new();
+        while started.elapsed() < deadline {
+            let remaining = deadline.saturating_sub(started.elapsed());
+            match endpoint.with_timeout(remaining).connect(&self.host.name) {
+                Ok(mut fresh) => {
+                    let output = fresh
+                        .run(&confirmation.command)
+                        .map_err(|error| error.to_string())?;
+                    if output.success() {
+                        return Ok(());
+                    }
+                    return Err(format!(
+                        "the confirmation command failed: {}",
+                        output.stderr_text().trim()
+                    ));
+                }
+                Err(error) => {
+                    last_error = error.to_string();
+                    std::thread::sleep(std::time::Duration::from_millis(500));
+                }
+            }
+        }
+        Err(format!(
+            "could not open a new connection within {} s after the change ({last_error}); the host restores its previous state by itself",
+            deadline.as_secs()
+        ))
+    }
+}

@@ -1,0 +1,322 @@
+//! Host modules: controller-side paths and templates are resolved, the module plans against
+//! the host (or check mode's simulated view of it), and the plan is applied and confirmed.
+
+use super::outcome::{is_unreachable, located, module_failure, Outcome};
+use super::play::HostRun;
+use super::scope::value_as_bool;
+use super::{task_display_name, Flow};
+use crate::connection::simulated::SimulatedHost;
+use crate::connection::Become;
+use crate::playbook::{self, RoleInstance, Task};
+use crate::report::Status;
+use crate::template;
+use crate::vars;
+use converge_modules::{self as modules, ApplyError, Context, ModuleError, Target};
+use serde_json::{json, Map, Value};
+use std::path::{Path, PathBuf};
+
+impl HostRun<'_, '_> {
+    pub(super) fn dispatch(
+        &mut self,
+        task: &Task,
+        args: Value,
+        merged: &Map<String, Value>,
+        check: bool,
+        role: Option<&RoleInstance>,
+        become_as: Option<Become>,
+    ) -> Outcome {
+        let Some(module) = modules::find(&task.module) else {
+            return Outcome::failed(format!("unknown module `{}`", task.module));
+        };
+        if module.target() == Target::Controller && task.module != "template" {
+            return self.controller_module(task, args, merged, role);
+        }
+        let args = match self.prepare_host_args(task, args, merged, role) {
+            Ok(args) => args,
+            Err(message) => return Outcome::failed(located(message, &task.common.location)),
+        };
+        if task.module == "setup" {
+            // An explicit `setup` task (re)gathers and exposes the facts.
+            self.slot.facts = None;
+        }
+        if self.slot.facts.is_none() && module.uses_facts() {
+            if let Err(flow) = self.gather_facts(task.module == "setup") {
+                return if flow == Flow::Unreachable {
+                    Outcome {
+                        status: Status::Unreachable,
+                        ..Outcome::failed("host unreachable")
+                    }
+                } else {
+                    Outcome::failed("could not gather facts")
+                };
+            }
+        }
+        let facts = self.slot.facts.clone().unwrap_or_default();
+        if let Err((status, message)) = self.connection() {
+            return Outcome {
+                status,
+                ..Outcome::failed(message)
+            };
+        }
+        let slot = &mut *self.slot;
+        let Some(connection) = slot.connection.as_mut() else {
+            return Outcome::failed("no connection");
+        };
+        connection.set_become(become_as);
+        let real: &mut dyn modules::Host = connection.as_mut();
+        let context = Context { facts: &facts };
+        let planned = if check {
+            // Plan against the host as the earlier tasks' plans would have left it.
+            let mut view = SimulatedHost {
+                real,
+                simulation: &mut slot.simulation,
+            };
+            plan_task(task, &args, module, &mut view, &context)
+        } else {
+            plan_task(task, &args, module, real, &context)
+        };
+        let plan = match planned {
+            Ok(plan) => plan,
+            Err(error) => return module_failure(error),
+        };
+        if check {
+            if let Some(connection) = slot.connection.as_mut() {
+                slot.simulation.absorb(&plan, connection.as_mut());
+            }
+        }
+        let warnings = plan.warnings.clone();
+        for warning in &warnings {
+            self.runner.reporter.warning(&format!(
+                "[{}] {}: {warning}",
+                self.host.name,
+                task_display_name(task)
+            ));
+        }
+        let changed = plan.is_change();
+        let mut result = plan.result.clone();
+        if check {
+            if plan.unknowable_in_check_mode && changed {
+                let mut outcome = Outcome::skipped("check mode cannot tell what this would do");
+                outcome.changes = plan.changes.clone();
+                return outcome;
+            }
+            result.insert("changed".into(), json!(changed));
+            return Outcome {
+                status: if changed { Status::Changed } else { Status::Ok },
+                changes: plan.changes,
+                result,
+                message: None,
+                end_host: false,
+            };
+        }
+        if !changed {
+            result.insert("changed".into(), json!(false));
+            return Outcome {
+                status: Status::Ok,
+                changes: Vec::new(),
+                result,
+                message: None,
+                end_host: false,
+            };
+        }
+        let connection = match self.connection() {
+            Ok(connection) => connection,
+            Err((_, message)) => return Outcome::failed(message),
+        };
+        let applied = plan.apply(connection.as_mut());
+        let applied = match (applied, &plan.confirm) {
+            (Ok(result), Some(confirmation)) => match self.confirm_reachable(confirmation) {
+                Ok(()) => Ok(result),
+                Err(message) => {
+                    let mut outcome = Outcome::failed(message);
+                    outcome.changes = plan.changes;
+                    return outcome;
+                }
+            },
+            (other, _) => other,
+        };
+        match applied {
+            Ok(mut result) => {
+                result.insert("changed".into(), json!(true));
+                Outcome {
+                    status: Status::Changed,
+                    changes: plan.changes,
+                    result,
+                    message: None,
+                    end_host: false,
+                }
+            }
+            Err(ApplyError::CommandFailed {
+                command: _,
+                status,
+                stderr,
+                mut result,
+            }) => {
+                let message = format!(
+                    "command exited with status {status}{}",
+                    stderr_tail(&stderr)
+                );
+                result.insert("failed".into(), json!(true));
+                result.insert("changed".into(), json!(true));
+                result.insert("msg".into(), json!(message));
+                Outcome {
+                    status: Status::Failed,
+                    changes: plan.changes,
+                    result,
+                    message: Some(message),
+                    end_host: false,
+                }
+            }
+            Err(ApplyError::Host(error)) => {
+                let unreachable = is_unreachable(&error);
+                let mut outcome = Outcome::failed(error.to_string());
+                if unreachable {
+                    outcome.status = Status::Unreachable;
+                }
+                outcome
+            }
+        }
+    }
+
+    /// Resolve controller-side paths (`copy: src=`, `template: src=`) and render templates.
+    pub(super) fn prepare_host_args(
+        &self,
+        task: &Task,
+        mut args: Value,
+        merged: &Map<String, Value>,
+        role: Option<&RoleInstance>,
+    ) -> Result<Value, String> {
+        if task.module == "slackbuild" {
+            // Controller directories: relative to the role's files/ or the playbook.
+            for key in ["repo_src", "sources"] {
+                let Some(dir) = args.get(key).and_then(Value::as_str).map(str::to_string) else {
+                    continue;
+                };
+                if Path::new(&dir).is_absolute() {
+                    continue;
+                }
+                let candidates: Vec<PathBuf> = role
+                    .map(|r| r.role.path.join("files").join(&dir))
+                    .into_iter()
+                    .chain([
+                        self.playbook_dir.join("files").join(&dir),
+                        self.playbook_dir.join(&dir),
+                    ])
+                    .collect();
+                let found = candidates.iter().find(|p| p.is_dir()).ok_or_else(|| {
+                    format!(
+                        "`{key}` directory `{dir}` not found; searched {}",
+                        candidates
+                            .iter()
+                            .map(|p| format!("`{}`", p.display()))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })?;
+                if let Value::Object(map) = &mut args {
+                    map.insert(key.into(), Value::String(found.display().to_string()));
+                }
+            }
+            return Ok(args);
+        }
+        let kind = match task.module.as_str() {
+            "copy" => playbook::SourceKind::File,
+            "template" => playbook::SourceKind::Template,
+            _ => return Ok(args),
+        };
+        let Some(src) = args.get("src").and_then(Value::as_str).map(str::to_string) else {
+            return Ok(args);
+        };
+        let remote_src = args
+            .get("remote_src")
+            .is_some_and(|v| value_as_bool(v) == Some(true));
+        if task.module == "copy" && remote_src {
+            return Ok(args);
+        }
+        let path =
+            playbook::resolve_source(kind, &src, role, self.playbook_dir).map_err(|searched| {
+                format!(
+                    "`{src}` not found; searched {}",
+                    searched
+                        .iter()
+                        .map(|p| format!("`{}`", p.display()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+        if task.module == "template" {
+            let source = std::fs::read_to_string(&path)
+                .map_err(|error| format!("cannot read template `{}`: {error}", path.display()))?;
+            let mut vars = merged.clone();
+            vars::resolve_for(&self.runner.templates, &mut vars, &source, false)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            self.add_hostvars_if_used(&mut vars, &source);
+            let file_options = template::FileOptions {
+                trim_blocks: args
+                    .get("trim_blocks")
+                    .and_then(value_as_bool)
+                    .unwrap_or(true),
+                lstrip_blocks: args
+                    .get("lstrip_blocks")
+                    .and_then(value_as_bool)
+                    .unwrap_or(false),
+            };
+            let rendered = self
+                .runner
+                .templates
+                .render_file_with(&path.display().to_string(), &source, &vars, file_options)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            if let Value::Object(map) = &mut args {
+                map.insert("__rendered".into(), Value::String(rendered));
+            }
+            return Ok(args);
+        }
+        if let Value::Object(map) = &mut args {
+            map.insert("src".into(), Value::String(path.display().to_string()));
+        }
+        Ok(args)
+    }
+}
+
+pub(super) fn plan_task(
+    task: &Task,
+    args: &Value,
+    module: &dyn modules::Module,
+    host: &mut dyn modules::Host,
+    context: &Context,
+) -> Result<converge_modules::Plan, ModuleError> {
+    if task.module == "template" {
+        template_plan(args, host, context)
+    } else {
+        module.plan(args, host, context)
+    }
+}
+
+pub(super) fn template_plan(
+    args: &Value,
+    host: &mut dyn modules::Host,
+    context: &Context,
+) -> Result<converge_modules::Plan, ModuleError> {
+    let mut args = args.clone();
+    let rendered = args
+        .as_object_mut()
+        .and_then(|map| map.remove("__rendered"))
+        .and_then(|v| v.as_str().map(str::to_string))
+        .ok_or_else(|| ModuleError::failed("template was not rendered"))?;
+    let parsed = modules::module::parse_args::<modules::template::Template>(&args)?;
+    let copy = modules::template::copy_args(parsed, rendered);
+    modules::copy::plan_copy(copy, host, context)
+}
+
+pub(super) fn stderr_tail(stderr: &str) -> String {
+    let trimmed = stderr.trim();
+    if trimmed.is_empty() {
+        String::new()
+    } else {
+        let tail: Vec<&str> = trimmed.lines().rev().take(10).collect();
+        format!(
+            ": {}",
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        )
+    }
+}

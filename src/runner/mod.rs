@@ -1,0 +1,302 @@
+//! Running plays: hosts in parallel on `--forks` workers, tasks in order on each host.
+//!
+//! Each host is served by one worker at a time and keeps one connection for the whole run.
+//! A task plans first (the module reads the host and returns changes and steps); in check
+//! mode that is all, otherwise the same plan is applied. A failing host stops only itself.
+//!
+//! This file owns the [`Runner`] (plays in order, hosts on `--forks` workers in `serial`
+//! batches, the per-host state kept between plays, the recap totals). A host's way through
+//! a play is split by the steps a task takes:
+//! - `play.rs`: the walk through a play (blocks, rescue/always, includes, handlers, tags);
+//! - `task.rs`: one task (loops, register, `changed_when`/`failed_when`/`ignore_errors`);
+//! - `scope.rs`: the variables and conditions a task sees, and who it runs as;
+//! - `dispatch.rs`: host modules (render, plan, diff, apply, the lock-out confirmation);
+//! - `controller.rs`: the modules that act on the run itself (set_fact, debug, assert…);
+//! - `connect.rs`: the host's connection and its facts;
+//! - `outcome.rs`: what a task produced, how it is reported and counted;
+//! - `hosts.rs`: which hosts a play selects (`--limit`, `--shard`, `serial`).
+
+use crate::connection::open::{ConnectOptions, Endpoint};
+use crate::connection::simulated::Simulation;
+use crate::connection::{Connection, Secret};
+use crate::inventory::{Inventory, InventoryHost};
+use crate::playbook::{self, BecomeSettings, IncludeSource, LoadOptions, Play, Task, TaskNode};
+use crate::report::{HostStats, Reporter};
+use crate::template::Templates;
+use converge_modules::Facts;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+mod connect;
+mod controller;
+mod dispatch;
+mod hosts;
+mod outcome;
+mod play;
+mod scope;
+mod task;
+
+use hosts::batches;
+pub use hosts::{select_hosts, Shard};
+use play::HostRun;
+
+/// What the command line asked for.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Plan only.
+    pub check: bool,
+    /// Run only tasks with these tags.
+    pub tags: Vec<String>,
+    /// Skip tasks with these tags.
+    pub skip_tags: Vec<String>,
+    /// `--limit`.
+    pub limit: Option<String>,
+    /// `--connection`, `--user`, `--private-key`, host key checking, timeouts, passwords.
+    pub connect: ConnectOptions,
+    /// `--ask-become-pass` / `--become-password-file`.
+    pub become_password: Option<Secret>,
+    /// `-e`.
+    pub extra_vars: Map<String, Value>,
+    /// `-b` / `--become-user`.
+    pub become_settings: BecomeSettings,
+    /// Parallel hosts.
+    pub forks: usize,
+    /// Where roles are searched.
+    pub load_options: LoadOptions,
+    /// `--shard K/N`: only hosts in part K of N.
+    pub shard: Option<Shard>,
+}
+
+/// Totals for the exit code.
+#[derive(Debug, Clone, Default)]
+pub struct RunSummary {
+    /// Per-host counts, in inventory order.
+    pub stats: Vec<(String, HostStats)>,
+}
+
+impl RunSummary {
+    /// True when any host failed.
+    pub fn any_failed(&self) -> bool {
+        self.stats.iter().any(|(_, s)| s.failed > 0)
+    }
+    /// True when any host was unreachable.
+    pub fn any_unreachable(&self) -> bool {
+        self.stats.iter().any(|(_, s)| s.unreachable > 0)
+    }
+    /// True when anything changed (or would change, in check mode).
+    pub fn any_changed(&self) -> bool {
+        self.stats.iter().any(|(_, s)| s.changed > 0)
+    }
+}
+
+/// Why a host stopped taking part in the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Down {
+    Failed,
+    Unreachable,
+}
+
+/// Everything converge keeps about a host between tasks and plays.
+#[derive(Default)]
+struct HostSlot {
+    connection: Option<Box<dyn Connection>>,
+    /// How the connection was made, to make a fresh one (firewall lock-out guard).
+    endpoint: Option<Endpoint>,
+    /// Check mode's record of what earlier tasks would have changed.
+    simulation: Simulation,
+    facts: Option<Facts>,
+    fact_vars: Map<String, Value>,
+    set_facts: Map<String, Value>,
+    include_vars: Map<String, Value>,
+    stats: HostStats,
+    down: Option<Down>,
+}
+
+/// Runs playbooks against an inventory.
+pub struct Runner<'a> {
+    inventory: &'a Inventory,
+    options: &'a RunOptions,
+    reporter: &'a dyn Reporter,
+    templates: Templates,
+    slots: BTreeMap<String, Mutex<HostSlot>>,
+    pool: rayon::ThreadPool,
+}
+
+/// How a sequence of tasks ended on a host.
+#[derive(Debug, Clone, PartialEq)]
+enum Flow {
+    Continue,
+    Failed,
+    Unreachable,
+    EndHost,
+}
+
+impl<'a> Runner<'a> {
+    /// A runner with `options.forks` worker threads.
+    pub fn new(
+        inventory: &'a Inventory,
+        options: &'a RunOptions,
+        reporter: &'a dyn Reporter,
+    ) -> Result<Self, String> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(options.forks.max(1))
+            .thread_name(|i| format!("converge-host-{i}"))
+            .build()
+            .map_err(|error| format!("cannot start worker threads: {error}"))?;
+        Ok(Runner {
+            inventory,
+            options,
+            reporter,
+            templates: Templates::new(),
+            slots: BTreeMap::new(),
+            pool,
+        })
+    }
+
+    /// The hosts a play runs on, after `--limit`.
+    pub fn play_hosts(&self, play: &Play) -> Vec<&'a InventoryHost> {
+        select_hosts(
+            self.inventory,
+            &play.hosts,
+            self.options.limit.as_deref(),
+            self.options.shard,
+        )
+    }
+
+    /// Run every play of every playbook; returns the per-host totals.
+    pub fn run(&mut self, playbooks: &[playbook::Playbook]) -> RunSummary {
+        let mut order: Vec<String> = Vec::new();
+        for book in playbooks {
+            for play in &book.plays {
+                let playbook_dir = book
+                    .path
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| PathBuf::from("."));
+                let hosts = self.play_hosts(play);
+                for host in &hosts {
+                    if !order.contains(&host.name) {
+                        order.push(host.name.clone());
+                    }
+                    self.slots
+                        .entry(host.name.clone())
+                        .or_insert_with(|| Mutex::new(HostSlot::default()));
+                }
+                let live: Vec<&InventoryHost> = hosts
+                    .into_iter()
+                    .filter(|host| {
+                        self.slots
+                            .get(&host.name)
+                            .and_then(|slot| slot.lock().ok().map(|s| s.down.is_none()))
+                            .unwrap_or(false)
+                    })
+                    .collect();
+                if live.is_empty() {
+                    self.reporter.warning(&format!(
+                        "play `{}`: no hosts matched `{}`{}",
+                        play.name,
+                        play.hosts,
+                        self.options
+                            .limit
+                            .as_ref()
+                            .map(|l| format!(" with --limit `{l}`"))
+                            .unwrap_or_default()
+                    ));
+                    continue;
+                }
+                self.reporter
+                    .play_start(&play.name, live.len(), self.options.check);
+                let play_hosts: Vec<Value> =
+                    live.iter().map(|h| Value::String(h.name.clone())).collect();
+                for batch in batches(&live, &play.serial) {
+                    let runner = &*self;
+                    let play_hosts = &play_hosts;
+                    let playbook_dir = &playbook_dir;
+                    self.pool.scope(|scope| {
+                        for host in batch {
+                            scope.spawn(move |_| {
+                                runner.run_play_on_host(play, host, playbook_dir, play_hosts)
+                            });
+                        }
+                    });
+                }
+            }
+        }
+        let mut summary = RunSummary::default();
+        for name in order {
+            if let Some(slot) = self.slots.get(&name) {
+                if let Ok(slot) = slot.lock() {
+                    summary.stats.push((name.clone(), slot.stats));
+                }
+            }
+        }
+        summary
+    }
+
+    pub(super) fn run_play_on_host(
+        &self,
+        play: &Play,
+        host: &InventoryHost,
+        playbook_dir: &Path,
+        play_hosts: &[Value],
+    ) {
+        let Some(slot) = self.slots.get(&host.name) else {
+            return;
+        };
+        let Ok(mut slot) = slot.lock() else {
+            return;
+        };
+        let mut run = HostRun {
+            runner: self,
+            play,
+            host,
+            playbook_dir,
+            play_hosts,
+            slot: &mut slot,
+            notified: Vec::new(),
+        };
+        run.run_play();
+        self.reporter.host_done(&host.name);
+    }
+}
+
+/// A task's name for reports: its `name`, else the module name.
+pub fn task_display_name(task: &Task) -> String {
+    let base = task
+        .common
+        .name
+        .clone()
+        .unwrap_or_else(|| task.module.clone());
+    match &task.common.role {
+        Some(role) => format!("{} : {base}", role.role.name),
+        None => base,
+    }
+}
+
+/// Every task a play would run, for `--list-tasks` (names with tags).
+pub fn list_tasks(nodes: &[TaskNode], out: &mut Vec<String>) {
+    for node in nodes {
+        match node {
+            TaskNode::Task(task) => {
+                let tags = if task.common.tags.is_empty() {
+                    String::new()
+                } else {
+                    format!("\tTAGS: [{}]", task.common.tags.join(", "))
+                };
+                out.push(format!("{}{tags}", task_display_name(task)));
+            }
+            TaskNode::Block(block) => {
+                list_tasks(&block.block, out);
+                list_tasks(&block.rescue, out);
+                list_tasks(&block.always, out);
+            }
+            TaskNode::Include(include) => match &include.source {
+                IncludeSource::Static(nodes) => list_tasks(nodes, out),
+                IncludeSource::Dynamic { file, .. } => out.push(format!("include_tasks: {file}")),
+            },
+            TaskNode::FlushHandlers => {}
+        }
+    }
+}

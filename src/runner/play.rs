@@ -1,0 +1,253 @@
+//! One host's walk through a play: blocks with rescue/always, static and dynamic includes,
+//! handlers and their flush, and tag selection. Each task is handed to `task.rs`.
+
+use super::scope::Scope;
+use super::{Down, Flow, HostSlot, RunOptions, Runner};
+use crate::inventory::InventoryHost;
+use crate::playbook::{self, Block, Include, IncludeSource, Play, TaskNode};
+use crate::report::Status;
+use serde_json::{Map, Value};
+use std::path::Path;
+
+/// One host's pass through one play.
+pub(super) struct HostRun<'r, 's> {
+    pub(super) runner: &'r Runner<'r>,
+    pub(super) play: &'r Play,
+    pub(super) host: &'r InventoryHost,
+    pub(super) playbook_dir: &'r Path,
+    pub(super) play_hosts: &'r [Value],
+    pub(super) slot: &'s mut HostSlot,
+    pub(super) notified: Vec<String>,
+}
+
+impl HostRun<'_, '_> {
+    pub(super) fn options(&self) -> &RunOptions {
+        self.runner.options
+    }
+
+    pub(super) fn run_play(&mut self) {
+        if self.play.gather_facts && self.slot.facts.is_none() {
+            if let Err(flow) = self.gather_facts(true) {
+                self.mark(flow);
+                return;
+            }
+        } else if self.play.gather_facts {
+            self.expose_facts();
+        }
+        let scope = Scope {
+            vars: Map::new(),
+            become_settings: self.play.become_settings.clone(),
+        };
+        let flow = self.run_nodes(&self.play.tasks, &scope);
+        match flow {
+            Flow::Continue | Flow::EndHost => {}
+            other => self.mark(other),
+        }
+    }
+
+    pub(super) fn mark(&mut self, flow: Flow) {
+        match flow {
+            Flow::Failed => self.slot.down = Some(Down::Failed),
+            Flow::Unreachable => self.slot.down = Some(Down::Unreachable),
+            _ => {}
+        }
+    }
+
+    pub(super) fn run_nodes(&mut self, nodes: &[TaskNode], scope: &Scope) -> Flow {
+        for node in nodes {
+            let flow = match node {
+                TaskNode::Task(task) => self.run_task(task, scope),
+                TaskNode::Block(block) => self.run_block(block, scope),
+                TaskNode::Include(include) => self.run_include(include, scope),
+                TaskNode::FlushHandlers => self.flush_handlers(scope),
+            };
+            if flow != Flow::Continue {
+                return flow;
+            }
+        }
+        Flow::Continue
+    }
+
+    pub(super) fn inner_scope(&self, scope: &Scope, common: &playbook::Common) -> Scope {
+        let mut inner = scope.clone();
+        for (key, value) in &common.vars {
+            inner.vars.insert(key.clone(), value.clone());
+        }
+        inner.become_settings = common.become_settings.inherit(&scope.become_settings);
+        inner
+    }
+
+    pub(super) fn run_block(&mut self, block: &Block, scope: &Scope) -> Flow {
+        if !self.selected_by_tags_any(&block.block)
+            && !self.selected_by_tags_any(&block.rescue)
+            && !self.selected_by_tags_any(&block.always)
+        {
+            return Flow::Continue;
+        }
+        let scope = self.inner_scope(scope, &block.common);
+        match self.conditions_hold(&block.common.when, &scope, block.common.role.as_deref()) {
+            Ok(true) => {}
+            Ok(false) => return Flow::Continue,
+            Err(message) => {
+                self.report_failure(block.common.name.as_deref().unwrap_or("block"), message);
+                return if block.common.ignore_errors {
+                    Flow::Continue
+                } else {
+                    Flow::Failed
+                };
+            }
+        }
+        let mut flow = self.run_nodes(&block.block, &scope);
+        if flow == Flow::Failed && !block.rescue.is_empty() {
+            // The failure is handled: Ansible counts it as rescued instead of failed.
+            self.slot.stats.failed = self.slot.stats.failed.saturating_sub(1);
+            self.slot.stats.rescued += 1;
+            flow = self.run_nodes(&block.rescue, &scope);
+        }
+        if flow != Flow::Unreachable {
+            let always = self.run_nodes(&block.always, &scope);
+            if flow == Flow::Continue {
+                flow = always;
+            }
+        }
+        if flow == Flow::Failed && block.common.ignore_errors {
+            return Flow::Continue;
+        }
+        flow
+    }
+
+    pub(super) fn run_include(&mut self, include: &Include, scope: &Scope) -> Flow {
+        let scope = self.inner_scope(scope, &include.common);
+        let role = include.common.role.clone();
+        let name = include
+            .common
+            .name
+            .clone()
+            .unwrap_or_else(|| "include_tasks".to_string());
+        match self.conditions_hold(&include.common.when, &scope, role.as_deref()) {
+            Ok(true) => {}
+            Ok(false) => {
+                self.count(Status::Skipped, false);
+                return Flow::Continue;
+            }
+            Err(message) => {
+                self.report_failure(&name, message);
+                return Flow::Failed;
+            }
+        }
+        let items = match &include.loop_items {
+            Some(spec) => match self.loop_items(spec, &scope, role.as_deref()) {
+                Ok(items) => items
+                    .into_iter()
+                    .map(|i| Some((spec.loop_var.clone(), i)))
+                    .collect(),
+                Err(message) => {
+                    self.report_failure(&name, message);
+                    return Flow::Failed;
+                }
+            },
+            None => vec![None],
+        };
+        for item in items {
+            let mut item_scope = scope.clone();
+            if let Some((var, value)) = item {
+                item_scope.vars.insert(var, value);
+            }
+            let nodes = match &include.source {
+                IncludeSource::Static(nodes) => nodes.clone(),
+                IncludeSource::Dynamic { file, base_dir } => {
+                    let rendered = self
+                        .variables(
+                            &item_scope,
+                            role.as_deref(),
+                            Some(&Value::String(file.clone())),
+                        )
+                        .and_then(|vars| {
+                            self.runner
+                                .templates
+                                .render_str(file, &vars)
+                                .map_err(|e| e.to_string())
+                        });
+                    let path = match rendered {
+                        Ok(path) => base_dir.join(path),
+                        Err(message) => {
+                            self.report_failure(&name, message);
+                            return Flow::Failed;
+                        }
+                    };
+                    match playbook::load_task_file(
+                        &path,
+                        role.clone(),
+                        &self.options().load_options,
+                    ) {
+                        Ok(nodes) => nodes,
+                        Err(diagnostics) => {
+                            let message = diagnostics
+                                .0
+                                .iter()
+                                .map(|d| d.to_string())
+                                .collect::<Vec<_>>()
+                                .join("\n");
+                            self.report_failure(&name, message);
+                            return Flow::Failed;
+                        }
+                    }
+                }
+            };
+            let flow = self.run_nodes(&nodes, &item_scope);
+            if flow != Flow::Continue {
+                return flow;
+            }
+        }
+        Flow::Continue
+    }
+
+    pub(super) fn flush_handlers(&mut self, scope: &Scope) -> Flow {
+        if self.notified.is_empty() {
+            return Flow::Continue;
+        }
+        let notified = std::mem::take(&mut self.notified);
+        for handler in &self.play.handlers {
+            let name = handler.common.name.clone().unwrap_or_default();
+            let wanted = notified
+                .iter()
+                .any(|n| *n == name || handler.listen.contains(n));
+            if !wanted {
+                continue;
+            }
+            let flow = self.run_task(handler, scope);
+            if flow != Flow::Continue {
+                return flow;
+            }
+        }
+        Flow::Continue
+    }
+
+    pub(super) fn tags_selected(&self, tags: &[String]) -> bool {
+        let options = self.options();
+        let has = |t: &str| tags.iter().any(|tag| tag == t);
+        if options.skip_tags.iter().any(|s| has(s) || s == "all") {
+            return false;
+        }
+        if options.tags.is_empty() || options.tags.iter().any(|t| t == "all") {
+            return !has("never") || options.tags.iter().any(|t| has(t));
+        }
+        has("always")
+            || options.tags.iter().any(|t| has(t))
+            || (options.tags.iter().any(|t| t == "tagged") && !tags.is_empty())
+            || (options.tags.iter().any(|t| t == "untagged") && tags.is_empty())
+    }
+
+    pub(super) fn selected_by_tags_any(&self, nodes: &[TaskNode]) -> bool {
+        nodes.iter().any(|node| match node {
+            TaskNode::Task(task) => self.tags_selected(&task.common.tags),
+            TaskNode::Block(block) => {
+                self.selected_by_tags_any(&block.block)
+                    || self.selected_by_tags_any(&block.rescue)
+                    || self.selected_by_tags_any(&block.always)
+            }
+            TaskNode::Include(include) => self.tags_selected(&include.common.tags),
+            TaskNode::FlushHandlers => true,
+        })
+    }
+}

@@ -1,0 +1,206 @@
+//! The variables a task sees, layered in Ansible's precedence, the conditions evaluated with
+//! them (`when`, `changed_when`, `failed_when`, `assert`), and the user a task runs as.
+
+use super::play::HostRun;
+use crate::connection::{Become, BecomeMethod};
+use crate::playbook::{BecomeSettings, Condition, RoleInstance};
+use crate::template;
+use crate::vars;
+use serde_json::{json, Map, Value};
+
+/// What a task needs from its surroundings: scope variables and the role it came from.
+#[derive(Clone, Default)]
+pub(super) struct Scope {
+    pub(super) vars: Map<String, Value>,
+    pub(super) become_settings: BecomeSettings,
+}
+
+impl HostRun<'_, '_> {
+    /// The task's variables, with every variable `source` reads rendered.
+    pub(super) fn variables(
+        &self,
+        scope: &Scope,
+        role: Option<&RoleInstance>,
+        source: Option<&Value>,
+    ) -> Result<Map<String, Value>, String> {
+        let mut merged = self.base_variables(scope, role);
+        if let Some(source) = source {
+            vars::resolve_value(&self.runner.templates, &mut merged, source)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(merged)
+    }
+
+    pub(super) fn base_variables(
+        &self,
+        scope: &Scope,
+        role: Option<&RoleInstance>,
+    ) -> Map<String, Value> {
+        let inventory = self.runner.inventory;
+        let host_vars = inventory.host_vars(&self.host.name);
+        let mut layers: Vec<&Map<String, Value>> = Vec::new();
+        for instance in &self.play.roles {
+            layers.push(&instance.role.defaults);
+        }
+        if let Some(role) = role {
+            layers.push(&role.role.defaults);
+        }
+        layers.push(&host_vars);
+        layers.push(&self.slot.fact_vars);
+        layers.push(&self.play.vars);
+        for file in &self.play.vars_files {
+            layers.push(&file.vars);
+        }
+        if let Some(role) = role {
+            layers.push(&role.role.vars);
+        }
+        layers.push(&scope.vars);
+        layers.push(&self.slot.include_vars);
+        layers.push(&self.slot.set_facts);
+        if let Some(role) = role {
+            layers.push(&role.params);
+        }
+        layers.push(&self.options().extra_vars);
+        let mut merged = vars::merge(layers);
+        merged.insert("inventory_hostname".into(), json!(self.host.name));
+        merged.insert(
+            "inventory_hostname_short".into(),
+            json!(self.host.name.split('.').next().unwrap_or(&self.host.name)),
+        );
+        merged.insert(
+            "group_names".into(),
+            Value::Array(
+                self.host
+                    .group_names()
+                    .into_iter()
+                    .map(Value::String)
+                    .collect(),
+            ),
+        );
+        merged.insert("groups".into(), Value::Object(inventory.groups_map()));
+        merged.insert(
+            "ansible_play_hosts".into(),
+            Value::Array(self.play_hosts.to_vec()),
+        );
+        merged.insert(
+            "ansible_play_batch".into(),
+            Value::Array(self.play_hosts.to_vec()),
+        );
+        merged.insert(
+            "playbook_dir".into(),
+            json!(self.playbook_dir.display().to_string()),
+        );
+        merged.insert("ansible_check_mode".into(), json!(self.options().check));
+        merged.insert("omit".into(), json!(template::OMIT));
+        if let Some(role) = role {
+            merged.insert("role_name".into(), json!(role.role.name));
+            merged.insert(
+                "role_path".into(),
+                json!(role.role.path.display().to_string()),
+            );
+        }
+        merged
+    }
+
+    /// `hostvars` is large; it is added only for the templates that use it.
+    pub(super) fn add_hostvars_if_used(&self, vars: &mut Map<String, Value>, source: &str) {
+        if source.contains("hostvars") {
+            let inventory = self.runner.inventory;
+            let hostvars: Map<String, Value> = inventory
+                .hosts()
+                .iter()
+                .map(|h| (h.name.clone(), Value::Object(inventory.host_vars(&h.name))))
+                .collect();
+            vars.insert("hostvars".into(), Value::Object(hostvars));
+        }
+    }
+
+    pub(super) fn conditions_hold(
+        &self,
+        conditions: &[Condition],
+        scope: &Scope,
+        role: Option<&RoleInstance>,
+    ) -> Result<bool, String> {
+        if conditions.is_empty() {
+            return Ok(true);
+        }
+        let mut merged = self.base_variables(scope, role);
+        self.evaluate_all(conditions, &mut merged)
+    }
+
+    pub(super) fn evaluate_all(
+        &self,
+        conditions: &[Condition],
+        merged: &mut Map<String, Value>,
+    ) -> Result<bool, String> {
+        let templates = &self.runner.templates;
+        for condition in conditions {
+            let located = |e: template::TemplateError| {
+                format!(
+                    "{} (in `{}` at {})",
+                    e, condition.expression, condition.location
+                )
+            };
+            vars::resolve_for(templates, merged, &condition.expression, true).map_err(located)?;
+            self.add_hostvars_if_used(merged, &condition.expression);
+            if !templates
+                .eval_condition(&condition.expression, merged)
+                .map_err(located)?
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    pub(super) fn effective_become(&self, scope: &Scope) -> Option<Become> {
+        let host_vars = self.runner.inventory.host_vars(&self.host.name);
+        let from_inventory = BecomeSettings {
+            enabled: host_vars.get("ansible_become").and_then(value_as_bool),
+            user: host_vars
+                .get("ansible_become_user")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            method: host_vars
+                .get("ansible_become_method")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        };
+        let settings = self
+            .options()
+            .become_settings
+            .inherit(&scope.become_settings)
+            .inherit(&from_inventory);
+        let enabled =
+            self.options().become_settings.enabled == Some(true) || settings.enabled == Some(true);
+        if !enabled {
+            return None;
+        }
+        Some(Become {
+            user: settings.user.unwrap_or_else(|| "root".into()),
+            method: match settings.method.as_deref() {
+                Some("su") => BecomeMethod::Su,
+                _ => BecomeMethod::Sudo,
+            },
+            password: self.options().become_password.clone(),
+        })
+    }
+}
+
+pub(super) fn args_text(args: &Value) -> Option<String> {
+    let text = args.to_string();
+    text.contains("hostvars").then_some(text)
+}
+
+pub(super) fn value_as_bool(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => match s.to_ascii_lowercase().as_str() {
+            "yes" | "true" | "on" | "1" => Some(true),
+            "no" | "false" | "off" | "0" => Some(false),
+            _ => None,
+        },
+        Value::Number(n) => n.as_i64().map(|n| n != 0),
+        _ => None,
+    }
+}
