@@ -66,6 +66,7 @@ pub fn playbook(
         listen: Vec::new(),
         changed_when: None,
         failed_when: None,
+        until: None,
     };
     Ok(Playbook {
         path: PathBuf::from("./<ad-hoc>"),
@@ -78,6 +79,11 @@ pub fn playbook(
             become_settings: Default::default(),
             serial: Vec::new(),
             gather_facts: false,
+            remote_user: None,
+            any_errors_fatal: false,
+            max_fail_percentage: None,
+            vars_prompt: Vec::new(),
+            environment: None,
             roles: Vec::new(),
             tasks: vec![TaskNode::Task(task)],
             handlers: Vec::new(),

@@ -242,6 +242,13 @@ fn run_playbooks(args: &RunArgs) -> Exit {
             return Exit::BadOptions;
         }
     };
+    let prompted = match runner::prompt_vars(&playbooks, &extra) {
+        Ok(prompted) => prompted,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Exit::Invalid;
+        }
+    };
     let options = RunOptions {
         check: args.check,
         tags: args.tags.clone(),
@@ -271,6 +278,7 @@ fn run_playbooks(args: &RunArgs) -> Exit {
         forks: args.forks as usize,
         load_options,
         shard,
+        prompted,
     };
     let mut reporters: Vec<Arc<dyn Reporter>> = Vec::new();
     match args.format {

@@ -86,6 +86,7 @@ pub fn check(
                 known.extend(inventory.host_vars(&host.name).keys().cloned());
                 known.extend(extra_vars.keys().cloned());
                 known.extend(play.vars.keys().cloned());
+                known.extend(play.vars_prompt.iter().map(|prompt| prompt.name.clone()));
                 for file in &play.vars_files {
                     known.extend(file.vars.keys().cloned());
                 }
@@ -215,7 +216,7 @@ impl Checker<'_> {
                     let mut inner = with_scope(known, &include.common);
                     if let Some(spec) = &include.loop_items {
                         self.value(&spec.items, &include.common.location, &inner);
-                        inner.insert(spec.loop_var.clone());
+                        inner.extend(loop_names(spec));
                     }
                     self.conditions(&include.common.when, &inner);
                     if let IncludeSource::Static(nodes) = &include.source {
@@ -231,7 +232,7 @@ impl Checker<'_> {
         let mut inner = with_scope(known, &task.common);
         if let Some(spec) = &task.loop_items {
             self.value(&spec.items, &task.common.location, &inner);
-            inner.insert(spec.loop_var.clone());
+            inner.extend(loop_names(spec));
         }
         self.conditions(&task.common.when, &inner);
         if let Some(conditions) = &task.changed_when {
@@ -401,6 +402,13 @@ impl Checker<'_> {
             self.diagnostics.push(diagnostic);
         }
     }
+}
+
+/// The variables a loop defines for each item: `loop_var`, `index_var`, `ansible_loop`.
+fn loop_names(spec: &playbook::Loop) -> impl Iterator<Item = String> + '_ {
+    std::iter::once(spec.loop_var.clone())
+        .chain(spec.index_var.clone())
+        .chain(spec.extended.then(|| "ansible_loop".to_string()))
 }
 
 fn with_scope(known: &BTreeSet<String>, common: &playbook::Common) -> BTreeSet<String> {

@@ -1,6 +1,7 @@
 //! Host transports: the local machine, and SSH (its own issue). Both implement
 //! [`converge_modules::Host`] plus [`Connection`], which adds what only the runner needs.
 
+pub mod environment;
 pub mod local;
 pub mod open;
 pub mod simulated;

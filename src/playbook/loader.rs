@@ -220,23 +220,24 @@ const PLAY_KEYS: &[&str] = &[
     "no_log",
     "any_errors_fatal",
     "max_fail_percentage",
+    "remote_user",
+    "environment",
+    "vars_prompt",
+    "gather_subset",
+    "gather_timeout",
+    "throttle",
+    "order",
 ];
 
 /// Ansible play keys converge does not implement: reported as such, not as typos.
 const UNSUPPORTED_PLAY_KEYS: &[&str] = &[
     "strategy",
     "connection",
-    "remote_user",
-    "environment",
-    "vars_prompt",
     "module_defaults",
     "collections",
     "order",
     "force_handlers",
-    "gather_subset",
-    "gather_timeout",
     "fact_path",
-    "throttle",
     "run_once",
     "delegate_to",
     "port",
@@ -483,11 +484,18 @@ impl<'a> Loader<'a> {
         let gather_facts = value("gather_facts")
             .and_then(|flag| self.ok(keywords::boolean(file, "gather_facts", flag)))
             .unwrap_or(true);
-        for key in ["any_errors_fatal"] {
-            if let Some(flag) = value(key) {
-                self.ok(keywords::boolean(file, key, flag));
-            }
-        }
+        let any_errors_fatal = self
+            .flag(file, "any_errors_fatal", value("any_errors_fatal"))
+            .unwrap_or(false);
+        let max_fail_percentage = value("max_fail_percentage")
+            .and_then(|node| self.ok(keywords::percentage(file, "max_fail_percentage", node)));
+        let remote_user = value("remote_user")
+            .and_then(|user| self.ok(keywords::string(file, "remote_user", user)));
+        let environment =
+            value("environment").and_then(|node| self.ok(keywords::environment(file, node)));
+        let vars_prompt = value("vars_prompt")
+            .and_then(|node| self.ok(keywords::vars_prompt(file, node)))
+            .unwrap_or_default();
 
         let mut scope = Scope::new(playbook_dir.to_path_buf(), None);
         if let Some(tags) = value("tags") {
@@ -540,6 +548,11 @@ impl<'a> Loader<'a> {
             become_settings,
             serial,
             gather_facts,
+            remote_user,
+            any_errors_fatal,
+            max_fail_percentage,
+            vars_prompt,
+            environment,
             roles: state.roles,
             tasks: play_tasks,
             handlers: all_handlers,

@@ -78,12 +78,37 @@ pub struct Play {
     pub serial: Vec<SerialStep>,
     /// `gather_facts:` (default true).
     pub gather_facts: bool,
+    /// `remote_user:`: the login user where the inventory names none.
+    pub remote_user: Option<String>,
+    /// `any_errors_fatal:`: one failed host ends the play (and the run) for every host.
+    pub any_errors_fatal: bool,
+    /// `max_fail_percentage:`: more failed hosts than this share of a batch ends the run.
+    pub max_fail_percentage: Option<f64>,
+    /// `vars_prompt:`: variables asked for before the play starts.
+    pub vars_prompt: Vec<VarPrompt>,
+    /// `environment:` for every task of the play, untemplated.
+    pub environment: Option<Value>,
     /// Every role the play uses (including dependencies and `include_role`), for precedence.
     pub roles: Vec<Arc<RoleInstance>>,
     /// pre_tasks, FlushHandlers, role tasks, tasks, FlushHandlers, post_tasks, FlushHandlers.
     pub tasks: Vec<TaskNode>,
     /// Play handlers followed by role handlers.
     pub handlers: Vec<Task>,
+}
+
+/// One `vars_prompt:` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VarPrompt {
+    /// The variable it sets.
+    pub name: String,
+    /// The question (default: the name).
+    pub prompt: String,
+    /// The answer when the user just presses Enter.
+    pub default: Option<String>,
+    /// Do not echo the answer (default true, as in Ansible).
+    pub private: bool,
+    /// Ask twice and compare.
+    pub confirm: bool,
 }
 
 /// A role as loaded from disk.
@@ -139,8 +164,30 @@ pub struct Common {
     pub check_mode: Option<bool>,
     /// `no_log:`: hide arguments, results and diffs.
     pub no_log: bool,
+    /// `ignore_errors:` or `check_mode:` written as a template (`"{{ ansible_check_mode }}"`),
+    /// decided on the host; it overrides the fixed value above.
+    pub templated_flags: TemplatedFlags,
+    /// `environment:` at this level, untemplated (a mapping, or a template of one).
+    pub environment: Option<Value>,
+    /// `delegate_to:`, untemplated.
+    pub delegate_to: Option<String>,
+    /// `run_once:`.
+    pub run_once: bool,
+    /// `remote_user:` at this level.
+    pub remote_user: Option<String>,
+    /// `any_errors_fatal:`: this task failing on one host ends the play for every host.
+    pub any_errors_fatal: bool,
     /// The role this came from, for `files/`, `templates/` and role variables.
     pub role: Option<Arc<RoleInstance>>,
+}
+
+/// Task keywords whose value is a template, evaluated when the task runs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TemplatedFlags {
+    /// `ignore_errors: "{{ ... }}"`.
+    pub ignore_errors: Option<Condition>,
+    /// `check_mode: "{{ ... }}"`.
+    pub check_mode: Option<Condition>,
 }
 
 /// `loop:` / `with_items:`: a list, or a template that renders to one.
@@ -154,6 +201,15 @@ pub struct Loop {
     pub label: Option<String>,
     /// True for `with_items:` (flattens one level, as Ansible does).
     pub flatten: bool,
+    /// `with_<lookup>:` other than items/list: the lookup that turns the rendered terms into
+    /// items (`dict`, `subelements`, `first_found`, `fileglob`...).
+    pub lookup: Option<String>,
+    /// `loop_control.index_var`: a variable holding the item's index (from 0).
+    pub index_var: Option<String>,
+    /// `loop_control.extended`: `ansible_loop` with index, first, last, length...
+    pub extended: bool,
+    /// `loop_control.pause`: seconds to wait between items.
+    pub pause: f64,
 }
 
 /// One task (or handler).
@@ -179,6 +235,19 @@ pub struct Task {
     pub changed_when: Option<Vec<Condition>>,
     /// `failed_when:`.
     pub failed_when: Option<Vec<Condition>>,
+    /// `until:` with `retries:` and `delay:`: run again until the conditions hold.
+    pub until: Option<Retry>,
+}
+
+/// `until:`/`retries:`/`delay:`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retry {
+    /// The conditions, evaluated with the task's result registered.
+    pub until: Vec<Condition>,
+    /// `retries:` (default 3): the task runs at most this many times more.
+    pub retries: Value,
+    /// `delay:` in seconds (default 5).
+    pub delay: Value,
 }
 
 /// `block:` with `rescue:` and `always:`.
@@ -217,6 +286,8 @@ pub struct Include {
     pub source: IncludeSource,
     /// `loop:` over the whole include.
     pub loop_items: Option<Loop>,
+    /// `apply:` keywords given to every included task (become, vars, environment, when...).
+    pub apply: Option<Common>,
 }
 
 /// A node of a play's task tree.

@@ -4,11 +4,12 @@
 use super::outcome::is_unreachable;
 use super::play::HostRun;
 use super::Flow;
-use crate::connection::open as open_connection;
+use crate::connection::open::{self as open_connection, Endpoint};
 use crate::connection::{Connection, RunLockError};
 use crate::report::Status;
 use converge_modules as modules;
 use converge_modules::HostError;
+use serde_json::Value;
 
 impl HostRun<'_, '_> {
     pub(super) fn expose_facts(&mut self) {
@@ -30,6 +31,7 @@ impl HostRun<'_, '_> {
                 if expose {
                     self.expose_facts();
                     self.report_simple("Gathering Facts", Status::Ok, None);
+                    self.count(Status::Ok, false);
                 }
                 Ok(())
             }
@@ -55,7 +57,16 @@ impl HostRun<'_, '_> {
     /// (not unreachable: it answered).
     pub(super) fn connection(&mut self) -> Result<&mut Box<dyn Connection>, (Status, String)> {
         if self.slot.connection.is_none() {
-            let host_vars = self.runner.inventory.host_vars(&self.host.name);
+            let mut host_vars = self.runner.inventory.host_vars(&self.host.name);
+            // The play's `remote_user` is the login user where the inventory names none, as
+            // in Ansible, where `ansible_user` wins over the keyword.
+            if let Some(user) = &self.play.remote_user {
+                if !host_vars.contains_key("ansible_user")
+                    && !host_vars.contains_key("ansible_ssh_user")
+                {
+                    host_vars.insert("ansible_user".into(), Value::String(user.clone()));
+                }
+            }
             let endpoint =
                 open_connection::endpoint(&self.host.name, &host_vars, &self.options().connect)
                     .map_err(|message| (Status::Failed, message))?;
@@ -76,6 +87,41 @@ impl HostRun<'_, '_> {
         self.slot
             .connection
             .as_mut()
+            .ok_or_else(|| (Status::Failed, "no connection".to_string()))
+    }
+
+    /// The connection to `delegate` for a task delegated there (`delegate_to`,
+    /// `local_action`), opened on first use and kept for the run. `localhost` that the
+    /// inventory does not name is this machine, as in Ansible.
+    pub(super) fn delegate_connection(
+        &mut self,
+        delegate: &str,
+    ) -> Result<&mut Box<dyn Connection>, (Status, String)> {
+        if !self.slot.delegates.contains_key(delegate) {
+            let inventory = self.runner.inventory;
+            let endpoint = if inventory.host(delegate).is_some() {
+                let host_vars = inventory.host_vars(delegate);
+                open_connection::endpoint(delegate, &host_vars, &self.options().connect)
+                    .map_err(|message| (Status::Failed, message))?
+            } else if matches!(delegate, "localhost" | "127.0.0.1" | "::1") {
+                Endpoint::Local
+            } else {
+                return Err((
+                    Status::Failed,
+                    format!("`delegate_to: {delegate}` names a host that is not in the inventory"),
+                ));
+            };
+            let connection = endpoint.connect(delegate).map_err(|error| {
+                (
+                    Status::Failed,
+                    format!("cannot reach `{delegate}` (delegate_to): {error}"),
+                )
+            })?;
+            self.slot.delegates.insert(delegate.to_string(), connection);
+        }
+        self.slot
+            .delegates
+            .get_mut(delegate)
             .ok_or_else(|| (Status::Failed, "no connection".to_string()))
     }
 

@@ -5,6 +5,7 @@ use super::outcome::{is_unreachable, located, module_failure, Outcome};
 use super::play::HostRun;
 use super::scope::value_as_bool;
 use super::{task_display_name, Flow};
+use crate::connection::environment::WithEnvironment;
 use crate::connection::simulated::SimulatedHost;
 use crate::connection::Become;
 use crate::playbook::{self, RoleInstance, Task};
@@ -15,16 +16,33 @@ use converge_modules::{self as modules, ApplyError, Context, ModuleError, Target
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 
+/// How one task runs, decided from its keywords before it is dispatched.
+pub(super) struct Execution {
+    /// Plan only.
+    pub(super) check: bool,
+    /// The user the task runs as.
+    pub(super) become_as: Option<Become>,
+    /// `environment:` for every command.
+    pub(super) environment: Vec<(String, String)>,
+    /// `delegate_to:`, rendered: the host that runs the task instead of this one.
+    pub(super) delegate_to: Option<String>,
+}
+
 impl HostRun<'_, '_> {
     pub(super) fn dispatch(
         &mut self,
         task: &Task,
         args: Value,
         merged: &Map<String, Value>,
-        check: bool,
         role: Option<&RoleInstance>,
-        become_as: Option<Become>,
+        execution: Execution,
     ) -> Outcome {
+        let Execution {
+            check,
+            become_as,
+            environment,
+            delegate_to,
+        } = execution;
         let Some(module) = modules::find(&task.module) else {
             return Outcome::failed(format!("unknown module `{}`", task.module));
         };
@@ -52,38 +70,51 @@ impl HostRun<'_, '_> {
             }
         }
         let facts = self.slot.facts.clone().unwrap_or_default();
-        if let Err((status, message)) = self.connection() {
+        let opened = match &delegate_to {
+            Some(delegate) => self.delegate_connection(delegate).map(|_| ()),
+            None => self.connection().map(|_| ()),
+        };
+        if let Err((status, message)) = opened {
             return Outcome {
                 status,
                 ..Outcome::failed(message)
             };
         }
         let slot = &mut *self.slot;
-        let Some(connection) = slot.connection.as_mut() else {
+        // A delegated task plans against the delegate as it is: check mode's record of
+        // earlier changes belongs to this host.
+        let (connection, simulation) = match &delegate_to {
+            Some(delegate) => (slot.delegates.get_mut(delegate), None),
+            None => (slot.connection.as_mut(), Some(&mut slot.simulation)),
+        };
+        let Some(connection) = connection else {
             return Outcome::failed("no connection");
         };
         connection.set_become(become_as);
-        let real: &mut dyn modules::Host = connection.as_mut();
+        let mut real = WithEnvironment {
+            host: connection.as_mut(),
+            environment: &environment,
+        };
         let context = Context { facts: &facts };
-        let planned = if check {
-            // Plan against the host as the earlier tasks' plans would have left it.
-            let mut view = SimulatedHost {
-                real,
-                simulation: &mut slot.simulation,
-            };
-            plan_task(task, &args, module, &mut view, &context)
-        } else {
-            plan_task(task, &args, module, real, &context)
+        let planned = match (check, simulation) {
+            (true, Some(simulation)) => {
+                // Plan against the host as the earlier tasks' plans would have left it.
+                let mut view = SimulatedHost {
+                    real: &mut real,
+                    simulation: &mut *simulation,
+                };
+                let planned = plan_task(task, &args, module, &mut view, &context);
+                if let Ok(plan) = &planned {
+                    simulation.absorb(plan, &mut real);
+                }
+                planned
+            }
+            _ => plan_task(task, &args, module, &mut real, &context),
         };
         let plan = match planned {
             Ok(plan) => plan,
             Err(error) => return module_failure(error),
         };
-        if check {
-            if let Some(connection) = slot.connection.as_mut() {
-                slot.simulation.absorb(&plan, connection.as_mut());
-            }
-        }
         let warnings = plan.warnings.clone();
         for warning in &warnings {
             self.runner.reporter.warning(&format!(
@@ -119,11 +150,18 @@ impl HostRun<'_, '_> {
                 end_host: false,
             };
         }
-        let connection = match self.connection() {
+        let connection = match &delegate_to {
+            Some(delegate) => self.delegate_connection(delegate),
+            None => self.connection(),
+        };
+        let connection = match connection {
             Ok(connection) => connection,
             Err((_, message)) => return Outcome::failed(message),
         };
-        let applied = plan.apply(connection.as_mut());
+        let applied = plan.apply(&mut WithEnvironment {
+            host: connection.as_mut(),
+            environment: &environment,
+        });
         let applied = match (applied, &plan.confirm) {
             (Ok(result), Some(confirmation)) => match self.confirm_reachable(confirmation) {
                 Ok(()) => Ok(result),

@@ -21,13 +21,16 @@ use crate::connection::simulated::Simulation;
 use crate::connection::{Connection, Secret};
 use crate::inventory::{Inventory, InventoryHost};
 use crate::playbook::{self, BecomeSettings, IncludeSource, LoadOptions, Play, Task, TaskNode};
+use crate::report::Status;
 use crate::report::{HostStats, Reporter};
 use crate::template::Templates;
 use converge_modules::Facts;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 mod connect;
 mod controller;
@@ -67,6 +70,8 @@ pub struct RunOptions {
     pub load_options: LoadOptions,
     /// `--shard K/N`: only hosts in part K of N.
     pub shard: Option<Shard>,
+    /// Answers to the plays' `vars_prompt:` (see [`prompt_vars`]).
+    pub prompted: Map<String, Value>,
 }
 
 /// Totals for the exit code.
@@ -112,6 +117,8 @@ struct HostSlot {
     include_vars: Map<String, Value>,
     stats: HostStats,
     down: Option<Down>,
+    /// Connections to the hosts this host's tasks were delegated to, kept for the run.
+    delegates: BTreeMap<String, Box<dyn Connection>>,
 }
 
 /// Runs playbooks against an inventory.
@@ -122,6 +129,21 @@ pub struct Runner<'a> {
     templates: Templates,
     slots: BTreeMap<String, Mutex<HostSlot>>,
     pool: rayon::ThreadPool,
+    /// Set by `any_errors_fatal` or `max_fail_percentage`: no host starts another task.
+    aborted: AtomicBool,
+    /// Hosts that failed in the current batch, for `max_fail_percentage`.
+    batch_failures: AtomicUsize,
+    /// The result of each `run_once` task, shared by the hosts of the batch.
+    run_once: Mutex<HashMap<String, Arc<Mutex<Option<SharedResult>>>>>,
+}
+
+/// What a `run_once` task left, for the hosts that did not run it.
+#[derive(Clone)]
+struct SharedResult {
+    /// The host that ran it.
+    host: String,
+    status: Status,
+    result: Map<String, Value>,
 }
 
 /// How a sequence of tasks ended on a host.
@@ -152,6 +174,9 @@ impl<'a> Runner<'a> {
             templates: Templates::new(),
             slots: BTreeMap::new(),
             pool,
+            aborted: AtomicBool::new(false),
+            batch_failures: AtomicUsize::new(0),
+            run_once: Mutex::new(HashMap::new()),
         })
     }
 
@@ -170,6 +195,9 @@ impl<'a> Runner<'a> {
         let mut order: Vec<String> = Vec::new();
         for book in playbooks {
             for play in &book.plays {
+                if self.aborted.load(Ordering::SeqCst) {
+                    break;
+                }
                 let playbook_dir = book
                     .path
                     .parent()
@@ -211,13 +239,25 @@ impl<'a> Runner<'a> {
                 let play_hosts: Vec<Value> =
                     live.iter().map(|h| Value::String(h.name.clone())).collect();
                 for batch in batches(&live, &play.serial) {
+                    if self.aborted.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    self.batch_failures.store(0, Ordering::SeqCst);
+                    lock(&self.run_once).clear();
+                    let batch_size = batch.len();
                     let runner = &*self;
                     let play_hosts = &play_hosts;
                     let playbook_dir = &playbook_dir;
                     self.pool.scope(|scope| {
                         for host in batch {
                             scope.spawn(move |_| {
-                                runner.run_play_on_host(play, host, playbook_dir, play_hosts)
+                                runner.run_play_on_host(
+                                    play,
+                                    host,
+                                    playbook_dir,
+                                    play_hosts,
+                                    batch_size,
+                                )
                             });
                         }
                     });
@@ -235,12 +275,13 @@ impl<'a> Runner<'a> {
         summary
     }
 
-    pub(super) fn run_play_on_host(
+    fn run_play_on_host(
         &self,
         play: &Play,
         host: &InventoryHost,
         playbook_dir: &Path,
         play_hosts: &[Value],
+        batch_size: usize,
     ) {
         let Some(slot) = self.slots.get(&host.name) else {
             return;
@@ -256,10 +297,90 @@ impl<'a> Runner<'a> {
             play_hosts,
             slot: &mut slot,
             notified: Vec::new(),
+            batch_size,
+            fatal_failure: false,
+            last_result: None,
         };
         run.run_play();
         self.reporter.host_done(&host.name);
     }
+
+    /// Whether `any_errors_fatal` or `max_fail_percentage` ended the run.
+    fn aborted(&self) -> bool {
+        self.aborted.load(Ordering::SeqCst)
+    }
+
+    /// A host of a batch of `batch_size` failed: end the run for everyone when the play says
+    /// one failure is fatal, or when failures pass `max_fail_percentage`.
+    fn host_failed(&self, play: &Play, fatal: bool, batch_size: usize) {
+        let failed = self.batch_failures.fetch_add(1, Ordering::SeqCst) + 1;
+        let over_limit = play
+            .max_fail_percentage
+            .is_some_and(|limit| failed as f64 * 100.0 / batch_size.max(1) as f64 > limit);
+        if fatal || play.any_errors_fatal || over_limit {
+            self.aborted.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// The slot where the hosts of a batch share the result of the `run_once` task `key`.
+    fn run_once_slot(&self, key: String) -> Arc<Mutex<Option<SharedResult>>> {
+        Arc::clone(lock(&self.run_once).entry(key).or_default())
+    }
+}
+
+/// A mutex's value even when a panicking worker poisoned it: what it guards stays usable.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Ask for every `vars_prompt:` variable that `-e` does not already give, before any host is
+/// touched: on a terminal, or refused with a clear message when there is none.
+pub fn prompt_vars(
+    playbooks: &[playbook::Playbook],
+    extra_vars: &Map<String, Value>,
+) -> Result<Map<String, Value>, String> {
+    use std::io::IsTerminal;
+    let mut answers = Map::new();
+    for play in playbooks.iter().flat_map(|book| &book.plays) {
+        for prompt in &play.vars_prompt {
+            if extra_vars.contains_key(&prompt.name) || answers.contains_key(&prompt.name) {
+                continue;
+            }
+            if !std::io::stdin().is_terminal() {
+                return Err(format!(
+                    "play `{}` asks for `{}` (vars_prompt) but there is no terminal to ask on; give it with `-e {}=...`",
+                    play.name, prompt.name, prompt.name
+                ));
+            }
+            let question = match &prompt.default {
+                Some(default) => format!("{} [{default}]: ", prompt.prompt),
+                None => format!("{}: ", prompt.prompt),
+            };
+            let ask = |question: &str| -> Result<String, String> {
+                if prompt.private {
+                    rpassword::prompt_password(question).map_err(|e| e.to_string())
+                } else {
+                    eprint!("{question}");
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .map_err(|e| e.to_string())?;
+                    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+                }
+            };
+            let mut answer = ask(&question)?;
+            if prompt.confirm && ask(&format!("confirm {question}"))? != answer {
+                return Err(format!("the answers for `{}` do not match", prompt.name));
+            }
+            if answer.is_empty() {
+                answer = prompt.default.clone().unwrap_or_default();
+            }
+            answers.insert(prompt.name.clone(), Value::String(answer));
+        }
+    }
+    Ok(answers)
 }
 
 /// A task's name for reports: its `name`, else the module name.

@@ -62,13 +62,21 @@ impl HostRun<'_, '_> {
         });
     }
 
+    /// Count a task in the recap as Ansible does: `ok` holds every task that succeeded,
+    /// changed ones included, and a failure that `ignore_errors` let pass is `ok` and `ignored`.
     pub(super) fn count(&mut self, status: Status, ignored: bool) {
         let stats = &mut self.slot.stats;
         match status {
             Status::Ok => stats.ok += 1,
-            Status::Changed => stats.changed += 1,
+            Status::Changed => {
+                stats.ok += 1;
+                stats.changed += 1;
+            }
             Status::Skipped => stats.skipped += 1,
-            Status::Failed if ignored => stats.ignored += 1,
+            Status::Failed if ignored => {
+                stats.ok += 1;
+                stats.ignored += 1;
+            }
             Status::Failed => stats.failed += 1,
             Status::Unreachable => stats.unreachable = 1,
         }
@@ -85,6 +93,7 @@ impl HostRun<'_, '_> {
         display_name: &str,
         item: Option<String>,
         outcome: &Outcome,
+        ignore_errors: bool,
     ) {
         let no_log = task.common.no_log;
         self.runner.reporter.task(&TaskReport {
@@ -94,7 +103,7 @@ impl HostRun<'_, '_> {
             status: outcome.status,
             changes: if no_log { &[] } else { &outcome.changes },
             message: outcome.message.clone(),
-            ignored: outcome.status == Status::Failed && task.common.ignore_errors,
+            ignored: outcome.status == Status::Failed && ignore_errors,
             no_log,
         });
     }

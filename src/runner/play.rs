@@ -18,6 +18,12 @@ pub(super) struct HostRun<'r, 's> {
     pub(super) play_hosts: &'r [Value],
     pub(super) slot: &'s mut HostSlot,
     pub(super) notified: Vec<String>,
+    /// How many hosts run this batch, for `max_fail_percentage`.
+    pub(super) batch_size: usize,
+    /// A task with `any_errors_fatal` failed here.
+    pub(super) fatal_failure: bool,
+    /// The status and registered result of the last task, for `run_once`.
+    pub(super) last_result: Option<(Status, Map<String, Value>)>,
 }
 
 impl HostRun<'_, '_> {
@@ -37,6 +43,7 @@ impl HostRun<'_, '_> {
         let scope = Scope {
             vars: Map::new(),
             become_settings: self.play.become_settings.clone(),
+            ..Scope::default()
         };
         let flow = self.run_nodes(&self.play.tasks, &scope);
         match flow {
@@ -49,12 +56,18 @@ impl HostRun<'_, '_> {
         match flow {
             Flow::Failed => self.slot.down = Some(Down::Failed),
             Flow::Unreachable => self.slot.down = Some(Down::Unreachable),
-            _ => {}
+            _ => return,
         }
+        self.runner
+            .host_failed(self.play, self.fatal_failure, self.batch_size);
     }
 
     pub(super) fn run_nodes(&mut self, nodes: &[TaskNode], scope: &Scope) -> Flow {
         for node in nodes {
+            // `any_errors_fatal` or `max_fail_percentage` ended the play for every host.
+            if self.runner.aborted() {
+                return Flow::EndHost;
+            }
             let flow = match node {
                 TaskNode::Task(task) => self.run_task(task, scope),
                 TaskNode::Block(block) => self.run_block(block, scope),
@@ -66,15 +79,6 @@ impl HostRun<'_, '_> {
             }
         }
         Flow::Continue
-    }
-
-    pub(super) fn inner_scope(&self, scope: &Scope, common: &playbook::Common) -> Scope {
-        let mut inner = scope.clone();
-        for (key, value) in &common.vars {
-            inner.vars.insert(key.clone(), value.clone());
-        }
-        inner.become_settings = common.become_settings.inherit(&scope.become_settings);
-        inner
     }
 
     pub(super) fn run_block(&mut self, block: &Block, scope: &Scope) -> Flow {
@@ -117,7 +121,18 @@ impl HostRun<'_, '_> {
     }
 
     pub(super) fn run_include(&mut self, include: &Include, scope: &Scope) -> Flow {
-        let scope = self.inner_scope(scope, &include.common);
+        // As in Ansible, an include's own keywords gate the include; only its `vars` and
+        // what `apply:` names reach the included tasks.
+        let mut scope = Scope {
+            environment: scope.environment.clone(),
+            delegate_to: scope.delegate_to.clone(),
+            run_once: scope.run_once,
+            any_errors_fatal: scope.any_errors_fatal,
+            ..self.inner_scope(scope, &include.common)
+        };
+        if let Some(apply) = &include.apply {
+            scope = self.applied_scope(&scope, apply);
+        }
         let role = include.common.role.clone();
         let name = include
             .common

@@ -3,19 +3,104 @@
 
 use super::play::HostRun;
 use crate::connection::{Become, BecomeMethod};
-use crate::playbook::{BecomeSettings, Condition, RoleInstance};
+use crate::playbook::{BecomeSettings, Common, Condition, RoleInstance};
 use crate::template;
 use crate::vars;
 use serde_json::{json, Map, Value};
 
-/// What a task needs from its surroundings: scope variables and the role it came from.
+/// What the enclosing blocks and includes impose on a task when it runs.
 #[derive(Clone, Default)]
 pub(super) struct Scope {
     pub(super) vars: Map<String, Value>,
     pub(super) become_settings: BecomeSettings,
+    /// `environment:` of every enclosing level, outermost first (inner keys win).
+    pub(super) environment: Vec<Value>,
+    /// The innermost `delegate_to:`.
+    pub(super) delegate_to: Option<String>,
+    /// `run_once:` on an enclosing block.
+    pub(super) run_once: bool,
+    /// `any_errors_fatal:` on an enclosing block.
+    pub(super) any_errors_fatal: bool,
+    /// Conditions from an include's `apply:`, checked on every included task.
+    pub(super) when: Vec<Condition>,
 }
 
 impl HostRun<'_, '_> {
+    /// The scope inside a block, include or task: `scope` with `common`'s keywords added.
+    pub(super) fn inner_scope(&self, scope: &Scope, common: &Common) -> Scope {
+        let mut inner = scope.clone();
+        for (key, value) in &common.vars {
+            inner.vars.insert(key.clone(), value.clone());
+        }
+        inner.become_settings = common.become_settings.inherit(&scope.become_settings);
+        if let Some(environment) = &common.environment {
+            inner.environment.push(environment.clone());
+        }
+        if common.delegate_to.is_some() {
+            inner.delegate_to.clone_from(&common.delegate_to);
+        }
+        inner.run_once |= common.run_once;
+        inner.any_errors_fatal |= common.any_errors_fatal;
+        inner
+    }
+
+    /// The scope an include's `apply:` gives its tasks.
+    pub(super) fn applied_scope(&self, scope: &Scope, apply: &Common) -> Scope {
+        let mut inner = self.inner_scope(scope, apply);
+        inner.when.extend(apply.when.iter().cloned());
+        inner
+    }
+
+    /// The environment variables a task's commands get: every level's `environment:`
+    /// rendered and merged, inner levels winning.
+    pub(super) fn environment(
+        &self,
+        scope: &Scope,
+        role: Option<&RoleInstance>,
+    ) -> Result<Vec<(String, String)>, String> {
+        let mut levels: Vec<&Value> = Vec::new();
+        if let Some(play) = &self.play.environment {
+            levels.push(play);
+        }
+        levels.extend(scope.environment.iter());
+        let mut merged: Map<String, Value> = Map::new();
+        for level in levels {
+            let vars = self.variables(scope, role, Some(level))?;
+            let rendered = self
+                .runner
+                .templates
+                .render_value(level, &vars)
+                .map_err(|e| format!("environment: {e}"))?;
+            let maps = match rendered {
+                Value::Array(items) => items,
+                other => vec![other],
+            };
+            for map in maps {
+                match map {
+                    Value::Object(map) => merged.extend(map),
+                    Value::Null => {}
+                    other => {
+                        return Err(format!(
+                            "`environment` must be a mapping of variables, but it gave `{other}`"
+                        ))
+                    }
+                }
+            }
+        }
+        Ok(merged
+            .into_iter()
+            .filter(|(_, value)| value.as_str() != Some(template::OMIT))
+            .map(|(key, value)| {
+                let text = match value {
+                    Value::String(text) => text,
+                    Value::Null => String::new(),
+                    other => other.to_string(),
+                };
+                (key, text)
+            })
+            .collect())
+    }
+
     /// The task's variables, with every variable `source` reads rendered.
     pub(super) fn variables(
         &self,
@@ -48,6 +133,16 @@ impl HostRun<'_, '_> {
         layers.push(&host_vars);
         layers.push(&self.slot.fact_vars);
         layers.push(&self.play.vars);
+        let prompted: Map<String, Value> = self
+            .play
+            .vars_prompt
+            .iter()
+            .filter_map(|prompt| {
+                let answer = self.options().prompted.get(&prompt.name)?;
+                Some((prompt.name.clone(), answer.clone()))
+            })
+            .collect();
+        layers.push(&prompted);
         for file in &self.play.vars_files {
             layers.push(&file.vars);
         }

@@ -1,11 +1,12 @@
 //! One task on one host: its loop items, each item's run (condition, arguments, dispatch),
 //! `changed_when`/`failed_when`, `register`, `notify` and `ignore_errors`.
 
+use super::dispatch::Execution;
 use super::outcome::{located, Outcome};
 use super::play::HostRun;
 use super::scope::{args_text, Scope};
 use super::{task_display_name, Flow};
-use crate::playbook::{Loop, RoleInstance, Task};
+use crate::playbook::{Condition, Loop, RoleInstance, Task};
 use crate::report::Status;
 use crate::template;
 use serde_json::{json, Map, Value};
@@ -17,6 +18,11 @@ impl HostRun<'_, '_> {
         scope: &Scope,
         role: Option<&RoleInstance>,
     ) -> Result<Vec<Value>, String> {
+        if let Some(lookup) = &spec.lookup {
+            return Err(format!(
+                "`with_{lookup}` loops are not built yet; write `loop:` with a list"
+            ));
+        }
         let merged = self.variables(scope, role, Some(&spec.items))?;
         let mut merged = merged;
         if let Value::String(source) = &spec.items {
@@ -54,23 +60,71 @@ impl HostRun<'_, '_> {
             return Flow::Continue;
         }
         let scope = self.inner_scope(scope, &task.common);
+        if scope.run_once {
+            return self.run_task_once_for_batch(task, &scope);
+        }
+        self.run_task_here(task, &scope)
+    }
+
+    /// `run_once`: the first host of the batch to reach the task runs it; the others wait
+    /// for it and take its registered result, as Ansible gives every host of the batch the
+    /// one run's result.
+    fn run_task_once_for_batch(&mut self, task: &Task, scope: &Scope) -> Flow {
+        let key = format!("{}@{}", self.play.location, task.common.location);
+        let shared = self.runner.run_once_slot(key);
+        let mut shared = super::lock(&shared);
+        if let Some(earlier) = shared.as_ref() {
+            if let Some(name) = &task.register {
+                self.slot
+                    .set_facts
+                    .insert(name.clone(), Value::Object(earlier.result.clone()));
+            }
+            return match earlier.status {
+                Status::Failed | Status::Unreachable
+                    if !self.ignores_errors(task, scope, task.common.role.as_deref()) =>
+                {
+                    self.report_failure(
+                        &task_display_name(task),
+                        format!("failed on {} (run_once)", earlier.host),
+                    );
+                    Flow::Failed
+                }
+                Status::Changed => {
+                    self.notify(task);
+                    Flow::Continue
+                }
+                _ => Flow::Continue,
+            };
+        }
+        self.last_result = None;
+        let flow = self.run_task_here(task, scope);
+        if let Some((status, result)) = self.last_result.take() {
+            *shared = Some(super::SharedResult {
+                host: self.host.name.clone(),
+                status,
+                result,
+            });
+        }
+        flow
+    }
+
+    fn run_task_here(&mut self, task: &Task, scope: &Scope) -> Flow {
         let role = task.common.role.clone();
         let display_name = task_display_name(task);
+        let ignore_errors = self.ignores_errors(task, scope, role.as_deref());
         self.runner
             .reporter
             .task_start(&self.host.name, &display_name);
-        let items: Vec<Option<Value>> = match &task.loop_items {
-            Some(spec) => match self.loop_items(spec, &scope, role.as_deref()) {
-                Ok(items) => items.into_iter().map(Some).collect(),
-                Err(message) => {
-                    return self.finish(task, &display_name, None, Outcome::failed(message))
-                }
-            },
-            None => vec![None],
-        };
         let Some(spec) = &task.loop_items else {
-            let outcome = self.run_once(task, &scope, role.as_deref());
-            return self.finish(task, &display_name, None, outcome);
+            let outcome = self.run_item(task, scope, role.as_deref());
+            return self.finish(task, &display_name, None, outcome, ignore_errors);
+        };
+        let items = match self.loop_items(spec, scope, role.as_deref()) {
+            Ok(items) => items,
+            Err(message) => {
+                let outcome = Outcome::failed(located(message, &task.common.location));
+                return self.finish(task, &display_name, None, outcome, ignore_errors);
+            }
         };
         // A loop: one report per item, one registered result with `results`.
         let mut results = Vec::new();
@@ -78,36 +132,58 @@ impl HostRun<'_, '_> {
         let mut any_failed = false;
         let mut all_skipped = true;
         let mut item_flow = Flow::Continue;
-        for item in items.into_iter().flatten() {
+        let count = items.len();
+        for (index, item) in items.iter().enumerate() {
+            if index > 0 && spec.pause > 0.0 {
+                std::thread::sleep(std::time::Duration::from_secs_f64(spec.pause));
+            }
             let mut item_scope = scope.clone();
             item_scope.vars.insert(spec.loop_var.clone(), item.clone());
-            let label = self.item_label(spec, &item_scope, role.as_deref(), &item);
-            let outcome = self.run_once(task, &item_scope, role.as_deref());
+            if let Some(index_var) = &spec.index_var {
+                item_scope.vars.insert(index_var.clone(), json!(index));
+            }
+            if spec.extended {
+                item_scope
+                    .vars
+                    .insert("ansible_loop".into(), extended_loop(&items, index));
+            }
+            let label = self.item_label(spec, &item_scope, role.as_deref(), item);
+            let outcome = self.run_item(task, &item_scope, role.as_deref());
             let mut result = outcome.result.clone();
             result.insert(spec.loop_var.clone(), item.clone());
             result.insert("ansible_loop_var".into(), json!(spec.loop_var));
+            if let Some(index_var) = &spec.index_var {
+                result.insert(index_var.clone(), json!(index));
+                result.insert("ansible_index_var".into(), json!(index_var));
+            }
+            if spec.extended {
+                result.insert("ansible_loop".into(), extended_loop(&items, index));
+            }
             any_changed |= outcome.status == Status::Changed;
             any_failed |= outcome.status == Status::Failed || outcome.status == Status::Unreachable;
             all_skipped &= outcome.status == Status::Skipped;
             results.push(Value::Object(result));
-            self.report(task, &display_name, Some(label), &outcome);
+            self.report(task, &display_name, Some(label), &outcome, ignore_errors);
             if outcome.status == Status::Unreachable {
                 item_flow = Flow::Unreachable;
                 break;
             }
         }
+        debug_assert!(results.len() <= count);
         let mut result = Map::new();
         result.insert("changed".into(), json!(any_changed));
         result.insert("failed".into(), json!(any_failed));
         result.insert("skipped".into(), json!(all_skipped && !results.is_empty()));
         result.insert("results".into(), Value::Array(results));
+        result.insert("msg".into(), json!("All items completed"));
         if let Some(name) = &task.register {
             self.slot
                 .set_facts
-                .insert(name.clone(), Value::Object(result));
+                .insert(name.clone(), Value::Object(result.clone()));
         }
         if item_flow == Flow::Unreachable {
             self.count(Status::Unreachable, false);
+            self.last_result = Some((Status::Unreachable, result));
             return Flow::Unreachable;
         }
         let status = if any_failed {
@@ -119,14 +195,32 @@ impl HostRun<'_, '_> {
         } else {
             Status::Ok
         };
-        self.count(status, any_failed && task.common.ignore_errors);
+        self.last_result = Some((status, result));
+        self.count(status, any_failed && ignore_errors);
         if any_changed {
             self.notify(task);
         }
-        if any_failed && !task.common.ignore_errors {
+        if any_failed && !ignore_errors {
+            self.fatal_failure |= scope.any_errors_fatal;
             return Flow::Failed;
         }
         Flow::Continue
+    }
+
+    /// `ignore_errors:`, deciding a templated one with the task's variables (a template
+    /// that cannot be evaluated does not ignore anything).
+    pub(super) fn ignores_errors(
+        &self,
+        task: &Task,
+        scope: &Scope,
+        role: Option<&RoleInstance>,
+    ) -> bool {
+        match &task.common.templated_flags.ignore_errors {
+            Some(condition) => self
+                .conditions_hold(std::slice::from_ref(condition), scope, role)
+                .unwrap_or(false),
+            None => task.common.ignore_errors,
+        }
     }
 
     pub(super) fn item_label(
@@ -164,43 +258,144 @@ impl HostRun<'_, '_> {
         display_name: &str,
         item: Option<String>,
         outcome: Outcome,
+        ignore_errors: bool,
     ) -> Flow {
-        self.report(task, display_name, item, &outcome);
-        let ignored = outcome.status == Status::Failed && task.common.ignore_errors;
+        self.report(task, display_name, item, &outcome, ignore_errors);
+        let ignored = outcome.status == Status::Failed && ignore_errors;
         self.count(outcome.status, ignored);
         if let Some(name) = &task.register {
             self.slot
                 .set_facts
                 .insert(name.clone(), Value::Object(outcome.result.clone()));
         }
+        self.last_result = Some((outcome.status, outcome.result.clone()));
         match outcome.status {
             Status::Changed => {
                 self.notify(task);
                 Flow::Continue
             }
             Status::Failed if ignored => Flow::Continue,
-            Status::Failed => Flow::Failed,
+            Status::Failed => {
+                self.fatal_failure |= task.common.any_errors_fatal;
+                Flow::Failed
+            }
             Status::Unreachable => Flow::Unreachable,
             Status::Ok | Status::Skipped if outcome.end_host => Flow::EndHost,
             Status::Ok | Status::Skipped => Flow::Continue,
         }
     }
 
-    /// One execution of a task (one loop item): when, render, plan, apply, changed_when.
-    pub(super) fn run_once(
+    /// One execution of a task (one loop item): its conditions, then attempts until its
+    /// `until:` holds.
+    pub(super) fn run_item(
         &mut self,
         task: &Task,
         scope: &Scope,
         role: Option<&RoleInstance>,
     ) -> Outcome {
-        match self.conditions_hold(&task.common.when, scope, role) {
+        let conditions: Vec<Condition> = scope
+            .when
+            .iter()
+            .chain(&task.common.when)
+            .cloned()
+            .collect();
+        match self.conditions_hold(&conditions, scope, role) {
             Ok(true) => {}
             Ok(false) => return Outcome::skipped("conditional result was false"),
             Err(message) => return Outcome::failed(message),
         }
+        let Some(retry) = &task.until else {
+            return self.attempt(task, scope, role).0;
+        };
+        let (retries, delay) = match (
+            self.number(&retry.retries, scope, role),
+            self.number(&retry.delay, scope, role),
+        ) {
+            (Ok(retries), Ok(delay)) => (retries, delay),
+            (Err(message), _) | (_, Err(message)) => {
+                return Outcome::failed(located(message, &task.common.location))
+            }
+        };
+        // As Ansible: `retries: 3` means up to four attempts, and never fewer than one.
+        let attempts = if retries <= 0.0 {
+            1
+        } else {
+            retries as u64 + 1
+        };
+        let mut attempt = 1;
+        loop {
+            let (mut outcome, mut merged) = self.attempt(task, scope, role);
+            if matches!(outcome.status, Status::Unreachable | Status::Skipped) {
+                return outcome;
+            }
+            outcome.result.insert("attempts".into(), json!(attempt));
+            let register = task.register.clone().unwrap_or_else(|| "result".into());
+            merged.insert(register, Value::Object(outcome.result.clone()));
+            let done = match self.evaluate_all(&retry.until, &mut merged) {
+                Ok(done) => done,
+                Err(message) => return Outcome::failed(message),
+            };
+            if done {
+                return outcome;
+            }
+            if attempt >= attempts {
+                outcome.status = Status::Failed;
+                outcome.result.insert("failed".into(), json!(true));
+                if outcome.message.is_none() {
+                    let message = format!("`until` did not hold after {attempt} attempts");
+                    outcome.result.insert("msg".into(), json!(message));
+                    outcome.message = Some(message);
+                }
+                return outcome;
+            }
+            self.runner.reporter.warning(&format!(
+                "[{}] {}: retrying ({} attempts left)",
+                self.host.name,
+                task_display_name(task),
+                attempts - attempt
+            ));
+            std::thread::sleep(std::time::Duration::from_secs_f64(delay.max(0.0)));
+            attempt += 1;
+        }
+    }
+
+    /// A number keyword (`retries`, `delay`), written as a number or a template of one.
+    fn number(
+        &self,
+        value: &Value,
+        scope: &Scope,
+        role: Option<&RoleInstance>,
+    ) -> Result<f64, String> {
+        let vars = self.variables(scope, role, Some(value))?;
+        let rendered = self
+            .runner
+            .templates
+            .render_value(value, &vars)
+            .map_err(|e| e.to_string())?;
+        match &rendered {
+            Value::Number(n) => n.as_f64(),
+            Value::String(text) => text.trim().parse().ok(),
+            _ => None,
+        }
+        .ok_or_else(|| format!("expected a number, found {}", describe(&rendered)))
+    }
+
+    /// One attempt: render the arguments, dispatch, then `changed_when`/`failed_when`. The
+    /// variables are returned for `until`.
+    fn attempt(
+        &mut self,
+        task: &Task,
+        scope: &Scope,
+        role: Option<&RoleInstance>,
+    ) -> (Outcome, Map<String, Value>) {
         let mut merged = match self.variables(scope, role, Some(&task.args)) {
             Ok(merged) => merged,
-            Err(message) => return Outcome::failed(located(message, &task.common.location)),
+            Err(message) => {
+                return (
+                    Outcome::failed(located(message, &task.common.location)),
+                    Map::new(),
+                )
+            }
         };
         if let Some(text) = args_text(&task.args) {
             self.add_hostvars_if_used(&mut merged, &text);
@@ -208,20 +403,64 @@ impl HostRun<'_, '_> {
         let args = match self.runner.templates.render_value(&task.args, &merged) {
             Ok(args) => template::strip_omitted(args),
             Err(error) => {
-                return Outcome::failed(located(error.to_string(), &task.common.location))
+                let message = located(error.to_string(), &task.common.location);
+                return (Outcome::failed(message), merged);
             }
         };
-        let check = match task.common.check_mode {
-            Some(forced) => forced,
-            None => self.options().check,
+        let execution = match self.execution(task, scope, role) {
+            Ok(execution) => execution,
+            Err(message) => {
+                return (
+                    Outcome::failed(located(message, &task.common.location)),
+                    merged,
+                )
+            }
         };
-        let become_as = self.effective_become(scope);
-        let mut outcome = self.dispatch(task, args, &merged, check, role, become_as);
+        let mut outcome = self.dispatch(task, args, &merged, role, execution);
         if outcome.status == Status::Unreachable {
-            return outcome;
+            return (outcome, merged);
         }
         self.apply_overrides(task, &mut outcome, &mut merged);
-        outcome
+        (outcome, merged)
+    }
+
+    /// How the task runs: check mode (fixed, templated or the run's), who it runs as, its
+    /// environment, and where (`delegate_to`).
+    fn execution(
+        &self,
+        task: &Task,
+        scope: &Scope,
+        role: Option<&RoleInstance>,
+    ) -> Result<Execution, String> {
+        let check = match (
+            &task.common.templated_flags.check_mode,
+            task.common.check_mode,
+        ) {
+            (Some(condition), _) => {
+                self.conditions_hold(std::slice::from_ref(condition), scope, role)?
+            }
+            (None, Some(forced)) => forced,
+            (None, None) => self.options().check,
+        };
+        let delegate_to = match &scope.delegate_to {
+            Some(target) => {
+                let vars = self.variables(scope, role, Some(&Value::String(target.clone())))?;
+                let rendered = self
+                    .runner
+                    .templates
+                    .render_str(target, &vars)
+                    .map_err(|e| format!("delegate_to: {e}"))?;
+                // Delegating to the host itself is no delegation.
+                (rendered != self.host.name).then_some(rendered)
+            }
+            None => None,
+        };
+        Ok(Execution {
+            check,
+            become_as: self.effective_become(scope),
+            environment: self.environment(scope, role)?,
+            delegate_to,
+        })
     }
 
     /// `changed_when` / `failed_when`, evaluated with the task's own result registered.
@@ -285,4 +524,21 @@ pub(super) fn describe(value: &Value) -> String {
         Value::Object(_) => "a mapping".into(),
         other => format!("`{other}`"),
     }
+}
+
+/// `ansible_loop` for item `index` of `items` (`loop_control: {extended: true}`).
+fn extended_loop(items: &[Value], index: usize) -> Value {
+    let length = items.len();
+    json!({
+        "allitems": items,
+        "index": index + 1,
+        "index0": index,
+        "revindex": length - index,
+        "revindex0": length - index - 1,
+        "first": index == 0,
+        "last": index + 1 == length,
+        "length": length,
+        "previtem": if index > 0 { items[index - 1].clone() } else { Value::Null },
+        "nextitem": items.get(index + 1).cloned().unwrap_or(Value::Null),
+    })
 }

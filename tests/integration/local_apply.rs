@@ -86,7 +86,7 @@ fn register_when_and_loop() {
     assert_eq!(test.sandbox_file("/etc/conv-never"), None);
     assert_eq!(
         run.recap("box"),
-        "ok=1 changed=1 unreachable=0 failed=0 skipped=1 rescued=0 ignored=0"
+        "ok=2 changed=1 unreachable=0 failed=0 skipped=1 rescued=0 ignored=0"
     );
 }
 

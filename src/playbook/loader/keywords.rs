@@ -4,7 +4,7 @@
 use super::error::LoadError;
 use super::freeform::is_identifier;
 use crate::diagnostic::Diagnostic;
-use crate::playbook::model::{Condition, SerialStep};
+use crate::playbook::model::{Condition, SerialStep, VarPrompt};
 use crate::yaml::{Node, NodeValue, YamlFile};
 use serde_json::{Map, Value};
 
@@ -253,6 +253,106 @@ pub fn serial(file: &YamlFile, node: &Node) -> Result<Vec<SerialStep>, Diagnosti
         NodeValue::Seq(items) => items.iter().map(one).collect(),
         _ => one(node).map(|step| vec![step]),
     }
+}
+
+/// `max_fail_percentage:`: a number from 0 to 100 (`30`, `30.5`, `"30%"`).
+pub fn percentage(file: &YamlFile, keyword: &str, node: &Node) -> Result<f64, Diagnostic> {
+    let parsed = match &node.value {
+        NodeValue::Int(n) => Some(*n as f64),
+        NodeValue::Float(f) => Some(*f),
+        NodeValue::String(text) => text.trim().trim_end_matches('%').trim().parse().ok(),
+        _ => None,
+    };
+    match parsed {
+        Some(p) if (0.0..=100.0).contains(&p) => Ok(p),
+        _ => Err(wrong_type(
+            file,
+            keyword,
+            "a percentage from 0 to 100",
+            node,
+        )),
+    }
+}
+
+/// `environment:`: a mapping of variables, or a template that renders to one (a list of
+/// mappings is merged in order, as Ansible does).
+pub fn environment(file: &YamlFile, node: &Node) -> Result<Value, Diagnostic> {
+    match &node.value {
+        NodeValue::Map(_) | NodeValue::Seq(_) => Ok(node.to_value()),
+        NodeValue::String(text) if has_template(text) => Ok(node.to_value()),
+        _ => Err(wrong_type(
+            file,
+            "environment",
+            "a mapping of variables or a template of one",
+            node,
+        )),
+    }
+}
+
+/// `vars_prompt:`: a list of `{name, prompt, default, private, confirm}`.
+pub fn vars_prompt(file: &YamlFile, node: &Node) -> Result<Vec<VarPrompt>, Diagnostic> {
+    let Some(items) = node.as_seq() else {
+        return Err(wrong_type(file, "vars_prompt", "a list of prompts", node));
+    };
+    let mut prompts = Vec::new();
+    for item in items {
+        let Some(entries) = item.as_map() else {
+            return Err(wrong_type(
+                file,
+                "vars_prompt",
+                "a mapping with `name`",
+                item,
+            ));
+        };
+        let mut prompt = VarPrompt {
+            name: String::new(),
+            prompt: String::new(),
+            default: None,
+            private: true,
+            confirm: false,
+        };
+        for (key, value) in entries {
+            let key_name = match &key.value {
+                NodeValue::String(text) => text.as_str(),
+                _ => "",
+            };
+            match key_name {
+                "name" => prompt.name = variable_name(file, "name", value)?,
+                "prompt" => prompt.prompt = string(file, "prompt", value)?,
+                "default" => prompt.default = Some(string(file, "default", value)?),
+                "private" => prompt.private = boolean(file, "private", value)?,
+                "confirm" => prompt.confirm = boolean(file, "confirm", value)?,
+                "encrypt" | "salt" | "salt_size" | "unsafe" => {
+                    return Err(LoadError::Unsupported {
+                        keyword: format!("vars_prompt.{key_name}"),
+                        instead: Some("hash the answer with `password_hash` where it is used"),
+                    }
+                    .at(file.location(key)))
+                }
+                other => {
+                    return Err(LoadError::UnknownKey {
+                        key: other.to_string(),
+                        within: "vars_prompt".into(),
+                        known: vec!["name", "prompt", "default", "private", "confirm"],
+                    }
+                    .at(file.location(key)))
+                }
+            }
+        }
+        if prompt.name.is_empty() {
+            return Err(wrong_type(
+                file,
+                "vars_prompt",
+                "a mapping with `name`",
+                item,
+            ));
+        }
+        if prompt.prompt.is_empty() {
+            prompt.prompt = prompt.name.clone();
+        }
+        prompts.push(prompt);
+    }
+    Ok(prompts)
 }
 
 #[cfg(test)]

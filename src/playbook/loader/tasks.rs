@@ -7,7 +7,9 @@ use super::roles::RoleRef;
 use super::sources::{resolve_source, SourceKind};
 use super::{Loader, PlayState, Scope};
 use crate::diagnostic::Location;
-use crate::playbook::model::{Block, Common, Include, IncludeSource, Loop, Task, TaskNode};
+use crate::playbook::model::{
+    Block, Common, Condition, Include, IncludeSource, Loop, Retry, Task, TaskNode, TemplatedFlags,
+};
 use crate::yaml::{key_text, Node, NodeValue, YamlFile};
 use converge_modules::{ArgsError, Module};
 use serde_json::{Map, Value};
@@ -26,6 +28,15 @@ const COMMON_KEYWORDS: &[&str] = &[
     "ignore_errors",
     "check_mode",
     "no_log",
+    "environment",
+    "delegate_to",
+    "delegate_facts",
+    "run_once",
+    "remote_user",
+    "any_errors_fatal",
+    "throttle",
+    "diff",
+    "debugger",
 ];
 
 /// Keywords only a module task takes (the loop ones also apply to `include_*`).
@@ -40,6 +51,9 @@ const TASK_KEYWORDS: &[&str] = &[
     "listen",
     "changed_when",
     "failed_when",
+    "until",
+    "retries",
+    "delay",
 ];
 
 /// The loop keywords, which `include_tasks`/`include_role` take too.
@@ -56,33 +70,12 @@ const ACTION_KEYWORDS: &[&str] = &[
 
 /// Ansible task keywords converge does not implement: an error, never silently ignored.
 const UNSUPPORTED_KEYWORDS: &[&str] = &[
-    "delegate_to",
-    "delegate_facts",
-    "run_once",
-    "environment",
-    "local_action",
     "async",
     "poll",
-    "until",
-    "retries",
-    "delay",
-    "with_dict",
-    "with_fileglob",
-    "with_nested",
-    "with_together",
-    "with_subelements",
-    "with_sequence",
-    "with_first_found",
-    "with_indexed_items",
     "connection",
-    "remote_user",
-    "throttle",
-    "debugger",
     "module_defaults",
     "collections",
-    "any_errors_fatal",
     "timeout",
-    "diff",
 ];
 
 /// Ansible modules whose job a differently named converge module does.
@@ -136,6 +129,12 @@ struct Own {
     ignore_errors: Option<bool>,
     check_mode: Option<bool>,
     no_log: Option<bool>,
+    templated_flags: TemplatedFlags,
+    environment: Option<Value>,
+    delegate_to: Option<String>,
+    run_once: bool,
+    remote_user: Option<String>,
+    any_errors_fatal: bool,
 }
 
 impl Loader<'_> {
@@ -227,6 +226,15 @@ impl Loader<'_> {
             return;
         };
         let mut keywords: Keywords = HashMap::new();
+        // `local_action: copy src=a dest=b` is the module task `copy` delegated to localhost;
+        // its arguments are taken apart before the loop so that they can be borrowed like
+        // any other module's.
+        let local_action = entries
+            .iter()
+            .find(|(key, _)| key_text(key).as_deref() == Some("local_action"))
+            .map(|(_, value)| local_action_parts(value));
+        let mut delegated_locally = false;
+        let mut with_lookup: Option<(String, &Node, &Node)> = None;
         let mut action: Option<(String, Action, &Node, &Node)> = None;
         let mut rescue_always: Vec<(&'static str, &Node, &Node)> = Vec::new();
         // A misspelt module name is reported once, not again as "no module".
@@ -265,6 +273,40 @@ impl Loader<'_> {
             } else if name == "import_playbook" {
                 self.report(LoadError::PlaybookImportInTasks, file.location(key));
                 unknown_reported = true;
+            } else if let Some(lookup) = name.strip_prefix("with_") {
+                with_lookup = Some((lookup.to_string(), key, value));
+            } else if name == "local_action" {
+                match &local_action {
+                    Some(Some((module_name, args))) => match Action::from_key(module_name) {
+                        Some(this @ Action::Module(_)) if action.is_none() => {
+                            delegated_locally = true;
+                            action = Some((module_name.clone(), this, key, args));
+                        }
+                        Some(_) if action.is_some() => {
+                            let first = action.as_ref().map(|a| a.0.clone()).unwrap_or_default();
+                            self.report(
+                                LoadError::TwoActions {
+                                    first,
+                                    second: name,
+                                },
+                                file.location(key),
+                            );
+                        }
+                        _ => {
+                            self.report(unknown_key(module_name.clone()), file.location(value));
+                            unknown_reported = true;
+                        }
+                    },
+                    _ => self.report(
+                        LoadError::WrongType {
+                            keyword: "local_action".into(),
+                            expected:
+                                "a module call (`copy src=a dest=b`, or a mapping with `module:`)",
+                            found: keywords::found(value),
+                        },
+                        file.location(value),
+                    ),
+                }
             } else if UNSUPPORTED_KEYWORDS.contains(&name.as_str()) {
                 self.report(
                     LoadError::Unsupported {
@@ -318,7 +360,11 @@ impl Loader<'_> {
         }
 
         let own = self.own_keywords(file, &keywords);
-        let common = inherit(own, file.location(item), scope);
+        let mut common = inherit(own, file.location(item), scope);
+        if delegated_locally {
+            common.delegate_to = Some("localhost".into());
+        }
+        let with_lookup = with_lookup.map(|(name, key, value)| WithLookup { name, key, value });
 
         match action {
             Action::Module(module) => {
@@ -328,6 +374,7 @@ impl Loader<'_> {
                     action_key,
                     action_value,
                     &keywords,
+                    with_lookup.as_ref(),
                     common,
                     scope,
                     play,
@@ -372,8 +419,9 @@ impl Loader<'_> {
                     None
                 } else {
                     self.not_allowed(file, &keywords, LOOP_KEYWORDS, &what);
-                    self.task_loop(file, &keywords)
+                    self.task_loop(file, &keywords, with_lookup.as_ref())
                 };
+                let apply = self.include_apply(file, &action_name, action_value);
                 let Some((name, name_node)) =
                     self.include_file_name(file, &action_name, action_value)
                 else {
@@ -388,6 +436,7 @@ impl Loader<'_> {
                         common,
                         source,
                         loop_items,
+                        apply,
                     }));
                 }
             }
@@ -399,8 +448,9 @@ impl Loader<'_> {
                     None
                 } else {
                     self.not_allowed(file, &keywords, LOOP_KEYWORDS, &what);
-                    self.task_loop(file, &keywords)
+                    self.task_loop(file, &keywords, with_lookup.as_ref())
                 };
+                let apply = self.include_apply(file, &action_name, action_value);
                 let Some((role_ref, tasks_from)) =
                     self.role_task_args(file, &action_name, action_value)
                 else {
@@ -431,6 +481,7 @@ impl Loader<'_> {
                         common,
                         source: IncludeSource::Static(nodes),
                         loop_items,
+                        apply,
                     }));
                 }
             }
@@ -458,10 +509,107 @@ impl Loader<'_> {
                 .ok(keywords::variables(file, "vars", vars))
                 .unwrap_or_default();
         }
-        own.ignore_errors = self.flag(file, "ignore_errors", value("ignore_errors"));
-        own.check_mode = self.flag(file, "check_mode", value("check_mode"));
+        (own.ignore_errors, own.templated_flags.ignore_errors) =
+            self.templated_flag(file, "ignore_errors", value("ignore_errors"));
+        (own.check_mode, own.templated_flags.check_mode) =
+            self.templated_flag(file, "check_mode", value("check_mode"));
         own.no_log = self.flag(file, "no_log", value("no_log"));
+        own.environment =
+            value("environment").and_then(|node| self.ok(keywords::environment(file, node)));
+        own.delegate_to = value("delegate_to")
+            .and_then(|node| self.ok(keywords::string(file, "delegate_to", node)));
+        own.run_once = self
+            .flag(file, "run_once", value("run_once"))
+            .unwrap_or(false);
+        own.remote_user = value("remote_user")
+            .and_then(|node| self.ok(keywords::string(file, "remote_user", node)));
+        own.any_errors_fatal = self
+            .flag(file, "any_errors_fatal", value("any_errors_fatal"))
+            .unwrap_or(false);
+        // Accepted for Ansible's sake; they change neither what converge does to a host nor
+        // its result: `throttle` and `debugger` tune Ansible's own scheduler and debugger,
+        // `diff` its output, `delegate_facts` where facts gathered by a delegated task go.
+        for keyword in ["throttle", "debugger", "diff", "delegate_facts"] {
+            let _ = value(keyword);
+        }
         own
+    }
+
+    /// A boolean keyword that may also be a template (`ignore_errors: "{{ x }}"`), decided
+    /// when the task runs.
+    fn templated_flag(
+        &mut self,
+        file: &YamlFile,
+        keyword: &str,
+        node: Option<&Node>,
+    ) -> (Option<bool>, Option<Condition>) {
+        match node {
+            Some(
+                node @ Node {
+                    value: NodeValue::String(text),
+                    ..
+                },
+            ) if has_template(text) => {
+                let condition = self.ok(keywords::conditions(file, keyword, node));
+                (None, condition.and_then(|mut c| c.pop()))
+            }
+            other => (self.flag(file, keyword, other), None),
+        }
+    }
+
+    /// `until:` with `retries:` and `delay:`.
+    fn retry(&mut self, file: &YamlFile, keywords: &Keywords) -> Option<Retry> {
+        let value = |name: &str| keywords.get(name).map(|(_, value)| *value);
+        let until = value("until")?;
+        let until = self.ok(keywords::conditions(file, "until", until))?;
+        let number = |name: &str, default: i64| match value(name) {
+            Some(node) => node.to_value(),
+            None => Value::from(default),
+        };
+        Some(Retry {
+            until,
+            retries: number("retries", 3),
+            delay: number("delay", 5),
+        })
+    }
+
+    /// `include_tasks: {file: x, apply: {...}}`: the keywords `apply` gives every included task.
+    fn include_apply(&mut self, file: &YamlFile, keyword: &str, node: &Node) -> Option<Common> {
+        let entries = node.as_map()?;
+        let (_, apply) = entries
+            .iter()
+            .find(|(key, _)| key_text(key).as_deref() == Some("apply"))?;
+        let Some(apply_entries) = apply.as_map() else {
+            self.report(
+                LoadError::WrongType {
+                    keyword: format!("{keyword}.apply"),
+                    expected: "a mapping of task keywords",
+                    found: keywords::found(apply),
+                },
+                file.location(apply),
+            );
+            return None;
+        };
+        let mut applied: Keywords = HashMap::new();
+        for (key, value) in apply_entries {
+            let name = key_text(key).unwrap_or_default();
+            match COMMON_KEYWORDS.iter().find(|known| **known == name) {
+                Some(known) => {
+                    applied.insert(known, (key, value));
+                }
+                None => self.report(
+                    LoadError::UnknownKey {
+                        key: name,
+                        within: format!("{keyword}.apply"),
+                        known: COMMON_KEYWORDS.to_vec(),
+                    },
+                    file.location(key),
+                ),
+            }
+        }
+        let own = self.own_keywords(file, &applied);
+        let empty = Scope::new(PathBuf::new(), None);
+        Some(inherit(own, file.location(apply), &empty))
     }
 
     /// Report each task-only keyword present on a task of kind `what`, except `allowed`.
@@ -492,6 +640,7 @@ impl Loader<'_> {
         module_key: &Node,
         module_value: &Node,
         keywords: &Keywords,
+        with_lookup: Option<&WithLookup>,
         common: Common,
         scope: &Scope,
         play: &mut PlayState,
@@ -547,7 +696,8 @@ impl Loader<'_> {
                 self.report(LoadError::ListenOutsideHandlers, file.location(key));
             }
         }
-        let loop_items = self.task_loop(file, keywords);
+        let loop_items = self.task_loop(file, keywords, with_lookup);
+        let until = self.retry(file, keywords);
         let register = value("register")
             .and_then(|node| self.ok(keywords::variable_name(file, "register", node)));
         let notify = value("notify")
@@ -576,6 +726,7 @@ impl Loader<'_> {
             listen,
             changed_when,
             failed_when,
+            until,
         }))
     }
 
@@ -724,39 +875,56 @@ impl Loader<'_> {
         }
     }
 
-    /// `loop`/`with_items`/`with_list` with `loop_control`.
-    fn task_loop(&mut self, file: &YamlFile, keywords: &Keywords) -> Option<Loop> {
-        let mut present: Vec<(&str, &Node, &Node)> = ["loop", "with_items", "with_list"]
+    /// `loop`/`with_items`/`with_list`/`with_<lookup>` with `loop_control`.
+    fn task_loop(
+        &mut self,
+        file: &YamlFile,
+        keywords: &Keywords,
+        with_lookup: Option<&WithLookup>,
+    ) -> Option<Loop> {
+        let mut present: Vec<(String, &Node, &Node)> = ["loop", "with_items", "with_list"]
             .into_iter()
-            .filter_map(|name| keywords.get(name).map(|(key, value)| (name, *key, *value)))
+            .filter_map(|name| {
+                keywords
+                    .get(name)
+                    .map(|(key, value)| (name.to_string(), *key, *value))
+            })
+            .chain(with_lookup.map(|with| (format!("with_{}", with.name), with.key, with.value)))
             .collect();
         present.sort_by_key(|(_, key, _)| (key.line, key.column));
         if let [(first, _, _), (second, key, _), ..] = present.as_slice() {
             self.report(
                 LoadError::TwoLoops {
-                    first: first.to_string(),
-                    second: second.to_string(),
+                    first: first.clone(),
+                    second: second.clone(),
                 },
                 file.location(key),
             );
         }
         let control = keywords.get("loop_control");
-        let Some((keyword, _, node)) = present.first().copied() else {
+        let Some((keyword, _, node)) = present.first().cloned() else {
             if let Some((key, _)) = control {
                 self.report(LoadError::LoopControlWithoutLoop, file.location(key));
             }
             return None;
         };
+        let lookup = keyword
+            .strip_prefix("with_")
+            .filter(|name| !matches!(*name, "items" | "list"))
+            .map(str::to_string);
         let items = node.to_value();
-        let valid = match &items {
-            Value::Array(_) => true,
-            Value::String(text) => has_template(text),
-            _ => false,
-        };
+        // A lookup takes its terms in any shape (`with_dict: "{{ users }}"`, `with_sequence:
+        // start=1 end=3`, `with_first_found: [a.yml, b.yml]`); `loop` needs a list.
+        let valid = lookup.is_some()
+            || match &items {
+                Value::Array(_) => true,
+                Value::String(text) => has_template(text),
+                _ => false,
+            };
         if !valid {
             self.report(
                 LoadError::BadLoop {
-                    keyword: keyword.to_string(),
+                    keyword: keyword.clone(),
                     found: keywords::found(node),
                 },
                 file.location(node),
@@ -768,6 +936,10 @@ impl Loader<'_> {
             loop_var: "item".into(),
             label: None,
             flatten: keyword == "with_items",
+            lookup,
+            index_var: None,
+            extended: false,
+            pause: 0.0,
         };
         if let Some((_, control)) = control {
             self.loop_control(file, control, &mut result);
@@ -798,19 +970,38 @@ impl Loader<'_> {
                     }
                 }
                 "label" => result.label = self.ok(keywords::string(file, "label", value)),
-                "index_var" | "pause" | "extended" | "extended_allitems" | "break_when" => self
-                    .report(
-                        LoadError::Unsupported {
-                            keyword: format!("loop_control.{name}"),
-                            instead: None,
+                "index_var" => {
+                    result.index_var = self.ok(keywords::variable_name(file, "index_var", value))
+                }
+                "extended" => {
+                    result.extended = self.flag(file, "extended", Some(value)).unwrap_or(false)
+                }
+                // `ansible_loop.allitems` is always there when `extended` is on.
+                "extended_allitems" => {}
+                "pause" => match &value.value {
+                    NodeValue::Int(n) if *n >= 0 => result.pause = *n as f64,
+                    NodeValue::Float(f) if *f >= 0.0 => result.pause = *f,
+                    _ => self.report(
+                        LoadError::WrongType {
+                            keyword: "loop_control.pause".into(),
+                            expected: "a number of seconds",
+                            found: keywords::found(value),
                         },
-                        file.location(key),
+                        file.location(value),
                     ),
+                },
+                "break_when" => self.report(
+                    LoadError::Unsupported {
+                        keyword: format!("loop_control.{name}"),
+                        instead: None,
+                    },
+                    file.location(key),
+                ),
                 _ => self.report(
                     LoadError::UnknownKey {
                         key: name,
                         within: "loop_control".into(),
-                        known: vec!["loop_var", "label"],
+                        known: vec!["loop_var", "label", "index_var", "extended", "pause"],
                     },
                     file.location(key),
                 ),
@@ -835,13 +1026,8 @@ impl Loader<'_> {
                             .ok(keywords::string(file, "file", value))
                             .map(|n| (n, value))
                     }
-                    "apply" => self.report(
-                        LoadError::Unsupported {
-                            keyword: format!("{keyword}.apply"),
-                            instead: Some("put the keywords on the included tasks or a `block`"),
-                        },
-                        file.location(key),
-                    ),
+                    // Read by `include_apply`.
+                    "apply" => {}
                     _ => self.report(
                         LoadError::UnknownKey {
                             key: key_name,
@@ -1009,14 +1195,17 @@ impl Loader<'_> {
                         }
                     }
                 }
-                "vars_from" | "defaults_from" | "handlers_from" | "apply" | "public"
-                | "allow_duplicates" | "rolespec_validate" => self.report(
-                    LoadError::Unsupported {
-                        keyword: format!("{keyword}.{key_name}"),
-                        instead: None,
-                    },
-                    file.location(key),
-                ),
+                // Read by `include_apply`; `public` and `rolespec_validate` change nothing
+                // in converge, where a role's variables are visible to the play either way.
+                "apply" | "public" | "rolespec_validate" => {}
+                "vars_from" | "defaults_from" | "handlers_from" | "allow_duplicates" => self
+                    .report(
+                        LoadError::Unsupported {
+                            keyword: format!("{keyword}.{key_name}"),
+                            instead: None,
+                        },
+                        file.location(key),
+                    ),
                 _ => self.report(
                     LoadError::UnknownKey {
                         key: key_name,
@@ -1060,6 +1249,12 @@ fn inherit(own: Own, location: Location, scope: &Scope) -> Common {
         ignore_errors: own.ignore_errors.unwrap_or(scope.ignore_errors),
         check_mode: own.check_mode.or(scope.check_mode),
         no_log: own.no_log.unwrap_or(scope.no_log),
+        templated_flags: own.templated_flags,
+        environment: own.environment,
+        delegate_to: own.delegate_to,
+        run_once: own.run_once,
+        remote_user: own.remote_user,
+        any_errors_fatal: own.any_errors_fatal,
         role: scope.role.clone(),
     }
 }
@@ -1089,6 +1284,25 @@ fn include_scope(scope: &Scope) -> Scope {
 
 /// The imported nodes with the import's `vars` added (the nodes' own win).
 fn import_into(mut nodes: Vec<TaskNode>, import: &Common) -> Vec<TaskNode> {
+    for node in &mut nodes {
+        if let Some(common) = common_mut(node) {
+            // The import's own keywords reach every imported node, which may override them.
+            if common.delegate_to.is_none() {
+                common.delegate_to.clone_from(&import.delegate_to);
+            }
+            if common.remote_user.is_none() {
+                common.remote_user.clone_from(&import.remote_user);
+            }
+            common.run_once |= import.run_once;
+            common.any_errors_fatal |= import.any_errors_fatal;
+            if let Some(outer) = &import.environment {
+                common.environment = Some(match common.environment.take() {
+                    Some(inner) => Value::Array(vec![outer.clone(), inner]),
+                    None => outer.clone(),
+                });
+            }
+        }
+    }
     if !import.vars.is_empty() {
         for node in &mut nodes {
             if let Some(common) = common_mut(node) {
@@ -1221,5 +1435,55 @@ fn unknown_key(name: String) -> LoadError {
             suggestion: suggestion.map(str::to_string),
             modules,
         },
+    }
+}
+
+/// A `with_<lookup>:` keyword on a task: the lookup's name and its terms.
+struct WithLookup<'n> {
+    name: String,
+    key: &'n Node,
+    value: &'n Node,
+}
+
+/// The module and its arguments named by `local_action:` (a free-form string starting with
+/// the module's name, or a mapping with `module:`), as the node a module key would hold.
+fn local_action_parts(node: &Node) -> Option<(String, Node)> {
+    match &node.value {
+        NodeValue::String(text) => {
+            let text = text.trim_start();
+            let (module, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+            let args = if rest.trim().is_empty() {
+                NodeValue::Null
+            } else {
+                NodeValue::String(rest.trim().to_string())
+            };
+            Some((
+                module.to_string(),
+                Node {
+                    value: args,
+                    ..node.clone()
+                },
+            ))
+        }
+        NodeValue::Map(entries) => {
+            let module = entries.iter().find_map(|(key, value)| {
+                (key_text(key).as_deref() == Some("module"))
+                    .then(|| key_text(value))
+                    .flatten()
+            })?;
+            let rest: Vec<(Node, Node)> = entries
+                .iter()
+                .filter(|(key, _)| key_text(key).as_deref() != Some("module"))
+                .cloned()
+                .collect();
+            Some((
+                module,
+                Node {
+                    value: NodeValue::Map(rest),
+                    ..node.clone()
+                },
+            ))
+        }
+        _ => None,
     }
 }

@@ -557,7 +557,7 @@ fn keyword_with_the_wrong_type() {
 fn unsupported_task_keyword_is_not_ignored() {
     assert_eq!(
         errors("unsupported.yml"),
-        ["errors/unsupported.yml:5:7: `delegate_to` is not supported by converge yet"]
+        ["errors/unsupported.yml:5:7: `async` is not supported by converge yet"]
     );
 }
 
