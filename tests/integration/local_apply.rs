@@ -232,3 +232,31 @@ fn no_log_hides_arguments_results_and_diffs() {
     let run = test.run();
     assert!(!run.stdout.contains("token-abc-123"), "{}", run.stdout);
 }
+
+#[test]
+fn a_role_relative_template_src_is_found_as_ansible_finds_it() {
+    let test = Test::new()
+        .sandboxed()
+        .file(
+            "inventory.yml",
+            "all:\n  hosts:\n    box:\n      ansible_connection: local\n",
+        )
+        .file(
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  roles: [motd]\n",
+        )
+        .file(
+            "roles/motd/tasks/main.yml",
+            "- template: {src: templates/motd.j2, dest: /etc/conv-motd}\n",
+        )
+        .file(
+            "roles/motd/templates/motd.j2",
+            "hello {{ inventory_hostname }}\n",
+        )
+        .args(&["-i", "inventory.yml", "site.yml"]);
+    test.run().expect_status(0);
+    assert_eq!(
+        test.sandbox_file("/etc/conv-motd").as_deref(),
+        Some("hello box\n")
+    );
+}

@@ -62,8 +62,15 @@ pub fn source_candidates(
         return vec![name.to_path_buf()];
     }
     let mut candidates = Vec::new();
+    // Ansible's search path in a role: the role's directory, then its tasks/ directory, each
+    // with the kind's directory (templates/, files/) first; `src: templates/x.j2` is found
+    // relative to the role itself.
     if let Some(instance) = role {
-        candidates.push(instance.role.path.join(kind.directory()).join(name));
+        let role_path = &instance.role.path;
+        for base in [role_path.clone(), role_path.join("tasks")] {
+            candidates.push(base.join(kind.directory()).join(name));
+            candidates.push(base.join(name));
+        }
     }
     candidates.push(playbook_dir.join(kind.directory()).join(name));
     candidates.push(playbook_dir.join(name));
