@@ -22,8 +22,10 @@
 mod error;
 mod freeform;
 mod keywords;
+mod role_ref;
 mod roles;
 mod sources;
+mod suggest;
 mod tasks;
 #[cfg(test)]
 mod tests;
@@ -445,7 +447,7 @@ impl<'a> Loader<'a> {
                     file.location(key),
                 );
             } else {
-                let suggestion = keywords::suggest(&name, PLAY_KEYS).map(str::to_string);
+                let suggestion = suggest::suggest(&name, PLAY_KEYS).map(str::to_string);
                 self.report(
                     LoadError::UnknownPlayKey {
                         key: name,

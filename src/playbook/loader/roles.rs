@@ -3,45 +3,13 @@
 
 use super::error::LoadError;
 use super::keywords::{self, has_template};
+use super::role_ref::RoleRef;
+use super::tasks::only_tasks;
 use super::{Loader, PlayState, Scope};
-use crate::diagnostic::Location;
-use crate::playbook::model::{BecomeSettings, Condition, Role, RoleInstance, TaskNode};
+use crate::playbook::model::{Role, RoleInstance, TaskNode};
 use crate::yaml::{key_text, Node, NodeValue, YamlFile};
-use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// A role named in a play's `roles:`, a `meta/main.yml` dependency, or an
-/// `include_role`/`import_role`, with the keywords written there.
-#[derive(Debug, Clone)]
-pub(super) struct RoleRef {
-    /// The name (or a path) as written.
-    pub name: String,
-    /// Where it is written.
-    pub location: Location,
-    /// Role parameters: `vars:` and any key that is not a keyword.
-    pub params: Map<String, Value>,
-    /// `when:`, applied to each task of the role.
-    pub when: Vec<Condition>,
-    /// `tags:`, added to each task of the role.
-    pub tags: Vec<String>,
-    /// `become*`, defaults for each task of the role.
-    pub become_settings: BecomeSettings,
-}
-
-impl RoleRef {
-    /// A reference by name only.
-    pub fn named(name: String, location: Location) -> Self {
-        RoleRef {
-            name,
-            location,
-            params: Map::new(),
-            when: Vec::new(),
-            tags: Vec::new(),
-            become_settings: BecomeSettings::default(),
-        }
-    }
-}
 
 /// A role read from disk, shared by all its applications.
 #[derive(Debug)]
@@ -344,8 +312,7 @@ impl Loader<'_> {
                     ..role_scope.clone()
                 };
                 let handlers = self.task_file(&path, &handler_scope, play, None);
-                play.role_handlers
-                    .extend(super::tasks::only_tasks(handlers));
+                play.role_handlers.extend(only_tasks(handlers));
             }
         }
         play.roles.push(instance);

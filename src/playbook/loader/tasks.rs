@@ -3,8 +3,9 @@
 use super::error::LoadError;
 use super::freeform::{parse_command, parse_key_values};
 use super::keywords::{self, has_template, merge_tags, value_has_template};
-use super::roles::RoleRef;
+use super::role_ref::RoleRef;
 use super::sources::{resolve_source, SourceKind};
+use super::suggest::suggest;
 use super::{Loader, PlayState, Scope};
 use crate::diagnostic::Location;
 use crate::playbook::model::{Block, Common, Include, IncludeSource, Loop, Task, TaskNode};
@@ -657,7 +658,7 @@ impl Loader<'_> {
                 if error.message.starts_with("unknown argument") {
                     let names = module.argument_names();
                     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-                    if let Some(name) = keywords::suggest(argument, &names) {
+                    if let Some(name) = suggest(argument, &names) {
                         error.hint = Some(format!("did you mean `{name}`?"));
                     }
                 }
@@ -1209,7 +1210,7 @@ fn unknown_key(name: String) -> LoadError {
         .chain(modules.iter())
         .copied()
         .collect();
-    match keywords::suggest(&short, &candidates) {
+    match suggest(&short, &candidates) {
         Some(keyword) if task_keywords.contains(&keyword) && short == name => {
             LoadError::UnknownKeyword {
                 key: name,
