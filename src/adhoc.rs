@@ -66,9 +66,11 @@ pub fn playbook(
         listen: Vec::new(),
         changed_when: None,
         failed_when: None,
+        not_implemented: None,
     };
     Ok(Playbook {
         path: PathBuf::from("./<ad-hoc>"),
+        notes: Vec::new(),
         plays: vec![Play {
             name: format!("ad-hoc {name} on {pattern}"),
             hosts: pattern.to_string(),
