@@ -67,9 +67,11 @@ pub fn playbook(
         changed_when: None,
         failed_when: None,
         until: None,
+        not_implemented: None,
     };
     Ok(Playbook {
         path: PathBuf::from("./<ad-hoc>"),
+        notes: Vec::new(),
         plays: vec![Play {
             name: format!("ad-hoc {name} on {pattern}"),
             hosts: pattern.to_string(),

@@ -192,6 +192,14 @@ fn run_playbooks(args: &RunArgs) -> Exit {
         print_diagnostics(&checked.diagnostics);
         return Exit::Invalid;
     }
+    // Warnings (variables the check cannot see defined) and, with -v, the loader's notes.
+    let mut warnings = checked.diagnostics.0.clone();
+    if args.verbose > 0 {
+        warnings.extend(playbooks.iter().flat_map(|book| book.notes.iter().cloned()));
+    }
+    if !warnings.is_empty() {
+        print_diagnostics(&Diagnostics(warnings));
+    }
     if args.list_hosts || args.list_tasks {
         list(&playbooks, &inventory, args, shard);
         return Exit::Success;

@@ -67,6 +67,7 @@ pub mod slackbuild;
 pub mod sysctl;
 pub mod systemd;
 pub mod template;
+pub mod unit;
 pub mod xprofile;
 
 pub use facts::Facts;

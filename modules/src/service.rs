@@ -29,24 +29,10 @@ use crate::args::Flag;
 use crate::host::{quote, Command, Host};
 use crate::module::{ArgsError, Context, ModuleError, TypedModule};
 use crate::plan::{Change, Plan, Step};
-use crate::systemd::{plan_unit, UnitRequest};
+use crate::unit::{check_unit_name, plan_unit, ServiceState, UnitRequest};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
-
-/// The run state a service should be in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ServiceState {
-    /// Running; started if it is not.
-    Started,
-    /// Not running; stopped if it is.
-    Stopped,
-    /// Restarted, always (a change every run).
-    Restarted,
-    /// Reloaded, always; started when it is not running.
-    Reloaded,
-}
 
 /// Which init system to drive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
@@ -279,7 +265,7 @@ impl TypedModule for Service {
     ) -> Result<Plan, ModuleError> {
         let manager = resolve_manager(args.use_manager, &context.facts.service_mgr)?;
         if manager == ServiceManager::Systemd {
-            crate::systemd::check_unit_name(&args.name)?;
+            check_unit_name(&args.name)?;
             let mut plan = plan_unit(
                 host,
                 &UnitRequest {

@@ -22,8 +22,10 @@
 mod error;
 mod freeform;
 mod keywords;
+mod role_ref;
 mod roles;
 mod sources;
+mod suggest;
 mod tasks;
 #[cfg(test)]
 mod tests;
@@ -50,6 +52,10 @@ pub struct LoadOptions {
     pub roles_path: Vec<PathBuf>,
     /// The roles shipped with converge, searched last; `None` leaves them out.
     pub shipped_roles: Option<PathBuf>,
+    /// Directories holding collections (`ANSIBLE_COLLECTIONS_PATH`), searched after the
+    /// playbook's own `collections/` for roles written `namespace.collection.role`. Each is
+    /// a directory with an `ansible_collections/` inside, or that directory itself.
+    pub collections_path: Vec<PathBuf>,
     /// The playbook's directory, for [`load_task_file`] at run time (its `roles/`,
     /// `templates/` and `files/`); defaults to the task file's directory.
     pub playbook_dir: Option<PathBuf>,
@@ -66,6 +72,7 @@ impl Default for LoadOptions {
     fn default() -> Self {
         LoadOptions {
             roles_path: Vec::new(),
+            collections_path: Vec::new(),
             shipped_roles: Some(Self::shipped_roles_dir()),
             playbook_dir: None,
         }
@@ -76,9 +83,11 @@ impl Default for LoadOptions {
 pub fn load_playbook(path: &Path, options: &LoadOptions) -> Result<Playbook, Diagnostics> {
     let mut loader = Loader::new(options);
     let plays = loader.playbook(path);
+    let notes = std::mem::take(&mut loader.notes);
     loader.finish(Playbook {
         path: path.to_path_buf(),
         plays,
+        notes,
     })
 }
 
@@ -133,6 +142,8 @@ struct Scope {
     check_mode: Option<bool>,
     /// Loading `handlers:` (where `listen` is allowed and blocks are not).
     handlers: bool,
+    /// `collections:` of the play or role: searched first for short module and role names.
+    collections: Vec<String>,
 }
 
 impl Scope {
@@ -147,6 +158,7 @@ impl Scope {
             no_log: false,
             check_mode: None,
             handlers: false,
+            collections: Vec::new(),
         }
     }
 }
@@ -196,6 +208,8 @@ struct Loader<'a> {
     task_files: Vec<PathBuf>,
     /// Playbooks being loaded, outermost first.
     playbooks: Vec<PathBuf>,
+    /// Notes for `-v`: what was accepted but has no effect (dropped arguments).
+    notes: Vec<Diagnostic>,
 }
 
 /// The keys of a play.
@@ -227,6 +241,7 @@ const PLAY_KEYS: &[&str] = &[
     "gather_timeout",
     "throttle",
     "order",
+    "collections",
 ];
 
 /// Ansible play keys converge does not implement: reported as such, not as typos.
@@ -234,7 +249,6 @@ const UNSUPPORTED_PLAY_KEYS: &[&str] = &[
     "strategy",
     "connection",
     "module_defaults",
-    "collections",
     "order",
     "force_handlers",
     "fact_path",
@@ -254,6 +268,7 @@ impl<'a> Loader<'a> {
             roles: HashMap::new(),
             task_files: Vec::new(),
             playbooks: Vec::new(),
+            notes: Vec::new(),
         }
     }
 
@@ -321,7 +336,7 @@ impl<'a> Loader<'a> {
             NodeValue::Null => {}
             NodeValue::Seq(items) => {
                 for item in items {
-                    if item.get("import_playbook").is_some() {
+                    if import_playbook_key(item).is_some() {
                         plays.extend(self.import_playbook(&file, item, &playbook_dir));
                     } else if item.as_map().is_some() {
                         plays.extend(self.play(&file, item, &playbook_dir));
@@ -353,7 +368,9 @@ impl<'a> Loader<'a> {
         for (key, value) in item.as_map().unwrap_or_default() {
             let name = key_text(key).unwrap_or_default();
             match name.as_str() {
-                "import_playbook" => {
+                "import_playbook"
+                | "ansible.builtin.import_playbook"
+                | "ansible.legacy.import_playbook" => {
                     if let Some(text) = self.ok(keywords::string(file, "import_playbook", value)) {
                         target = Some((text, value));
                     }
@@ -446,7 +463,7 @@ impl<'a> Loader<'a> {
                     file.location(key),
                 );
             } else {
-                let suggestion = keywords::suggest(&name, PLAY_KEYS).map(str::to_string);
+                let suggestion = suggest::suggest(&name, PLAY_KEYS).map(str::to_string);
                 self.report(
                     LoadError::UnknownPlayKey {
                         key: name,
@@ -498,6 +515,11 @@ impl<'a> Loader<'a> {
             .unwrap_or_default();
 
         let mut scope = Scope::new(playbook_dir.to_path_buf(), None);
+        if let Some(list) = value("collections") {
+            scope.collections = self
+                .ok(keywords::string_list(file, "collections", list))
+                .unwrap_or_default();
+        }
         if let Some(tags) = value("tags") {
             scope.tags = self.ok(keywords::tags(file, tags)).unwrap_or_default();
         }
@@ -673,6 +695,25 @@ impl<'a> Loader<'a> {
             );
         }
     }
+}
+
+/// The `import_playbook` key of a playbook item, in any of Ansible's spellings.
+fn import_playbook_key(item: &Node) -> Option<&Node> {
+    [
+        "import_playbook",
+        "ansible.builtin.import_playbook",
+        "ansible.legacy.import_playbook",
+    ]
+    .into_iter()
+    .find_map(|key| item.get(key))
+}
+
+/// The name of a keyword-module (`include_tasks`, `meta`...) without `ansible.builtin.` or
+/// `ansible.legacy.`, which Ansible accepts for every one of them.
+fn builtin_short(name: &str) -> &str {
+    name.strip_prefix("ansible.builtin.")
+        .or_else(|| name.strip_prefix("ansible.legacy."))
+        .unwrap_or(name)
 }
 
 /// The directory of `path` (`""` for a bare file name, which joins as the current directory).

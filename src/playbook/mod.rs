@@ -1,5 +1,6 @@
 //! Plays, tasks, handlers and roles: loading with source positions.
 
+pub mod ansible_modules;
 pub mod loader;
 pub mod model;
 

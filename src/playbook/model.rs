@@ -17,6 +17,8 @@ pub struct Playbook {
     pub path: PathBuf,
     /// The plays.
     pub plays: Vec<Play>,
+    /// What was accepted but has no effect (SELinux arguments dropped), for `-v`.
+    pub notes: Vec<crate::diagnostic::Diagnostic>,
 }
 
 /// `become` settings; `None` inherits from the enclosing level.
@@ -237,6 +239,61 @@ pub struct Task {
     pub failed_when: Option<Vec<Condition>>,
     /// `until:` with `retries:` and `delay:`: run again until the conditions hold.
     pub until: Option<Retry>,
+    /// Set when Ansible has the module or an argument and converge does not: the task loads
+    /// and checks, and fails with this reason on a host that reaches it (its `when` holds).
+    pub not_implemented: Option<NotImplemented>,
+}
+
+impl Task {
+    /// Why this task cannot run, if converge lacks its module or one of its arguments. The
+    /// runner calls this once the task's `when` holds, before templating its arguments, and
+    /// fails the task with `reason.to_string()` and `reason.hint()`.
+    pub fn not_implemented(&self) -> Option<&NotImplemented> {
+        self.not_implemented.as_ref()
+    }
+}
+
+/// What converge lacks to run a task that Ansible would run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotImplemented {
+    /// A module of Ansible's (ansible.builtin, ansible.posix, community.general) that converge
+    /// does not have. [`Task::module`] is its name as written, without `ansible.builtin.`.
+    #[error("module `{module}` exists in Ansible but is not implemented by converge")]
+    Module {
+        /// The name as written (`yum`, `community.general.ufw`).
+        module: String,
+        /// Its fully qualified name in Ansible.
+        fqcn: String,
+        /// A converge module that does the same job, if there is one.
+        equivalent: Option<&'static str>,
+    },
+    /// An argument Ansible's module of this name takes and converge's does not. The argument
+    /// stays in [`Task::args`], so a runner that ignored this would fail on it, not skip it.
+    #[error("argument `{argument}` of `{module}` is not implemented by converge")]
+    Argument {
+        /// The module.
+        module: String,
+        /// The argument, as written.
+        argument: String,
+    },
+}
+
+impl NotImplemented {
+    /// What the user can do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            NotImplemented::Module {
+                equivalent: Some(equivalent),
+                ..
+            } => format!("converge's `{equivalent}` does this job; run `converge doc {equivalent}`"),
+            NotImplemented::Module { .. } => {
+                "guard the task with a `when:` that is false on the hosts converge manages, or use `command`".into()
+            }
+            NotImplemented::Argument { module, .. } => {
+                format!("remove the argument, or run `converge doc {module}` for what converge takes")
+            }
+        }
+    }
 }
 
 /// `until:`/`retries:`/`delay:`.

@@ -304,6 +304,10 @@ impl HostRun<'_, '_> {
             Ok(false) => return Outcome::skipped("conditional result was false"),
             Err(message) => return Outcome::failed(message),
         }
+        // A module or argument Ansible has and converge lacks fails only where it is reached.
+        if let Some(reason) = task.not_implemented() {
+            return Outcome::failed(format!("{reason}\nhint: {}", reason.hint()));
+        }
         let Some(retry) = &task.until else {
             return self.attempt(task, scope, role).0;
         };

@@ -1,5 +1,6 @@
 //! converge's integration tests: the real binary, run on files written by each test.
 
+mod ansible_compat;
 mod bad_input;
 mod bad_input_corpus;
 mod ci;

@@ -313,7 +313,7 @@ impl LoadError {
             LoadError::NoHosts => Some("add `hosts: all` or a group of the inventory".into()),
             LoadError::UnknownPlayKey { suggestion, .. } => suggestion.as_ref().map(did_you_mean),
             LoadError::UnknownKey { key, known, .. } => Some(
-                super::keywords::suggest(key, known)
+                super::suggest::suggest(key, known)
                     .map(did_you_mean)
                     .unwrap_or_else(|| format!("expected one of {}", backticked(known))),
             ),

@@ -3,45 +3,13 @@
 
 use super::error::LoadError;
 use super::keywords::{self, has_template};
+use super::role_ref::RoleRef;
+use super::tasks::only_tasks;
 use super::{Loader, PlayState, Scope};
-use crate::diagnostic::Location;
-use crate::playbook::model::{BecomeSettings, Condition, Role, RoleInstance, TaskNode};
+use crate::playbook::model::{Role, RoleInstance, TaskNode};
 use crate::yaml::{key_text, Node, NodeValue, YamlFile};
-use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// A role named in a play's `roles:`, a `meta/main.yml` dependency, or an
-/// `include_role`/`import_role`, with the keywords written there.
-#[derive(Debug, Clone)]
-pub(super) struct RoleRef {
-    /// The name (or a path) as written.
-    pub name: String,
-    /// Where it is written.
-    pub location: Location,
-    /// Role parameters: `vars:` and any key that is not a keyword.
-    pub params: Map<String, Value>,
-    /// `when:`, applied to each task of the role.
-    pub when: Vec<Condition>,
-    /// `tags:`, added to each task of the role.
-    pub tags: Vec<String>,
-    /// `become*`, defaults for each task of the role.
-    pub become_settings: BecomeSettings,
-}
-
-impl RoleRef {
-    /// A reference by name only.
-    pub fn named(name: String, location: Location) -> Self {
-        RoleRef {
-            name,
-            location,
-            params: Map::new(),
-            when: Vec::new(),
-            tags: Vec::new(),
-            become_settings: BecomeSettings::default(),
-        }
-    }
-}
 
 /// A role read from disk, shared by all its applications.
 #[derive(Debug)]
@@ -50,6 +18,27 @@ pub(super) struct LoadedRole {
     dependencies: Vec<RoleRef>,
     /// `allow_duplicates: true` in `meta/main.yml`: runs every time it is named.
     allow_duplicates: bool,
+    /// Where the role's tasks look for short module and role names: the role's own
+    /// collection (for a collection role), then `collections:` of `meta/main.yml`.
+    collections: Vec<String>,
+}
+
+/// `namespace.collection` when `dir` is `.../ansible_collections/NS/COLL/roles/ROLE`.
+fn collection_of(dir: &Path) -> Option<String> {
+    let roles = dir.parent()?;
+    if roles.file_name()? != "roles" {
+        return None;
+    }
+    let collection = roles.parent()?;
+    let namespace = collection.parent()?;
+    if namespace.parent()?.file_name()? != "ansible_collections" {
+        return None;
+    }
+    Some(format!(
+        "{}.{}",
+        namespace.file_name()?.to_string_lossy(),
+        collection.file_name()?.to_string_lossy()
+    ))
 }
 
 /// The file a role directory's `main` is in: `main.yml`, `main.yaml` or `main`.
@@ -164,10 +153,65 @@ impl Loader<'_> {
         Some(role_ref)
     }
 
-    /// Where a role is looked for, in order: a path as written (when it has a `/`), the
-    /// playbook's `roles/`, each `--roles-path` entry, converge's shipped roles.
-    fn role_candidates(&self, name: &str, playbook_dir: &Path) -> Vec<PathBuf> {
+    /// The directories that may hold collection `namespace.collection`: under the playbook's
+    /// `collections/`, then under each `collections_path` entry.
+    fn collection_dirs(
+        &self,
+        namespace: &str,
+        collection: &str,
+        playbook_dir: &Path,
+    ) -> Vec<PathBuf> {
+        let mut roots = vec![playbook_dir.join("collections").join("ansible_collections")];
+        for dir in &self.options.collections_path {
+            if dir
+                .file_name()
+                .is_some_and(|name| name == "ansible_collections")
+            {
+                roots.push(dir.clone());
+            } else {
+                roots.push(dir.join("ansible_collections"));
+            }
+        }
+        roots
+            .into_iter()
+            .map(|root| root.join(namespace).join(collection))
+            .collect()
+    }
+
+    /// Where a role is looked for, in order: for `namespace.collection.role`, that
+    /// collection's `roles/` in each collections directory; for a short name, the `roles/`
+    /// of each collection in `collections` (as Ansible searches them first), then a path as
+    /// written (when it has a `/`), the playbook's `roles/`, each `--roles-path` entry,
+    /// converge's shipped roles.
+    fn role_candidates(
+        &self,
+        name: &str,
+        playbook_dir: &Path,
+        collections: &[String],
+    ) -> Vec<PathBuf> {
         let mut candidates = Vec::new();
+        let parts: Vec<&str> = name.split('.').collect();
+        if !name.contains('/') {
+            if let [namespace, collection, role] = parts.as_slice() {
+                for dir in self.collection_dirs(namespace, collection, playbook_dir) {
+                    candidates.push(dir.join("roles").join(role));
+                }
+                // A role installed by name (`ansible-galaxy role install`) keeps its dots.
+                for dir in &self.options.roles_path {
+                    candidates.push(dir.join(name));
+                }
+                return candidates;
+            }
+            if parts.len() == 1 {
+                for full in collections {
+                    if let [namespace, collection] = full.split('.').collect::<Vec<_>>()[..] {
+                        for dir in self.collection_dirs(namespace, collection, playbook_dir) {
+                            candidates.push(dir.join("roles").join(name));
+                        }
+                    }
+                }
+            }
+        }
         if name.contains('/') {
             candidates.push(playbook_dir.join(name));
         }
@@ -201,8 +245,15 @@ impl Loader<'_> {
             .unwrap_or_default();
         let mut dependencies = Vec::new();
         let mut allow_duplicates = false;
+        let mut collections: Vec<String> = collection_of(dir).into_iter().collect();
         if let Some(meta_path) = main_file(&dir.join("meta"), "main") {
             if let Some(meta) = self.yaml(&meta_path) {
+                if let Some(list) = meta.root.get("collections") {
+                    collections.extend(
+                        self.ok(keywords::string_list(&meta, "collections", list))
+                            .unwrap_or_default(),
+                    );
+                }
                 if let Some(flag) = meta.root.get("allow_duplicates") {
                     allow_duplicates = self
                         .ok(keywords::boolean(&meta, "allow_duplicates", flag))
@@ -236,6 +287,7 @@ impl Loader<'_> {
             }),
             dependencies,
             allow_duplicates,
+            collections,
         });
         self.roles.insert(key, Some(loaded.clone()));
         Some(loaded)
@@ -254,7 +306,8 @@ impl Loader<'_> {
         dedupe: bool,
         tasks_from: Option<&str>,
     ) -> Vec<TaskNode> {
-        let candidates = self.role_candidates(&role_ref.name, &play.playbook_dir);
+        let candidates =
+            self.role_candidates(&role_ref.name, &play.playbook_dir, &scope.collections);
         let Some(dir) = candidates.iter().find(|dir| dir.is_dir()).cloned() else {
             self.report(
                 LoadError::RoleNotFound {
@@ -299,6 +352,8 @@ impl Loader<'_> {
             when,
             become_settings: role_ref.become_settings.inherit(&scope.become_settings),
             handlers: false,
+            // A role does not see the play's `collections:`, only its own (as in Ansible).
+            collections: loaded.collections.clone(),
             ..scope.clone()
         };
 
@@ -344,8 +399,7 @@ impl Loader<'_> {
                     ..role_scope.clone()
                 };
                 let handlers = self.task_file(&path, &handler_scope, play, None);
-                play.role_handlers
-                    .extend(super::tasks::only_tasks(handlers));
+                play.role_handlers.extend(only_tasks(handlers));
             }
         }
         play.roles.push(instance);

@@ -3,12 +3,15 @@
 use super::error::LoadError;
 use super::freeform::{parse_command, parse_key_values};
 use super::keywords::{self, has_template, merge_tags, value_has_template};
-use super::roles::RoleRef;
+use super::role_ref::RoleRef;
 use super::sources::{resolve_source, SourceKind};
+use super::suggest::suggest;
 use super::{Loader, PlayState, Scope};
-use crate::diagnostic::Location;
+use crate::diagnostic::{Diagnostic, Location};
+use crate::playbook::ansible_modules::{catalogue, NO_EFFECT_ARGUMENTS};
 use crate::playbook::model::{
-    Block, Common, Condition, Include, IncludeSource, Loop, Retry, Task, TaskNode, TemplatedFlags,
+    Block, Common, Condition, Include, IncludeSource, Loop, NotImplemented, Retry, Task, TaskNode,
+    TemplatedFlags,
 };
 use crate::yaml::{key_text, Node, NodeValue, YamlFile};
 use converge_modules::{ArgsError, Module};
@@ -95,6 +98,8 @@ const ANSIBLE_EQUIVALENTS: &[(&str, &str)] = &[
 #[derive(Clone, Copy)]
 enum Action {
     Module(&'static dyn Module),
+    /// A module Ansible has and converge does not, by its fully qualified name.
+    AnsibleOnly(&'static str),
     Block,
     IncludeTasks,
     ImportTasks,
@@ -103,16 +108,68 @@ enum Action {
 }
 
 impl Action {
-    fn from_key(key: &str) -> Option<Action> {
-        Some(match key {
-            "block" => Action::Block,
+    /// The action of task key `key`, in any spelling Ansible accepts: short, or with
+    /// `ansible.builtin.`/`ansible.legacy.`, or short from one of `collections`.
+    fn from_key(key: &str, collections: &[String]) -> Option<Action> {
+        if key == "block" {
+            return Some(Action::Block);
+        }
+        let short = super::builtin_short(key);
+        Some(match short {
             "include_tasks" => Action::IncludeTasks,
             "import_tasks" => Action::ImportTasks,
             "include_role" => Action::IncludeRole,
             "import_role" => Action::ImportRole,
-            _ => Action::Module(converge_modules::find(key)?),
+            // Reported as misplaced by the caller.
+            "import_playbook" => return None,
+            _ => match converge_modules::find(short) {
+                Some(module) => Action::Module(module),
+                None => Action::AnsibleOnly(catalogue().resolve(key, collections)?),
+            },
         })
     }
+
+    fn is_module(&self) -> bool {
+        matches!(self, Action::Module(_) | Action::AnsibleOnly(_))
+    }
+}
+
+/// The module a task calls.
+enum ModuleRef {
+    /// One of converge's.
+    Converge(&'static dyn Module),
+    /// One only Ansible has.
+    AnsibleOnly {
+        /// As written, without `ansible.builtin.`/`ansible.legacy.`.
+        written: String,
+        /// Ansible's fully qualified name.
+        fqcn: &'static str,
+    },
+}
+
+impl ModuleRef {
+    fn name(&self) -> &str {
+        match self {
+            ModuleRef::Converge(module) => module.name(),
+            ModuleRef::AnsibleOnly { written, .. } => written,
+        }
+    }
+
+    fn converge(&self) -> Option<&'static dyn Module> {
+        match self {
+            ModuleRef::Converge(module) => Some(*module),
+            ModuleRef::AnsibleOnly { .. } => None,
+        }
+    }
+}
+
+/// The converge module that does the job of Ansible's module `name`, if one does.
+fn converge_equivalent(name: &str) -> Option<&'static str> {
+    let short = name.rsplit('.').next().unwrap_or(name);
+    ANSIBLE_EQUIVALENTS
+        .iter()
+        .find(|(ansible, _)| *ansible == short)
+        .map(|(_, equivalent)| *equivalent)
 }
 
 /// The keywords written on one task, by name, with their key and value nodes.
@@ -255,11 +312,10 @@ impl Loader<'_> {
                 keywords.insert(known, (key, value));
             } else if let Some(known) = ["rescue", "always"].into_iter().find(|k| *k == name) {
                 rescue_always.push((known, key, value));
-            } else if let Some(this) = Action::from_key(&name) {
+            } else if let Some(this) = Action::from_key(&name, &scope.collections) {
                 match &action {
                     Some((first, first_action, _, _)) => {
-                        let both_modules =
-                            matches!((first_action, this), (Action::Module(_), Action::Module(_)));
+                        let both_modules = first_action.is_module() && this.is_module();
                         let (first, second) = (first.clone(), name);
                         let error = if both_modules {
                             LoadError::TwoModules { first, second }
@@ -270,33 +326,36 @@ impl Loader<'_> {
                     }
                     None => action = Some((name, this, key, value)),
                 }
-            } else if name == "import_playbook" {
+            } else if super::builtin_short(&name) == "import_playbook" {
                 self.report(LoadError::PlaybookImportInTasks, file.location(key));
                 unknown_reported = true;
             } else if let Some(lookup) = name.strip_prefix("with_") {
                 with_lookup = Some((lookup.to_string(), key, value));
             } else if name == "local_action" {
                 match &local_action {
-                    Some(Some((module_name, args))) => match Action::from_key(module_name) {
-                        Some(this @ Action::Module(_)) if action.is_none() => {
-                            delegated_locally = true;
-                            action = Some((module_name.clone(), this, key, args));
+                    Some(Some((module_name, args))) => {
+                        match Action::from_key(module_name, &scope.collections) {
+                            Some(this) if this.is_module() && action.is_none() => {
+                                delegated_locally = true;
+                                action = Some((module_name.clone(), this, key, args));
+                            }
+                            Some(_) if action.is_some() => {
+                                let first =
+                                    action.as_ref().map(|a| a.0.clone()).unwrap_or_default();
+                                self.report(
+                                    LoadError::TwoActions {
+                                        first,
+                                        second: name,
+                                    },
+                                    file.location(key),
+                                );
+                            }
+                            _ => {
+                                self.report(unknown_key(module_name.clone()), file.location(value));
+                                unknown_reported = true;
+                            }
                         }
-                        Some(_) if action.is_some() => {
-                            let first = action.as_ref().map(|a| a.0.clone()).unwrap_or_default();
-                            self.report(
-                                LoadError::TwoActions {
-                                    first,
-                                    second: name,
-                                },
-                                file.location(key),
-                            );
-                        }
-                        _ => {
-                            self.report(unknown_key(module_name.clone()), file.location(value));
-                            unknown_reported = true;
-                        }
-                    },
+                    }
                     _ => self.report(
                         LoadError::WrongType {
                             keyword: "local_action".into(),
@@ -349,7 +408,7 @@ impl Loader<'_> {
                 );
             }
         }
-        if scope.handlers && !matches!(action, Action::Module(_) | Action::ImportTasks) {
+        if scope.handlers && !(action.is_module() || matches!(action, Action::ImportTasks)) {
             let what = match action {
                 Action::Block => "a `block`",
                 Action::IncludeTasks => "an `include_tasks`",
@@ -370,7 +429,23 @@ impl Loader<'_> {
             Action::Module(module) => {
                 if let Some(node) = self.module_task(
                     file,
-                    module,
+                    ModuleRef::Converge(module),
+                    action_key,
+                    action_value,
+                    &keywords,
+                    with_lookup.as_ref(),
+                    common,
+                    scope,
+                    play,
+                ) {
+                    out.push(node);
+                }
+            }
+            Action::AnsibleOnly(fqcn) => {
+                let written = super::builtin_short(&action_name).to_string();
+                if let Some(node) = self.module_task(
+                    file,
+                    ModuleRef::AnsibleOnly { written, fqcn },
                     action_key,
                     action_value,
                     &keywords,
@@ -636,7 +711,7 @@ impl Loader<'_> {
     fn module_task(
         &mut self,
         file: &YamlFile,
-        module: &'static dyn Module,
+        module: ModuleRef,
         module_key: &Node,
         module_value: &Node,
         keywords: &Keywords,
@@ -647,7 +722,7 @@ impl Loader<'_> {
     ) -> Option<TaskNode> {
         let value = |name: &str| keywords.get(name).map(|(_, value)| *value);
         let module_location = file.location(module_key);
-        let (mut args, mut locations) = self.module_args(file, module, module_value)?;
+        let (mut args, mut locations) = self.module_args(file, module.name(), module_value)?;
         if let Some(extra) = value("args") {
             match extra.as_map() {
                 Some(entries) => {
@@ -672,7 +747,7 @@ impl Loader<'_> {
             }
         }
 
-        if module.name() == "meta"
+        if module.converge().is_some_and(|m| m.name() == "meta")
             && args.get("free_form").and_then(Value::as_str) == Some("flush_handlers")
         {
             if scope.handlers {
@@ -687,9 +762,31 @@ impl Loader<'_> {
             return Some(TaskNode::FlushHandlers);
         }
 
+        let not_implemented = match &module {
+            ModuleRef::Converge(converge) => {
+                let not_implemented =
+                    self.ansible_arguments(*converge, &mut args, &locations, &module_location);
+                // Validate what converge will run: without the arguments only Ansible has.
+                let mut checked = args.clone();
+                if let Some(NotImplemented::Argument { .. }) = &not_implemented {
+                    let names = converge.argument_names();
+                    checked.retain(|name, _| names.contains(name));
+                }
+                let checked = Value::Object(checked);
+                self.check_args(*converge, &checked, &locations, &module_location);
+                self.check_source(*converge, &checked, &locations, scope, play);
+                not_implemented
+            }
+            ModuleRef::AnsibleOnly { written, fqcn } => {
+                self.check_ansible_names(written, fqcn, &args, &locations);
+                Some(NotImplemented::Module {
+                    module: written.clone(),
+                    fqcn: fqcn.to_string(),
+                    equivalent: converge_equivalent(written),
+                })
+            }
+        };
         let args = Value::Object(args);
-        self.check_args(module, &args, &locations, &module_location);
-        self.check_source(module, &args, &locations, scope, play);
 
         if value("listen").is_some() && !scope.handlers {
             if let Some((key, _)) = keywords.get("listen") {
@@ -718,6 +815,7 @@ impl Loader<'_> {
         Some(TaskNode::Task(Task {
             common,
             module: module.name().to_string(),
+            not_implemented,
             args,
             argument_locations: locations,
             loop_items,
@@ -734,10 +832,9 @@ impl Loader<'_> {
     fn module_args(
         &mut self,
         file: &YamlFile,
-        module: &'static dyn Module,
+        name: &str,
         node: &Node,
     ) -> Option<(Map<String, Value>, BTreeMap<String, Location>)> {
-        let name = module.name();
         let mut locations = BTreeMap::new();
         let args = match &node.value {
             NodeValue::Null => Map::new(),
@@ -753,6 +850,9 @@ impl Loader<'_> {
             NodeValue::String(text) => {
                 let parsed = match name {
                     "command" | "shell" => parse_command(text),
+                    // A module only Ansible has: its free form is kept whole, as Ansible
+                    // keeps it, for the runner's message.
+                    _ if converge_modules::find(name).is_none() => Ok(single("_raw_params", text)),
                     "meta" => Ok(single("free_form", text)),
                     "include_vars" if !text.contains('=') => Ok(single("file", text)),
                     _ => parse_key_values(text),
@@ -789,6 +889,81 @@ impl Loader<'_> {
         Some((args, locations))
     }
 
+    /// Arguments converge's module lacks and Ansible's module of the same name takes: the
+    /// ones with no effect on a typical target are dropped with a note, the first other one
+    /// is what the task fails with when it runs. Unknown to both stays an error (reported by
+    /// [`Self::check_args`]).
+    fn ansible_arguments(
+        &mut self,
+        module: &'static dyn Module,
+        args: &mut Map<String, Value>,
+        locations: &BTreeMap<String, Location>,
+        module_location: &Location,
+    ) -> Option<NotImplemented> {
+        let names = module.argument_names();
+        if names.is_empty() {
+            return None;
+        }
+        let fqcn = catalogue().resolve(module.name(), &[])?;
+        let ansible = catalogue().arguments(fqcn);
+        let mut missing: Vec<(Location, String)> = args
+            .keys()
+            .filter(|name| !names.contains(name) && ansible.contains(&name.as_str()))
+            .map(|name| {
+                let location = locations.get(name).unwrap_or(module_location).clone();
+                (location, name.clone())
+            })
+            .collect();
+        missing.sort_by_key(|(location, _)| (location.line, location.column));
+        let mut first = None;
+        for (location, name) in missing {
+            if NO_EFFECT_ARGUMENTS.contains(&name.as_str()) {
+                args.remove(&name);
+                self.notes.push(
+                    Diagnostic::warning(format!(
+                        "argument `{name}` of `{}` is ignored: it has no effect on the hosts converge manages",
+                        module.name()
+                    ))
+                    .at(location),
+                );
+            } else if first.is_none() {
+                first = Some(NotImplemented::Argument {
+                    module: module.name().to_string(),
+                    argument: name,
+                });
+            }
+        }
+        first
+    }
+
+    /// A module only Ansible has: its argument names must be Ansible's.
+    fn check_ansible_names(
+        &mut self,
+        written: &str,
+        fqcn: &str,
+        args: &Map<String, Value>,
+        locations: &BTreeMap<String, Location>,
+    ) {
+        let names = catalogue().arguments(fqcn);
+        // Free-form modules (`script`, `raw`) and modules without documented options.
+        if names.is_empty() || names.contains(&"free_form") {
+            return;
+        }
+        for name in args.keys() {
+            if name == "_raw_params" || names.contains(&name.as_str()) {
+                continue;
+            }
+            let hint = suggest(name, &names).map(|close| format!("did you mean `{close}`?"));
+            self.report(
+                LoadError::Args {
+                    message: format!("unknown argument `{name}` for module `{written}`"),
+                    hint,
+                },
+                locations.get(name).cloned().unwrap_or_default(),
+            );
+        }
+    }
+
     /// Validate fixed arguments fully; with templates, only their names.
     fn check_args(
         &mut self,
@@ -808,7 +983,7 @@ impl Loader<'_> {
                 if error.message.starts_with("unknown argument") {
                     let names = module.argument_names();
                     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-                    if let Some(name) = keywords::suggest(argument, &names) {
+                    if let Some(name) = suggest(argument, &names) {
                         error.hint = Some(format!("did you mean `{name}`?"));
                     }
                 }
@@ -1423,7 +1598,7 @@ fn unknown_key(name: String) -> LoadError {
         .chain(modules.iter())
         .copied()
         .collect();
-    match keywords::suggest(&short, &candidates) {
+    match suggest(&short, &candidates) {
         Some(keyword) if task_keywords.contains(&keyword) && short == name => {
             LoadError::UnknownKeyword {
                 key: name,

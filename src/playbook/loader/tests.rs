@@ -3,7 +3,7 @@
 //! one small file per problem.
 
 use super::*;
-use crate::playbook::model::{Block, Include, IncludeSource, SerialStep};
+use crate::playbook::model::{Block, Include, IncludeSource, NotImplemented, SerialStep};
 use serde_json::json;
 
 fn fixtures() -> PathBuf {
@@ -410,6 +410,9 @@ fn sources_are_found_in_the_role_then_the_playbook() {
         missing,
         Err(vec![
             dir.join("roles/web/files/nope"),
+            dir.join("roles/web/nope"),
+            dir.join("roles/web/tasks/files/nope"),
+            dir.join("roles/web/tasks/nope"),
             dir.join("files/nope"),
             dir.join("nope")
         ])
@@ -473,7 +476,7 @@ fn missing_role_lists_the_searched_paths() {
     let options = LoadOptions {
         roles_path: vec![PathBuf::from("/srv/roles")],
         shipped_roles: Some(PathBuf::from("/usr/share/converge/roles")),
-        playbook_dir: None,
+        ..LoadOptions::default()
     };
     let diagnostics = load_playbook(&root.join("errors/missing_role.yml"), &options)
         .expect_err("role is missing");
@@ -630,5 +633,261 @@ fn keywords_in_the_wrong_place() {
             "errors/misplaced.yml:25:22: `become_method` must be `sudo` or `su`, found `doas` [converge becomes with `sudo` or `su`]",
             "errors/misplaced.yml:26:7: `import_playbook` only works between plays, not among tasks [move it to the top level of the playbook, next to the plays]",
         ]
+    );
+}
+
+/// Write `files` (relative path, content) into a temp dir and load `site.yml` from it.
+fn load_in_temp(
+    files: &[(&str, &str)],
+    options: &LoadOptions,
+) -> (tempfile::TempDir, Result<Playbook, Diagnostics>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (path, content) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, content).expect("write");
+    }
+    let loaded = load_playbook(&dir.path().join("site.yml"), options);
+    (dir, loaded)
+}
+
+fn loaded(result: Result<Playbook, Diagnostics>) -> Playbook {
+    result.unwrap_or_else(|diagnostics| {
+        panic!(
+            "{}",
+            diagnostics
+                .0
+                .iter()
+                .map(Diagnostic::render)
+                .collect::<String>()
+        )
+    })
+}
+
+#[test]
+fn keyword_modules_accept_collection_spellings() {
+    let (_dir, result) = load_in_temp(
+        &[
+            (
+                "site.yml",
+                "- ansible.builtin.import_playbook: other.yml\n\
+                 - hosts: all\n  tasks:\n\
+                 \x20   - ansible.builtin.include_tasks: inc.yml\n\
+                 \x20   - ansible.legacy.import_tasks: inc.yml\n\
+                 \x20   - ansible.builtin.include_role: {name: r}\n\
+                 \x20   - ansible.legacy.import_role: {name: r}\n\
+                 \x20   - ansible.builtin.meta: flush_handlers\n\
+                 \x20   - {name: facts, ansible.legacy.setup: {}}\n\
+                 \x20   - {name: fact, ansible.builtin.set_fact: {a: 1}}\n\
+                 \x20   - {name: vars, ansible.legacy.include_vars: v.yml}\n\
+                 \x20   - {name: say, ansible.legacy.debug: {msg: hi}}\n\
+                 \x20   - {name: check, ansible.builtin.assert: {that: [a == 1]}}\n\
+                 \x20   - {name: stop, ansible.legacy.fail: {msg: stop}}\n\
+                 \x20   - {name: group, ansible.builtin.group_by: {key: x}}\n",
+            ),
+            ("other.yml", "- hosts: all\n  tasks: []\n"),
+            ("inc.yml", "- {name: included, debug: {msg: in}}\n"),
+            ("v.yml", "b: 2\n"),
+            (
+                "roles/r/tasks/main.yml",
+                "- {name: from role, debug: {msg: r}}\n",
+            ),
+        ],
+        &options(),
+    );
+    let playbook = loaded(result);
+    assert_eq!(playbook.plays.len(), 2, "import_playbook spliced");
+    let play = &playbook.plays[1];
+    let modules: Vec<&str> = play
+        .tasks
+        .iter()
+        .filter_map(|node| match node {
+            TaskNode::Task(task) => Some(task.module.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        modules,
+        [
+            "debug",
+            "debug",
+            "setup",
+            "set_fact",
+            "include_vars",
+            "debug",
+            "assert",
+            "fail",
+            "group_by"
+        ]
+    );
+    assert!(play
+        .tasks
+        .iter()
+        .skip(2)
+        .any(|node| matches!(node, TaskNode::FlushHandlers)));
+    assert_eq!(task(play, "vars").args, json!({"file": "v.yml"}));
+    assert!(matches!(
+        task(play, "group").not_implemented,
+        Some(NotImplemented::Module { .. })
+    ));
+}
+
+#[test]
+fn collection_roles_are_found_beside_the_playbook_and_in_the_collections_path() {
+    let role = "- {name: nginx task, debug: {msg: n}}\n";
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let other_role = elsewhere
+        .path()
+        .join("ansible_collections/other/db/roles/pg/tasks");
+    std::fs::create_dir_all(&other_role).expect("mkdir");
+    std::fs::write(
+        other_role.join("main.yml"),
+        "- {name: pg task, debug: {msg: p}}\n",
+    )
+    .expect("write");
+    let options = LoadOptions {
+        collections_path: vec![elsewhere.path().to_path_buf()],
+        ..options()
+    };
+    let (_dir, result) = load_in_temp(
+        &[
+            (
+                "site.yml",
+                "- hosts: all\n  collections: [acme.web]\n  roles:\n    - nginx\n    - acme.web.nginx\n    - other.db.pg\n",
+            ),
+            ("collections/ansible_collections/acme/web/roles/nginx/tasks/main.yml", role),
+            (
+                "collections/ansible_collections/acme/web/roles/nginx/meta/main.yml",
+                "allow_duplicates: true\n",
+            ),
+        ],
+        &options,
+    );
+    let playbook = loaded(result);
+    let play = &playbook.plays[0];
+    let names: Vec<&str> = all_tasks(&play.tasks)
+        .iter()
+        .filter_map(|task| task.common.name.as_deref())
+        .collect();
+    assert_eq!(names, ["nginx task", "nginx task", "pg task"]);
+
+    let (_dir, result) = load_in_temp(
+        &[("site.yml", "- hosts: all\n  roles: [acme.web.nginx]\n")],
+        &options,
+    );
+    let diagnostics = result.expect_err("no such collection");
+    assert_eq!(diagnostics.0[0].message, "role `acme.web.nginx` not found");
+}
+
+#[test]
+fn a_module_only_ansible_has_loads_and_says_why_it_cannot_run() {
+    let (_dir, result) = load_in_temp(
+        &[(
+            "site.yml",
+            "- hosts: all\n  tasks:\n\
+             \x20   - {name: rpm, yum: {name: httpd, enablerepo: epel}, when: \"ansible_os_family == 'RedHat'\"}\n\
+             \x20   - {name: fw, community.general.ufw: {rule: allow, port: '22'}}\n\
+             \x20   - {name: short, ufw: {state: enabled}}\n\
+             \x20   - {name: run, ansible.builtin.script: setup.sh --fast}\n",
+        )],
+        &options(),
+    );
+    let playbook = loaded(result);
+    let play = &playbook.plays[0];
+    let yum = task(play, "rpm");
+    assert_eq!(yum.module, "yum");
+    let reason = yum.not_implemented().expect("not implemented");
+    assert_eq!(
+        reason.to_string(),
+        "module `yum` exists in Ansible but is not implemented by converge"
+    );
+    assert!(reason.hint().contains("`package`"), "{}", reason.hint());
+    assert_eq!(when(yum), ["ansible_os_family == 'RedHat'"]);
+    assert_eq!(task(play, "fw").module, "community.general.ufw");
+    assert_eq!(
+        task(play, "short").not_implemented,
+        Some(NotImplemented::Module {
+            module: "ufw".into(),
+            fqcn: "community.general.ufw".into(),
+            equivalent: None,
+        })
+    );
+    assert_eq!(
+        task(play, "run").args,
+        json!({"_raw_params": "setup.sh --fast"})
+    );
+}
+
+#[test]
+fn arguments_only_ansible_has_are_kept_for_the_runner_or_dropped_with_a_note() {
+    let (_dir, result) = load_in_temp(
+        &[(
+            "site.yml",
+            "- hosts: all\n  tasks:\n\
+             \x20   - {name: pkg, package: {name: httpd, enablerepo: epel}}\n\
+             \x20   - {name: motd, copy: {dest: /etc/motd, content: hi, setype: etc_t, unsafe_writes: true}}\n",
+        )],
+        &options(),
+    );
+    let playbook = loaded(result);
+    let play = &playbook.plays[0];
+    let package = task(play, "pkg");
+    assert_eq!(
+        package
+            .not_implemented()
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("argument `enablerepo` of `package` is not implemented by converge")
+    );
+    assert_eq!(
+        package.args["enablerepo"],
+        json!("epel"),
+        "kept, so it cannot be skipped"
+    );
+    let copy = task(play, "motd");
+    assert_eq!(copy.not_implemented, None);
+    assert_eq!(copy.args, json!({"dest": "/etc/motd", "content": "hi"}));
+    let notes: Vec<&str> = playbook.notes.iter().map(|n| n.message.as_str()).collect();
+    assert_eq!(
+        notes,
+        [
+            "argument `setype` of `copy` is ignored: it has no effect on the hosts converge manages",
+            "argument `unsafe_writes` of `copy` is ignored: it has no effect on the hosts converge manages",
+        ]
+    );
+}
+
+#[test]
+fn names_unknown_to_ansible_too_stay_errors() {
+    let (_dir, result) = load_in_temp(
+        &[(
+            "site.yml",
+            "- hosts: all\n  tasks:\n\
+             \x20   - yum: {nme: httpd}\n\
+             \x20   - copy: {dest: /x, content: y, setypo: z}\n\
+             \x20   - yumm: {name: httpd}\n",
+        )],
+        &options(),
+    );
+    let messages: Vec<String> = result
+        .expect_err("typos")
+        .0
+        .iter()
+        .map(|d| format!("{} [{}]", d.message, d.hint.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(messages.len(), 3, "{messages:?}");
+    assert_eq!(
+        messages[0],
+        "unknown argument `nme` for module `yum` [did you mean `name`?]"
+    );
+    assert!(
+        messages[1].starts_with("unknown argument `setypo`"),
+        "{}",
+        messages[1]
+    );
+    assert!(
+        messages[2].starts_with("unknown module `yumm`"),
+        "{}",
+        messages[2]
     );
 }
