@@ -105,6 +105,13 @@ impl Test {
         self
     }
 
+    /// Set an environment variable for converge (`{dir}` is replaced by the test dir).
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        let value = value.replace("{dir}", &self.dir.path().display().to_string());
+        self.env.push((key.to_string(), value));
+        self
+    }
+
     /// Kill converge after this many seconds (exit status 124, like `timeout`).
     pub fn timeout(mut self, seconds: u32) -> Self {
         self.timeout_seconds = Some(seconds);
