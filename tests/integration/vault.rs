@@ -229,6 +229,13 @@ fn password_scripts_and_the_environment_variable() {
         .stdout_has("db_password: hunter2-from-ansible");
 }
 
+/// `converge vault view FILE --vault-id ID`, returning the test for the next step.
+fn view(test: Test, file: &str, id: &str) -> (Test, crate::support::Run) {
+    let test = test.args(&["vault", "view", file, "--vault-id", id]);
+    let run = test.run();
+    (test, run)
+}
+
 /// `converge vault` reads ansible-vault files, writes them with `--ansible`, keeps their
 /// format and vault id through `edit`, and `encrypt_string` prints a `!vault` value that a
 /// run reads back.
@@ -243,15 +250,12 @@ fn vault_subcommand_speaks_ansible_vault() {
         .file("new.yml", "token: fresh-secret-value\n")
         .file("editor.sh", "#!/bin/sh\nsed -i 's/5432/6543/' \"$1\"\n");
 
-    let view = |test: &Test, file: &str, id: &str| {
-        test.args(&["vault", "view", file, "--vault-id", id]).run()
-    };
     let test = test.args(&["vault", "view", "v11.yml", "--vault-password-file", "password"]);
     assert_eq!(test.run().expect_status(0).stdout, plain);
-    assert_eq!(view(&test, "v12.yml", "prod@prod-password").expect_status(0).stdout, plain);
-    view(&test, "v12.yml", "prod@password")
-        .expect_status(4)
-        .stderr_has("`v12.yml` cannot be decrypted: wrong vault password (tried vault id `prod`)");
+    let (test, run) = view(test, "v12.yml", "prod@prod-password");
+    assert_eq!(run.expect_status(0).stdout, plain);
+    let (test, run) = view(test, "v12.yml", "prod@password");
+    run.expect_status(4).stderr_has("`v12.yml` cannot be decrypted: wrong vault password (tried vault id `prod`)");
 
     // --ansible writes the 1.2 header with the password's vault id.
     let test = test.args(&[
@@ -266,10 +270,8 @@ fn vault_subcommand_speaks_ansible_vault() {
     let written = std::fs::read_to_string(test.path().join("new.yml")).expect("file");
     assert!(written.starts_with("$ANSIBLE_VAULT;1.2;AES256;prod\n"), "{written}");
     assert!(!written.contains("fresh-secret-value"));
-    assert_eq!(
-        view(&test, "new.yml", "prod@prod-password").expect_status(0).stdout,
-        "token: fresh-secret-value\n"
-    );
+    let (test, run) = view(test, "new.yml", "prod@prod-password");
+    assert_eq!(run.expect_status(0).stdout, "token: fresh-secret-value\n");
 
     // edit keeps format, vault id and password.
     std::fs::set_permissions(
@@ -284,10 +286,8 @@ fn vault_subcommand_speaks_ansible_vault() {
     let edited = std::fs::read_to_string(test.path().join("v12.yml")).expect("file");
     assert!(edited.starts_with("$ANSIBLE_VAULT;1.2;AES256;prod\n"), "{edited}");
     assert_ne!(edited, ansible_fixture("vars_1_2_prod.yml"));
-    assert_eq!(
-        view(&test, "v12.yml", "prod@prod-password").expect_status(0).stdout,
-        plain.replace("5432", "6543")
-    );
+    let (test, run) = view(test, "v12.yml", "prod@prod-password");
+    assert_eq!(run.expect_status(0).stdout, plain.replace("5432", "6543"));
 
     // decrypt in place.
     let test = test.args(&["vault", "decrypt", "v11.yml", "--vault-password-file", "password"]);
@@ -337,4 +337,117 @@ fn vault_subcommand_speaks_ansible_vault() {
     let run = test.run();
     run.expect_status(0).stderr_has("len=20 ********");
     assert!(!run.stderr.contains("inline-from-converge"), "{}", run.stderr);
+}
+
+/// The real `ansible-vault`: `CONVERGE_ANSIBLE_VAULT`, else on PATH, else in bench/run's venv.
+fn find_ansible_vault() -> Option<std::path::PathBuf> {
+    if let Some(path) = std::env::var_os("CONVERGE_ANSIBLE_VAULT") {
+        return Some(path.into());
+    }
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("ansible-vault"))
+            .find(|candidate| candidate.is_file())
+    });
+    on_path.or_else(|| {
+        let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target/bench-venv/bin/ansible-vault");
+        venv.is_file().then_some(venv)
+    })
+}
+
+/// What converge writes in ansible-vault's format, ansible-core reads: files (1.1 and 1.2 with
+/// a vault id) through `ansible-vault view`, and an `encrypt_string` value through a real
+/// `ansible` run that loads it as `-e @vars.yml`.
+#[test]
+fn ansible_vault_reads_what_converge_writes() {
+    let Some(ansible_vault) = find_ansible_vault() else {
+        println!(
+            "skipped: ansible-vault not found (set CONVERGE_ANSIBLE_VAULT, or put it on PATH)"
+        );
+        return;
+    };
+    let test = Test::new()
+        .file("v11.yml", "db_password: written-by-converge\n")
+        .file("v12.yml", "token: prod-from-converge-ü\n")
+        .file("password", "converge-test-password\n")
+        .file("prod-password", "prod-vault-password\n");
+    let test = test.args(&[
+        "vault",
+        "encrypt",
+        "--ansible",
+        "v11.yml",
+        "--vault-password-file",
+        "password",
+    ]);
+    test.run().expect_status(0);
+    let test = test.args(&[
+        "vault",
+        "encrypt",
+        "--ansible",
+        "v12.yml",
+        "--vault-id",
+        "prod@prod-password",
+    ]);
+    test.run().expect_status(0);
+    let test = test.args(&[
+        "vault",
+        "encrypt_string",
+        "--name",
+        "api_token",
+        "string-from-converge",
+        "--vault-password-file",
+        "password",
+    ]);
+    let run = test.run();
+    run.expect_status(0);
+    std::fs::write(test.path().join("vars.yml"), &run.stdout).expect("write vars.yml");
+
+    let ansible = |program: &std::path::Path, args: &[&str]| {
+        let output = std::process::Command::new(program)
+            .args(args)
+            .current_dir(test.path())
+            .env("PYTHONWARNINGS", "ignore")
+            .env("ANSIBLE_LOCALHOST_WARNING", "false")
+            .env("ANSIBLE_INVENTORY_UNPARSED_WARNING", "false")
+            .env_remove("ANSIBLE_VAULT_PASSWORD_FILE")
+            .output()
+            .expect("run ansible");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{} {args:?} failed\n{stdout}\n{}",
+            program.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    };
+    assert_eq!(
+        ansible(&ansible_vault, &["view", "v11.yml", "--vault-password-file", "password"]),
+        "db_password: written-by-converge\n"
+    );
+    assert_eq!(
+        ansible(&ansible_vault, &["view", "v12.yml", "--vault-id", "prod@prod-password"]),
+        "token: prod-from-converge-ü\n"
+    );
+    let ansible_bin = ansible_vault.with_file_name("ansible");
+    if !ansible_bin.is_file() {
+        println!("skipped the encrypt_string half: no `ansible` beside ansible-vault");
+        return;
+    }
+    let shown = ansible(
+        &ansible_bin,
+        &[
+            "localhost",
+            "-m",
+            "debug",
+            "-a",
+            "msg=value={{ api_token }}",
+            "-e",
+            "@vars.yml",
+            "--vault-password-file",
+            "password",
+        ],
+    );
+    assert!(shown.contains("\"msg\": \"value=string-from-converge\""), "{shown}");
 }
