@@ -264,7 +264,11 @@ pub struct VaultArgs {
     /// Read a vault password from this file (its content without surrounding whitespace); if
     /// the file is executable, run it and use what it prints. May repeat. Also taken from
     /// ANSIBLE_VAULT_PASSWORD_FILE.
-    #[arg(long = "vault-password-file", visible_alias = "vault-pass-file", value_name = "FILE")]
+    #[arg(
+        long = "vault-password-file",
+        visible_alias = "vault-pass-file",
+        value_name = "FILE"
+    )]
     pub vault_password_files: Vec<PathBuf>,
 
     /// Ask for the vault password.

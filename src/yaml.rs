@@ -532,7 +532,14 @@ mod tests {
         // Without the tag the same text is just a string, as in Ansible.
         let untagged = nested.replace("!vault ", "");
         let file = parse_str(&untagged, Path::new("untagged.yml")).unwrap();
-        let text = file.root.get("outer").unwrap().get("list").unwrap().as_seq().unwrap()[0]
+        let text = file
+            .root
+            .get("outer")
+            .unwrap()
+            .get("list")
+            .unwrap()
+            .as_seq()
+            .unwrap()[0]
             .as_str()
             .unwrap()
             .to_string();
@@ -558,8 +565,11 @@ mod tests {
     #[test]
     fn bad_vault_values_point_at_the_value() {
         crate::vault::set_fixture_secrets();
-        let error = parse_str("a: 1\nsecret: !vault |\n  not encrypted\n", Path::new("bad.yml"))
-            .unwrap_err();
+        let error = parse_str(
+            "a: 1\nsecret: !vault |\n  not encrypted\n",
+            Path::new("bad.yml"),
+        )
+        .unwrap_err();
         assert_eq!(
             error.message,
             "the `!vault` value of `secret` in `bad.yml` is tagged `!vault` but does not start with `$ANSIBLE_VAULT`"
@@ -572,7 +582,10 @@ mod tests {
             "the `!vault` value of `secret` in `map.yml` is a mapping, not a string"
         );
         let wrong = std::fs::read_to_string(vault_fixture("kat_1_1.txt")).unwrap();
-        let text = format!("k: !vault |\n  {}\n", wrong.trim_end().replace('\n', "\n  "));
+        let text = format!(
+            "k: !vault |\n  {}\n",
+            wrong.trim_end().replace('\n', "\n  ")
+        );
         let error = parse_str(&text, Path::new("wrong.yml")).unwrap_err();
         assert_eq!(
             error.message,

@@ -160,7 +160,11 @@ impl Keys {
 
 /// Encrypt `plaintext` into ansible-vault text with a fresh random salt: a 1.1 header, or 1.2
 /// with `vault_id` when one other than `default` is given (as ansible-vault decides).
-pub fn encrypt(plaintext: &[u8], password: &[u8], vault_id: Option<&str>) -> Result<String, String> {
+pub fn encrypt(
+    plaintext: &[u8],
+    password: &[u8],
+    vault_id: Option<&str>,
+) -> Result<String, String> {
     let mut salt = [0u8; SALT_LEN];
     getrandom::fill(&mut salt).map_err(|error| format!("no random salt: {error}"))?;
     Ok(encrypt_with_salt(plaintext, password, vault_id, &salt))
@@ -246,7 +250,8 @@ mod tests {
     #[test]
     fn known_answers_from_ansible_core() {
         let salt_1 = b"0123456789abcdef0123456789abcdef";
-        let written = encrypt_with_salt(b"known answer: plaintext\n", b"kat-password", None, salt_1);
+        let written =
+            encrypt_with_salt(b"known answer: plaintext\n", b"kat-password", None, salt_1);
         assert_eq!(written, fixture("kat_1_1.txt"));
         let salt_2 = b"fedcba9876543210fedcba9876543210";
         // A 16-byte plaintext gets a whole block of padding.
@@ -267,18 +272,27 @@ mod tests {
         let plain = fixture("plain_vars.yml");
         let v11 = fixture("vars_1_1.yml");
         let envelope = Envelope::parse(&v11).unwrap();
-        assert_eq!((envelope.version.as_str(), envelope.vault_id_or_default()), ("1.1", "default"));
+        assert_eq!(
+            (envelope.version.as_str(), envelope.vault_id_or_default()),
+            ("1.1", "default")
+        );
         assert_eq!(open(&v11, "converge-test-password"), Some(plain.clone()));
         let v12 = fixture("vars_1_2_prod.yml");
         let envelope = Envelope::parse(&v12).unwrap();
-        assert_eq!((envelope.version.as_str(), envelope.vault_id.as_deref()), ("1.2", Some("prod")));
+        assert_eq!(
+            (envelope.version.as_str(), envelope.vault_id.as_deref()),
+            ("1.2", Some("prod"))
+        );
         assert_eq!(open(&v12, "prod-vault-password"), Some(plain));
     }
 
     #[test]
     fn wrong_password_is_none_not_an_error() {
         assert_eq!(open(&fixture("vars_1_1.yml"), "not the password"), None);
-        assert_eq!(open(&fixture("vars_1_2_prod.yml"), "converge-test-password"), None);
+        assert_eq!(
+            open(&fixture("vars_1_2_prod.yml"), "converge-test-password"),
+            None
+        );
     }
 
     #[test]
@@ -286,7 +300,10 @@ mod tests {
         for len in 0..=33 {
             let plain: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
             let text = encrypt(&plain, b"pw", Some("ops")).unwrap();
-            assert!(text.starts_with("$ANSIBLE_VAULT;1.2;AES256;ops\n"), "{text}");
+            assert!(
+                text.starts_with("$ANSIBLE_VAULT;1.2;AES256;ops\n"),
+                "{text}"
+            );
             assert!(text.lines().skip(1).all(|l| l.len() <= 80));
             let envelope = Envelope::parse(&text).unwrap();
             assert_eq!(envelope.decrypt(b"pw").unwrap(), Some(plain));
@@ -307,9 +324,15 @@ mod tests {
             Err(FormatError::Cipher("AES".into()))
         );
         let not_hex = good.replace('3', "z");
-        assert!(Envelope::parse(&not_hex).unwrap().decrypt(b"kat-password").is_err());
+        assert!(Envelope::parse(&not_hex)
+            .unwrap()
+            .decrypt(b"kat-password")
+            .is_err());
         let cut: String = good.lines().take(2).collect::<Vec<_>>().join("\n");
-        assert!(Envelope::parse(&cut).unwrap().decrypt(b"kat-password").is_err());
+        assert!(Envelope::parse(&cut)
+            .unwrap()
+            .decrypt(b"kat-password")
+            .is_err());
         // A flipped ciphertext digit fails the MAC: reported as "not this password".
         let mut lines: Vec<String> = good.lines().map(str::to_string).collect();
         let last = lines.len() - 1;
@@ -317,7 +340,10 @@ mod tests {
         let len = lines[last].len();
         lines[last].replace_range(len - 1.., flipped);
         let tampered = lines.join("\n");
-        assert_eq!(Envelope::parse(&tampered).unwrap().decrypt(b"kat-password"), Ok(None));
+        assert_eq!(
+            Envelope::parse(&tampered).unwrap().decrypt(b"kat-password"),
+            Ok(None)
+        );
     }
 
     #[test]

@@ -47,18 +47,31 @@ pub struct Options {
     pub stdin_name: Option<String>,
 }
 
-/// Run `converge vault`; errors are printed on stderr.
+/// Run `converge vault`; errors are printed on stderr, one per file that failed.
 pub fn run(options: &Options) -> Exit {
-    match run_inner(options) {
-        Ok(()) => Exit::Success,
-        Err(message) => {
-            eprintln!("error: {message}");
-            Exit::Invalid
-        }
+    let errors = match run_inner(options) {
+        Ok(errors) => errors,
+        Err(message) => vec![message],
+    };
+    for message in &errors {
+        eprintln!("error: {message}");
+    }
+    if errors.len() > 1 && options.targets.len() > 1 {
+        eprintln!(
+            "error: {} of {} files failed",
+            errors.len(),
+            options.targets.len()
+        );
+    }
+    if errors.is_empty() {
+        Exit::Success
+    } else {
+        Exit::Invalid
     }
 }
 
-fn run_inner(options: &Options) -> Result<(), String> {
+/// The errors of the files that failed, or the error that stopped everything.
+fn run_inner(options: &Options) -> Result<Vec<String>, String> {
     let strings = options.action == Action::EncryptString;
     if !strings && options.targets.is_empty() {
         return Err(format!(
@@ -77,29 +90,24 @@ fn run_inner(options: &Options) -> Result<(), String> {
     let secrets = loaded.secrets;
     if strings {
         let secret = encrypt_secret(&secrets, options.encrypt_vault_id.as_deref())?;
-        return encrypt_strings(options, secret);
+        return encrypt_strings(options, secret).map(|()| Vec::new());
     }
-    let mut failed = 0;
+    let mut errors = Vec::new();
     for target in &options.targets {
         let file = Path::new(target);
         let result = match options.action {
             Action::Encrypt => encrypt_secret(&secrets, options.encrypt_vault_id.as_deref())
                 .and_then(|secret| encrypt_file(file, secret, options.ansible)),
-            Action::Decrypt => opened(file, &secrets).and_then(|(opened, _)| write(file, &opened.plain)),
-            Action::View => opened(file, &secrets).map(|(opened, _)| print!("{}", opened.plain)),
+            Action::Decrypt => opened(file, &secrets).and_then(|opened| write(file, &opened.plain)),
+            Action::View => opened(file, &secrets).map(|opened| print!("{}", opened.plain)),
             Action::Edit => edit(file, &secrets),
             Action::EncryptString => Ok(()),
         };
         if let Err(message) = result {
-            eprintln!("error: {message}");
-            failed += 1;
+            errors.push(message);
         }
     }
-    match failed {
-        0 => Ok(()),
-        1 if options.targets.len() == 1 => Err("no file was changed".into()),
-        n => Err(format!("{n} of {} files failed", options.targets.len())),
-    }
+    Ok(errors)
 }
 
 fn action_name(action: Action) -> &'static str {
@@ -148,13 +156,12 @@ fn read(file: &Path) -> Result<String, String> {
     })
 }
 
-fn opened(file: &Path, secrets: &[VaultSecret]) -> Result<(super::Opened, String), String> {
+fn opened(file: &Path, secrets: &[VaultSecret]) -> Result<super::Opened, String> {
     let text = read(file)?;
     if !super::is_encrypted(&text) {
         return Err(format!("`{}` is not encrypted", file.display()));
     }
-    let opened = open(&text, secrets).map_err(|e| format!("`{}` {e}", file.display()))?;
-    Ok((opened, text))
+    open(&text, secrets).map_err(|e| format!("`{}` {e}", file.display()))
 }
 
 fn encrypt_file(file: &Path, secret: &VaultSecret, ansible: bool) -> Result<(), String> {
@@ -162,7 +169,11 @@ fn encrypt_file(file: &Path, secret: &VaultSecret, ansible: bool) -> Result<(), 
     if super::is_encrypted(&text) {
         return Err(format!("`{}` is already encrypted", file.display()));
     }
-    let format = if ansible { Format::Ansible } else { Format::Age };
+    let format = if ansible {
+        Format::Ansible
+    } else {
+        Format::Age
+    };
     let encrypted = encrypt(&text, secret, format, Some(&secret.label))
         .map_err(|e| format!("`{}` cannot be encrypted: {e}", file.display()))?;
     write(file, &encrypted)
@@ -199,7 +210,7 @@ fn write(file: &Path, content: &str) -> Result<(), String> {
 }
 
 fn edit(file: &Path, secrets: &[VaultSecret]) -> Result<(), String> {
-    let (opened, _) = opened(file, secrets)?;
+    let opened = opened(file, secrets)?;
     let secret = secrets
         .iter()
         .find(|s| s.label == opened.label)
@@ -283,7 +294,7 @@ fn encrypt_strings(options: &Options, secret: &VaultSecret) -> Result<(), String
                 Some(name) => eprintln!(
                     "# The encrypted version of variable (\"{name}\", the string #{number} from {source})."
                 ),
-                None => eprintln!("# The encrypted version of the string #{number} from {source}.)"),
+                None => eprintln!("# The encrypted version of the string #{number} from {source}."),
             }
         }
         writeln!(out, "{}", ansible::yaml_block(&vaulttext, name.as_deref()))

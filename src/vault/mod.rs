@@ -280,7 +280,9 @@ mod tests {
     use std::path::Path;
 
     fn fixture(name: &str) -> String {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vault").join(name);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/vault")
+            .join(name);
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
 
@@ -291,10 +293,16 @@ mod tests {
         assert!(!armored.contains("hunter22"));
         let opened = open(
             &armored,
-            &[VaultSecret::new("default", "nope"), VaultSecret::new("ops", "correct horse")],
+            &[
+                VaultSecret::new("default", "nope"),
+                VaultSecret::new("ops", "correct horse"),
+            ],
         )
         .unwrap();
-        assert_eq!((opened.plain.as_str(), opened.label.as_str()), ("db_password: hunter22\n", "ops"));
+        assert_eq!(
+            (opened.plain.as_str(), opened.label.as_str()),
+            ("db_password: hunter22\n", "ops")
+        );
         let wrong = open(&armored, &[VaultSecret::new("default", "nope")]);
         assert!(matches!(wrong, Err(VaultError::AgeFailed)));
     }
@@ -314,7 +322,10 @@ mod tests {
         assert_eq!(opened.plain, fixture("plain_vars.yml"));
         let error = open(
             &text,
-            &[VaultSecret::new("default", "a"), VaultSecret::new("dev", "b")],
+            &[
+                VaultSecret::new("default", "a"),
+                VaultSecret::new("dev", "b"),
+            ],
         )
         .unwrap_err();
         assert_eq!(

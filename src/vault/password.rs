@@ -197,9 +197,7 @@ pub fn read_password_file(path: &Path, label: &str) -> Result<String, String> {
         ),
     })?;
     if metadata.is_dir() {
-        return Err(format!(
-            "the vault password file `{shown}` is a directory"
-        ));
+        return Err(format!("the vault password file `{shown}` is a directory"));
     }
     let password = if metadata.permissions().mode() & 0o111 != 0 {
         run_password_script(path, label)?
@@ -215,7 +213,9 @@ pub fn read_password_file(path: &Path, label: &str) -> Result<String, String> {
         text.trim().to_string()
     };
     if password.is_empty() {
-        return Err(format!("the vault password file `{shown}` gives an empty password"));
+        return Err(format!(
+            "the vault password file `{shown}` gives an empty password"
+        ));
     }
     Ok(password)
 }
@@ -224,7 +224,10 @@ pub fn read_password_file(path: &Path, label: &str) -> Result<String, String> {
 /// named `…-client`; stdout minus line endings is the password; stderr stays the user's.
 fn run_password_script(path: &Path, label: &str) -> Result<String, String> {
     let shown = path.display();
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
     let client = stem.ends_with("-client");
     // A bare name would be looked up in PATH; the file meant is the one given.
     let program = if path.is_relative() {
@@ -259,8 +262,9 @@ fn run_password_script(path: &Path, label: &str) -> Result<String, String> {
             ))
         }
     }
-    let text = String::from_utf8(output.stdout)
-        .map_err(|_| format!("the vault password script `{shown}` printed something that is not UTF-8 text"))?;
+    let text = String::from_utf8(output.stdout).map_err(|_| {
+        format!("the vault password script `{shown}` printed something that is not UTF-8 text")
+    })?;
     Ok(text.trim_matches(['\r', '\n']).to_string())
 }
 
@@ -272,11 +276,17 @@ mod tests {
     fn vault_id_slugs_split_at_the_first_at_sign() {
         assert_eq!(
             VaultId::parse("prod@prompt"),
-            VaultId { label: Some("prod".into()), source: Source::Prompt }
+            VaultId {
+                label: Some("prod".into()),
+                source: Source::Prompt
+            }
         );
         assert_eq!(
             VaultId::parse("secrets/pw"),
-            VaultId { label: None, source: Source::File("secrets/pw".into()) }
+            VaultId {
+                label: None,
+                source: Source::File("secrets/pw".into())
+            }
         );
         assert_eq!(VaultId::parse("a@b@c").source, Source::File("b@c".into()));
         assert_eq!(VaultId::parse("pw").label(), "default");
@@ -307,7 +317,10 @@ mod tests {
             ]
         );
         assert!(Request::default().vault_ids(false).is_empty());
-        assert_eq!(Request::default().vault_ids(true)[0].source, Source::AskVaultPass);
+        assert_eq!(
+            Request::default().vault_ids(true)[0].source,
+            Source::AskVaultPass
+        );
     }
 
     #[test]
@@ -319,19 +332,32 @@ mod tests {
         let script = dir.path().join("pass.sh");
         std::fs::write(&script, "#!/bin/sh\nprintf 'from-script\\r\\n'\n").unwrap();
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
-        assert_eq!(read_password_file(&script, "default").unwrap(), "from-script");
+        assert_eq!(
+            read_password_file(&script, "default").unwrap(),
+            "from-script"
+        );
         let client = dir.path().join("vault-client.sh");
-        std::fs::write(&client, "#!/bin/sh\n[ \"$2\" = prod ] || exit 2\necho \"pw-for-$2\"\n").unwrap();
+        std::fs::write(
+            &client,
+            "#!/bin/sh\n[ \"$2\" = prod ] || exit 2\necho \"pw-for-$2\"\n",
+        )
+        .unwrap();
         std::fs::set_permissions(&client, std::fs::Permissions::from_mode(0o700)).unwrap();
         assert_eq!(read_password_file(&client, "prod").unwrap(), "pw-for-prod");
-        assert!(read_password_file(&client, "dev").unwrap_err().contains("no password for vault id `dev`"));
+        assert!(read_password_file(&client, "dev")
+            .unwrap_err()
+            .contains("no password for vault id `dev`"));
         let failing = dir.path().join("fail.sh");
         std::fs::write(&failing, "#!/bin/sh\nexit 3\n").unwrap();
         std::fs::set_permissions(&failing, std::fs::Permissions::from_mode(0o700)).unwrap();
-        assert!(read_password_file(&failing, "default").unwrap_err().contains("failed"));
+        assert!(read_password_file(&failing, "default")
+            .unwrap_err()
+            .contains("failed"));
         let empty = dir.path().join("empty");
         std::fs::write(&empty, "\n").unwrap();
-        assert!(read_password_file(&empty, "default").unwrap_err().contains("empty password"));
+        assert!(read_password_file(&empty, "default")
+            .unwrap_err()
+            .contains("empty password"));
     }
 
     #[test]
@@ -347,7 +373,11 @@ mod tests {
         assert_eq!(loaded.secrets.len(), 1);
         assert_eq!(loaded.secrets[0].label, "prod");
         assert_eq!(loaded.warnings.len(), 1);
-        assert!(loaded.warnings[0].contains("was not found"), "{:?}", loaded.warnings);
+        assert!(
+            loaded.warnings[0].contains("was not found"),
+            "{:?}",
+            loaded.warnings
+        );
         let error = load(&ids[..1], Purpose::Open).unwrap_err();
         assert!(error.contains("was not found"), "{error}");
     }

@@ -250,12 +250,19 @@ fn vault_subcommand_speaks_ansible_vault() {
         .file("new.yml", "token: fresh-secret-value\n")
         .file("editor.sh", "#!/bin/sh\nsed -i 's/5432/6543/' \"$1\"\n");
 
-    let test = test.args(&["vault", "view", "v11.yml", "--vault-password-file", "password"]);
+    let test = test.args(&[
+        "vault",
+        "view",
+        "v11.yml",
+        "--vault-password-file",
+        "password",
+    ]);
     assert_eq!(test.run().expect_status(0).stdout, plain);
     let (test, run) = view(test, "v12.yml", "prod@prod-password");
     assert_eq!(run.expect_status(0).stdout, plain);
     let (test, run) = view(test, "v12.yml", "prod@password");
-    run.expect_status(4).stderr_has("`v12.yml` cannot be decrypted: wrong vault password (tried vault id `prod`)");
+    run.expect_status(4)
+        .stderr_has("`v12.yml` cannot be decrypted: wrong vault password (tried vault id `prod`)");
 
     // --ansible writes the 1.2 header with the password's vault id.
     let test = test.args(&[
@@ -268,7 +275,10 @@ fn vault_subcommand_speaks_ansible_vault() {
     ]);
     test.run().expect_status(0);
     let written = std::fs::read_to_string(test.path().join("new.yml")).expect("file");
-    assert!(written.starts_with("$ANSIBLE_VAULT;1.2;AES256;prod\n"), "{written}");
+    assert!(
+        written.starts_with("$ANSIBLE_VAULT;1.2;AES256;prod\n"),
+        "{written}"
+    );
     assert!(!written.contains("fresh-secret-value"));
     let (test, run) = view(test, "new.yml", "prod@prod-password");
     assert_eq!(run.expect_status(0).stdout, "token: fresh-secret-value\n");
@@ -279,20 +289,36 @@ fn vault_subcommand_speaks_ansible_vault() {
         std::os::unix::fs::PermissionsExt::from_mode(0o700),
     )
     .expect("chmod");
-    let test = test
-        .env("EDITOR", "{dir}/editor.sh")
-        .args(&["vault", "edit", "v12.yml", "--vault-id", "prod@prod-password"]);
+    let test = test.env("EDITOR", "{dir}/editor.sh").args(&[
+        "vault",
+        "edit",
+        "v12.yml",
+        "--vault-id",
+        "prod@prod-password",
+    ]);
     test.run().expect_status(0);
     let edited = std::fs::read_to_string(test.path().join("v12.yml")).expect("file");
-    assert!(edited.starts_with("$ANSIBLE_VAULT;1.2;AES256;prod\n"), "{edited}");
+    assert!(
+        edited.starts_with("$ANSIBLE_VAULT;1.2;AES256;prod\n"),
+        "{edited}"
+    );
     assert_ne!(edited, ansible_fixture("vars_1_2_prod.yml"));
     let (test, run) = view(test, "v12.yml", "prod@prod-password");
     assert_eq!(run.expect_status(0).stdout, plain.replace("5432", "6543"));
 
     // decrypt in place.
-    let test = test.args(&["vault", "decrypt", "v11.yml", "--vault-password-file", "password"]);
+    let test = test.args(&[
+        "vault",
+        "decrypt",
+        "v11.yml",
+        "--vault-password-file",
+        "password",
+    ]);
     test.run().expect_status(0);
-    assert_eq!(std::fs::read_to_string(test.path().join("v11.yml")).expect("file"), plain);
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("v11.yml")).expect("file"),
+        plain
+    );
 
     // Several passwords and no --encrypt-vault-id: which one to encrypt with is asked for.
     let test = test.args(&[
@@ -321,7 +347,8 @@ fn vault_subcommand_speaks_ansible_vault() {
     let run = test.run();
     run.expect_status(0);
     assert!(
-        run.stdout.starts_with("api_token: !vault |\n          $ANSIBLE_VAULT;1.1;AES256\n"),
+        run.stdout
+            .starts_with("api_token: !vault |\n          $ANSIBLE_VAULT;1.1;AES256\n"),
         "{}",
         run.stdout
     );
@@ -336,7 +363,11 @@ fn vault_subcommand_speaks_ansible_vault() {
         .args(&["site.yml", "-e", "@vars.yml", "--vault-password-file", "password"]);
     let run = test.run();
     run.expect_status(0).stderr_has("len=20 ********");
-    assert!(!run.stderr.contains("inline-from-converge"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("inline-from-converge"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// The real `ansible-vault`: `CONVERGE_ANSIBLE_VAULT`, else on PATH, else in bench/run's venv.
@@ -423,11 +454,17 @@ fn ansible_vault_reads_what_converge_writes() {
         stdout
     };
     assert_eq!(
-        ansible(&ansible_vault, &["view", "v11.yml", "--vault-password-file", "password"]),
+        ansible(
+            &ansible_vault,
+            &["view", "v11.yml", "--vault-password-file", "password"]
+        ),
         "db_password: written-by-converge\n"
     );
     assert_eq!(
-        ansible(&ansible_vault, &["view", "v12.yml", "--vault-id", "prod@prod-password"]),
+        ansible(
+            &ansible_vault,
+            &["view", "v12.yml", "--vault-id", "prod@prod-password"]
+        ),
         "token: prod-from-converge-ü\n"
     );
     let ansible_bin = ansible_vault.with_file_name("ansible");
@@ -449,5 +486,8 @@ fn ansible_vault_reads_what_converge_writes() {
             "password",
         ],
     );
-    assert!(shown.contains("\"msg\": \"value=string-from-converge\""), "{shown}");
+    assert!(
+        shown.contains("\"msg\": \"value=string-from-converge\""),
+        "{shown}"
+    );
 }
