@@ -139,10 +139,11 @@ pub fn key_text(key: &Node) -> Option<String> {
 }
 
 thread_local! {
-    /// Positions of the `!vault`-tagged nodes met while deserializing. serde gives
-    /// `Deserialize` no context, and decrypting needs the file (to point at the value when it
-    /// fails), so [`parse_str`] takes this list after parsing and decrypts those nodes.
-    static VAULT_TAGGED: RefCell<Vec<(usize, usize)>> = const { RefCell::new(Vec::new()) };
+    /// Positions of the `!vault`-tagged nodes met while deserializing, or `None` when the text
+    /// has no `!vault` (reading tags costs a wrapper per node). serde gives `Deserialize` no
+    /// context, and decrypting needs the file (to point at the value when it fails), so
+    /// [`parse_str`] takes this list after parsing and decrypts those nodes.
+    static VAULT_TAGGED: RefCell<Option<Vec<(usize, usize)>>> = const { RefCell::new(None) };
 }
 
 /// The YAML tag of an ansible-vault encrypted value.
@@ -150,6 +151,15 @@ const VAULT_TAG: &str = "!vault";
 
 impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let watching = VAULT_TAGGED.with(|tagged| tagged.borrow().is_some());
+        if !watching {
+            let spanned = Spanned::<NodeValue>::deserialize(deserializer)?;
+            return Ok(Node {
+                value: spanned.value,
+                line: spanned.referenced.line() as usize,
+                column: spanned.referenced.column() as usize,
+            });
+        }
         let spanned = Spanned::<Tagged<NodeValue>>::deserialize(deserializer)?;
         let Tagged(value, tag) = spanned.value;
         let node = Node {
@@ -158,7 +168,11 @@ impl<'de> Deserialize<'de> for Node {
             column: spanned.referenced.column() as usize,
         };
         if tag.as_deref() == Some(VAULT_TAG) {
-            VAULT_TAGGED.with(|tagged| tagged.borrow_mut().push((node.line, node.column)));
+            VAULT_TAGGED.with(|tagged| {
+                if let Some(found) = tagged.borrow_mut().as_mut() {
+                    found.push((node.line, node.column));
+                }
+            });
         }
         Ok(node)
     }
@@ -369,9 +383,12 @@ pub fn parse_str(text: &str, path: &Path) -> Result<YamlFile, Diagnostic> {
     // YAML 1.1 as Ansible reads it: `mode: 0644` is the octal number 420.
     let mut options = serde_saphyr::Options::default();
     options.legacy_octal_numbers = true;
-    VAULT_TAGGED.with(|tagged| tagged.borrow_mut().clear());
+    let watch = text.contains(VAULT_TAG).then(Vec::new);
+    VAULT_TAGGED.with(|tagged| *tagged.borrow_mut() = watch);
     let parsed: Result<Node, _> = serde_saphyr::from_str_with_options(text, options);
-    let tagged = VAULT_TAGGED.with(|tagged| std::mem::take(&mut *tagged.borrow_mut()));
+    let tagged = VAULT_TAGGED
+        .with(|tagged| tagged.borrow_mut().take())
+        .unwrap_or_default();
     let mut root = parsed.map_err(|error| {
         let (line, column) = error
             .location()
