@@ -204,6 +204,9 @@ impl Test {
         };
         command.args(&self.args).current_dir(self.dir.path());
         command.env_remove("CLICOLOR_FORCE");
+        // Vault passwords only from what a test gives, never from the developer's shell.
+        command.env_remove("ANSIBLE_VAULT_PASSWORD_FILE");
+        command.env_remove("ANSIBLE_VAULT_IDENTITY_LIST");
         for (key, value) in &self.env {
             command.env(key, value);
         }
