@@ -42,12 +42,14 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
             inventory,
             extra_vars,
             roles_path,
+            vault,
         }) => {
             let mut run = cli.run;
             run.playbooks = playbooks;
             run.inventory = inventory;
             run.extra_vars = extra_vars;
             run.roles_path = roles_path;
+            run.vault = vault;
             run.syntax_check = true;
             run_playbooks(&run).code()
         }
@@ -58,9 +60,28 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
         }
         Some(Command::Vault {
             action,
-            file,
-            vault_password_file,
-        }) => vault_command(action, &file, vault_password_file.as_deref()).code(),
+            targets,
+            vault,
+            ansible,
+            encrypt_vault_id,
+            names,
+            stdin_name,
+        }) => crate::vault::command::run(&crate::vault::command::Options {
+            action: match action {
+                VaultAction::Encrypt => crate::vault::command::Action::Encrypt,
+                VaultAction::Decrypt => crate::vault::command::Action::Decrypt,
+                VaultAction::View => crate::vault::command::Action::View,
+                VaultAction::Edit => crate::vault::command::Action::Edit,
+                VaultAction::EncryptString => crate::vault::command::Action::EncryptString,
+            },
+            targets,
+            request: vault.request(),
+            ansible,
+            encrypt_vault_id,
+            names,
+            stdin_name,
+        })
+        .code(),
         Some(Command::Man) => {
             let command = <Cli as clap::CommandFactory>::command();
             match clap_mangen::Man::new(command).render(&mut std::io::stdout()) {
@@ -104,13 +125,14 @@ fn run_playbooks(args: &RunArgs) -> Exit {
             return Exit::BadOptions;
         }
     };
-    match secret(
-        args.ask_vault_pass,
-        args.vault_password_file.as_deref(),
-        "Vault password: ",
-    ) {
-        Ok(Some(password)) => crate::vault::set_password(&password.0),
-        Ok(None) => {}
+    let vault_ids = args.vault.request().vault_ids(false);
+    match crate::vault::password::load(&vault_ids, crate::vault::password::Purpose::Open) {
+        Ok(loaded) => {
+            for warning in &loaded.warnings {
+                eprintln!("warning: {warning}");
+            }
+            crate::vault::set_secrets(loaded.secrets);
+        }
         Err(message) => {
             eprintln!("error: {message}");
             return Exit::BadOptions;
@@ -365,85 +387,4 @@ fn secret(ask: bool, file: Option<&Path>, prompt: &str) -> Result<Option<Secret>
         return Ok(Some(Secret(password)));
     }
     Ok(None)
-}
-
-fn vault_command(action: VaultAction, file: &Path, password_file: Option<&Path>) -> Exit {
-    let fail = |message: String| {
-        eprintln!("error: {message}");
-        Exit::Invalid
-    };
-    let password = match secret(password_file.is_none(), password_file, "Vault password: ") {
-        Ok(Some(password)) => password.0,
-        Ok(None) => return fail("no vault password".into()),
-        Err(message) => return fail(message),
-    };
-    let text = match std::fs::read_to_string(file) {
-        Ok(text) => text,
-        Err(error) => return fail(format!("cannot read `{}`: {error}", file.display())),
-    };
-    let encrypted = crate::vault::is_encrypted(&text);
-    let key = age::secrecy::SecretString::from(password.clone());
-    let plain = || crate::vault::decrypt_with(&text, &key);
-    let write = |content: &str| -> Result<(), String> {
-        // Same directory, then rename: the file is the old or the new one, never half.
-        let dir = file
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(|e| e.to_string())?;
-        temp.write_all(content.as_bytes())
-            .map_err(|e| e.to_string())?;
-        if let Ok(metadata) = std::fs::metadata(file) {
-            let _ = std::fs::set_permissions(temp.path(), metadata.permissions());
-        }
-        temp.persist(file).map_err(|e| e.to_string())?;
-        Ok(())
-    };
-    let result = match action {
-        VaultAction::Encrypt if encrypted => {
-            Err(format!("`{}` is already encrypted", file.display()))
-        }
-        VaultAction::Encrypt => crate::vault::encrypt(&text, &password)
-            .map_err(|e| format!("`{}` {e}", file.display()))
-            .and_then(|armored| write(&armored)),
-        VaultAction::Decrypt | VaultAction::View | VaultAction::Edit if !encrypted => {
-            Err(format!("`{}` is not encrypted", file.display()))
-        }
-        VaultAction::Decrypt => plain()
-            .map_err(|e| format!("`{}` {e}", file.display()))
-            .and_then(|plain| write(&plain)),
-        VaultAction::View => plain()
-            .map_err(|e| format!("`{}` {e}", file.display()))
-            .map(|plain| print!("{plain}")),
-        VaultAction::Edit => plain()
-            .map_err(|e| format!("`{}` {e}", file.display()))
-            .and_then(|plain| {
-                // A private directory (0700) for the plaintext, removed on every path.
-                let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-                let path = dir.path().join("vars.yml");
-                std::fs::write(&path, plain).map_err(|e| e.to_string())?;
-                let editor = std::env::var("EDITOR").unwrap_or_else(|_| "vi".into());
-                let status = std::process::Command::new("/bin/sh")
-                    .arg("-c")
-                    .arg(format!("{editor} \"$1\""))
-                    .arg("editor")
-                    .arg(&path)
-                    .status()
-                    .map_err(|e| e.to_string())?;
-                if !status.success() {
-                    return Err(format!(
-                        "the editor exited with {status}; `{}` unchanged",
-                        file.display()
-                    ));
-                }
-                let edited = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
-                crate::vault::encrypt(&edited, &password)
-                    .map_err(|e| format!("`{}` {e}", file.display()))
-                    .and_then(|armored| write(&armored))
-            }),
-    };
-    match result {
-        Ok(()) => Exit::Success,
-        Err(message) => fail(message),
-    }
 }

@@ -43,6 +43,9 @@ pub enum Command {
         /// Extra role directories.
         #[arg(long, value_name = "DIR", value_delimiter = ':')]
         roles_path: Vec<PathBuf>,
+        /// Vault passwords, as for a run.
+        #[command(flatten)]
+        vault: VaultArgs,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     Completions {
@@ -51,17 +54,34 @@ pub enum Command {
     },
     /// Print the manual page (roff) on stdout: `converge man > converge.1`.
     Man,
-    /// Encrypt, decrypt, view or edit a variables file (age format, passphrase). Encrypted
-    /// files are decrypted in memory when a run loads them; their values are never printed.
+    /// Encrypt, decrypt, view or edit variables files, in converge's age format or
+    /// ansible-vault's (both are read); `encrypt_string` prints a `!vault |` value. Encrypted
+    /// files and values are decrypted in memory when a run loads them; their values are never
+    /// printed.
     Vault {
         /// What to do.
         #[arg(value_enum)]
         action: VaultAction,
-        /// The variables file.
-        file: PathBuf,
-        /// Read the vault password from this file (first line) instead of asking.
-        #[arg(long, value_name = "FILE")]
-        vault_password_file: Option<PathBuf>,
+        /// The files; for `encrypt_string` the strings to encrypt (none, or `-`: read stdin).
+        #[arg(value_name = "FILE|STRING")]
+        targets: Vec<String>,
+        /// Vault passwords.
+        #[command(flatten)]
+        vault: VaultArgs,
+        /// `encrypt`: write ansible-vault's format (`$ANSIBLE_VAULT;1.1;AES256`, or 1.2 with
+        /// the password's vault id) instead of age, to share the file with Ansible users.
+        /// Age resists password guessing far better (scrypt, against 10,000 PBKDF2 rounds).
+        #[arg(long)]
+        ansible: bool,
+        /// The vault id to encrypt with, when several passwords are given.
+        #[arg(long, value_name = "LABEL")]
+        encrypt_vault_id: Option<String>,
+        /// `encrypt_string`: the variable name of each string, in order. May repeat.
+        #[arg(short = 'n', long = "name", value_name = "NAME")]
+        names: Vec<String>,
+        /// `encrypt_string`: the variable name of the string read from stdin.
+        #[arg(long, value_name = "NAME")]
+        stdin_name: Option<String>,
     },
     /// List the modules, or show one module's arguments, types, defaults and examples.
     Doc {
@@ -169,13 +189,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "SECONDS")]
     pub command_timeout: Option<u64>,
 
-    /// Read the password of encrypted variables files from this file (first line).
-    #[arg(long, value_name = "FILE")]
-    pub vault_password_file: Option<PathBuf>,
-
-    /// Ask once for the password of encrypted variables files.
-    #[arg(long)]
-    pub ask_vault_pass: bool,
+    /// Vault passwords for encrypted variables files and `!vault` values.
+    #[command(flatten)]
+    pub vault: VaultArgs,
 
     /// Ask once for the passphrase of encrypted SSH private keys.
     #[arg(long)]
@@ -236,6 +252,43 @@ pub struct RunArgs {
     pub detailed_exitcode: bool,
 }
 
+/// Where vault passwords come from (Ansible's flags; converge's age files use the same ones).
+#[derive(Debug, Args, Clone, Default)]
+pub struct VaultArgs {
+    /// A vault password, `[LABEL@]SOURCE`: SOURCE is `prompt` or a file (run for its output
+    /// if executable). May repeat; a file whose ansible-vault header names a vault id is tried
+    /// with that label's password first, then with every other.
+    #[arg(long = "vault-id", value_name = "[LABEL@]SOURCE")]
+    pub vault_ids: Vec<String>,
+
+    /// Read a vault password from this file (its content without surrounding whitespace); if
+    /// the file is executable, run it and use what it prints. May repeat. Also taken from
+    /// ANSIBLE_VAULT_PASSWORD_FILE.
+    #[arg(
+        long = "vault-password-file",
+        visible_alias = "vault-pass-file",
+        value_name = "FILE"
+    )]
+    pub vault_password_files: Vec<PathBuf>,
+
+    /// Ask for the vault password.
+    #[arg(short = 'J', long, visible_alias = "ask-vault-password")]
+    pub ask_vault_pass: bool,
+}
+
+impl VaultArgs {
+    /// The request these flags and the environment make.
+    pub fn request(&self) -> crate::vault::password::Request {
+        crate::vault::password::Request {
+            vault_ids: self.vault_ids.clone(),
+            password_files: self.vault_password_files.clone(),
+            ask: self.ask_vault_pass,
+            ..Default::default()
+        }
+        .with_env()
+    }
+}
+
 /// `--host-key-checking` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum HostKeyCheckingArg {
@@ -259,12 +312,16 @@ pub enum OutputFormat {
 /// `converge vault` actions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum VaultAction {
-    /// Encrypt a plain file in place.
+    /// Encrypt plain files in place (age; ansible-vault with `--ansible`).
     Encrypt,
-    /// Decrypt an encrypted file in place.
+    /// Decrypt encrypted files in place (either format).
     Decrypt,
     /// Print the decrypted content.
     View,
-    /// Decrypt into a private temp file, run $EDITOR, encrypt the result back.
+    /// Decrypt into a private temp file, run $EDITOR, encrypt the result back (same format,
+    /// vault id and password).
     Edit,
+    /// Print each string (or stdin) encrypted as a `!vault |` value (ansible-vault format).
+    #[value(name = "encrypt_string", alias = "encrypt-string")]
+    EncryptString,
 }

@@ -7,7 +7,8 @@
 use crate::diagnostic::{Diagnostic, Location};
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
-use serde_saphyr::Spanned;
+use serde_saphyr::{Spanned, Tagged};
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -137,14 +138,43 @@ pub fn key_text(key: &Node) -> Option<String> {
     }
 }
 
+thread_local! {
+    /// Positions of the `!vault`-tagged nodes met while deserializing, or `None` when the text
+    /// has no `!vault` (reading tags costs a wrapper per node). serde gives `Deserialize` no
+    /// context, and decrypting needs the file (to point at the value when it fails), so
+    /// [`parse_str`] takes this list after parsing and decrypts those nodes.
+    static VAULT_TAGGED: RefCell<Option<Vec<(usize, usize)>>> = const { RefCell::new(None) };
+}
+
+/// The YAML tag of an ansible-vault encrypted value.
+const VAULT_TAG: &str = "!vault";
+
 impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let spanned = Spanned::<NodeValue>::deserialize(deserializer)?;
-        Ok(Node {
-            value: spanned.value,
+        let watching = VAULT_TAGGED.with(|tagged| tagged.borrow().is_some());
+        if !watching {
+            let spanned = Spanned::<NodeValue>::deserialize(deserializer)?;
+            return Ok(Node {
+                value: spanned.value,
+                line: spanned.referenced.line() as usize,
+                column: spanned.referenced.column() as usize,
+            });
+        }
+        let spanned = Spanned::<Tagged<NodeValue>>::deserialize(deserializer)?;
+        let Tagged(value, tag) = spanned.value;
+        let node = Node {
+            value,
             line: spanned.referenced.line() as usize,
             column: spanned.referenced.column() as usize,
-        })
+        };
+        if tag.as_deref() == Some(VAULT_TAG) {
+            VAULT_TAGGED.with(|tagged| {
+                if let Some(found) = tagged.borrow_mut().as_mut() {
+                    found.push((node.line, node.column));
+                }
+            });
+        }
+        Ok(node)
     }
 }
 
@@ -270,13 +300,81 @@ pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
             .with_hint("YAML files must be UTF-8; is this a binary file?")
     })?;
     if crate::vault::is_encrypted(&text) {
-        return crate::vault::decrypt(&text).map_err(|error| {
-            Diagnostic::error(format!("`{}` {error}", path.display()))
-                .at(location)
-                .with_hint("give the vault password with `--vault-password-file FILE` or `--ask-vault-pass`")
-        });
+        let plain = crate::vault::decrypt(&text).map_err(|error| {
+            vault_diagnostic(format!("`{}` {error}", path.display()), &error).at(location)
+        })?;
+        remember_decrypted_file(&plain, path);
+        return Ok(plain);
     }
     Ok(text)
+}
+
+const VAULT_HINT: &str = "give the vault password with `--vault-password-file FILE`, `--vault-id [LABEL@]SOURCE` or `--ask-vault-pass`";
+
+fn vault_diagnostic(message: String, error: &crate::vault::VaultError) -> Diagnostic {
+    use crate::vault::VaultError;
+    let diagnostic = Diagnostic::error(message);
+    match error {
+        VaultError::NoPassword | VaultError::WrongPassword { .. } | VaultError::AgeFailed => {
+            diagnostic.with_hint(VAULT_HINT)
+        }
+        _ => diagnostic,
+    }
+}
+
+/// Remember every scalar of a decrypted file as a secret, so output masks it. Booleans and
+/// nulls are not secrets (masking `true` would hide it everywhere).
+fn remember_decrypted_file(plain: &str, path: &Path) {
+    fn walk(node: &Node) {
+        match &node.value {
+            NodeValue::String(text) => crate::vault::remember(text),
+            NodeValue::Int(i) => crate::vault::remember(&i.to_string()),
+            NodeValue::Float(f) => crate::vault::remember(&f.to_string()),
+            NodeValue::Seq(items) => items.iter().for_each(walk),
+            NodeValue::Map(entries) => entries.iter().for_each(|(_, value)| walk(value)),
+            NodeValue::Null | NodeValue::Bool(_) => {}
+        }
+    }
+    match parse_str(plain, path) {
+        Ok(file) => walk(&file.root),
+        // The caller reports the YAML error; mask what a line-by-line reading finds.
+        Err(_) => crate::vault::remember_lines(plain),
+    }
+}
+
+/// Replace each `!vault` value (at the positions in `tagged`) with its decrypted text.
+fn decrypt_tagged(
+    node: &mut Node,
+    key: Option<&str>,
+    tagged: &[(usize, usize)],
+    file: &Arc<PathBuf>,
+) -> Result<(), Diagnostic> {
+    if tagged.contains(&(node.line, node.column)) {
+        let location = Location::new(file.clone(), node.line, node.column);
+        let subject = match key {
+            Some(key) => format!("the `!vault` value of `{key}` in `{}`", file.display()),
+            None => format!("a `!vault` value in `{}`", file.display()),
+        };
+        let NodeValue::String(ciphertext) = &node.value else {
+            return Err(Diagnostic::error(format!("{subject} is {}, not a string", node.kind()))
+                .at(location)
+                .with_hint("write the output of `converge vault encrypt_string` or `ansible-vault encrypt_string`"));
+        };
+        let plain = crate::vault::decrypt_value(ciphertext)
+            .map_err(|error| vault_diagnostic(format!("{subject} {error}"), &error).at(location))?;
+        node.value = NodeValue::String(plain);
+        return Ok(());
+    }
+    match &mut node.value {
+        NodeValue::Seq(items) => items
+            .iter_mut()
+            .try_for_each(|item| decrypt_tagged(item, key, tagged, file)),
+        NodeValue::Map(entries) => entries.iter_mut().try_for_each(|(k, value)| {
+            let name = key_text(k);
+            decrypt_tagged(value, name.as_deref(), tagged, file)
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Parse YAML text that came from `path`.
@@ -285,7 +383,13 @@ pub fn parse_str(text: &str, path: &Path) -> Result<YamlFile, Diagnostic> {
     // YAML 1.1 as Ansible reads it: `mode: 0644` is the octal number 420.
     let mut options = serde_saphyr::Options::default();
     options.legacy_octal_numbers = true;
-    let mut root: Node = serde_saphyr::from_str_with_options(text, options).map_err(|error| {
+    let watch = text.contains(VAULT_TAG).then(Vec::new);
+    VAULT_TAGGED.with(|tagged| *tagged.borrow_mut() = watch);
+    let parsed: Result<Node, _> = serde_saphyr::from_str_with_options(text, options);
+    let tagged = VAULT_TAGGED
+        .with(|tagged| tagged.borrow_mut().take())
+        .unwrap_or_default();
+    let mut root = parsed.map_err(|error| {
         let (line, column) = error
             .location()
             .map(|l| (l.line() as usize, l.column() as usize))
@@ -295,6 +399,9 @@ pub fn parse_str(text: &str, path: &Path) -> Result<YamlFile, Diagnostic> {
     })?;
     let lines: Vec<&str> = text.lines().collect();
     restore_non_ansible_booleans(&mut root, &lines);
+    if !tagged.is_empty() {
+        decrypt_tagged(&mut root, None, &tagged, &file)?;
+    }
     Ok(YamlFile { path: file, root })
 }
 
@@ -400,6 +507,108 @@ mod tests {
             "{}",
             error.message
         );
+    }
+
+    fn vault_fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/vault")
+            .join(name)
+    }
+
+    /// Inline values from the real `ansible-vault encrypt_string` (1.1, 1.2 with vault id
+    /// `prod`, a multi-line value): decrypted when parsed, and remembered for masking.
+    #[test]
+    fn inline_vault_values_are_decrypted_and_masked() {
+        crate::vault::set_fixture_secrets();
+        let path = vault_fixture("inline_vars.yml");
+        let file = load_file(&path).unwrap();
+        assert_eq!(
+            file.root.to_value(),
+            serde_json::json!({
+                "plain_value": "not-a-secret",
+                "db_user": "inline-secret-user",
+                "api_token": "prod-token-ünïcode",
+                "multi": "line one\nline two\n",
+            })
+        );
+        assert_eq!(
+            crate::vault::redact("inline-secret-user prod-token-ünïcode line two not-a-secret"),
+            "******** ******** ******** not-a-secret"
+        );
+        // Nested and in a list, a `!vault` value is found wherever it is.
+        let block = std::fs::read_to_string(vault_fixture("inline_noname.txt")).unwrap();
+        let nested = format!(
+            "outer:\n  list:\n    - {}\n",
+            block.trim_end().replace('\n', "\n      ")
+        );
+        let file = parse_str(&nested, Path::new("nested.yml")).unwrap();
+        assert_eq!(
+            file.root.to_value(),
+            serde_json::json!({"outer": {"list": ["no-name-value"]}})
+        );
+        // Without the tag the same text is just a string, as in Ansible.
+        let untagged = nested.replace("!vault ", "");
+        let file = parse_str(&untagged, Path::new("untagged.yml")).unwrap();
+        let text = file
+            .root
+            .get("outer")
+            .unwrap()
+            .get("list")
+            .unwrap()
+            .as_seq()
+            .unwrap()[0]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(text.starts_with("$ANSIBLE_VAULT;1.1;AES256\n"), "{text}");
+    }
+
+    #[test]
+    fn vault_files_by_ansible_vault_are_decrypted_and_masked() {
+        crate::vault::set_fixture_secrets();
+        for name in ["vars_1_1.yml", "vars_1_2_prod.yml"] {
+            let file = load_file(&vault_fixture(name)).unwrap();
+            assert_eq!(
+                file.root.get("db_password").and_then(Node::as_str),
+                Some("hunter2-from-ansible")
+            );
+        }
+        assert_eq!(
+            crate::vault::redact("hunter2-from-ansible key-one-secret 5432 second secret line"),
+            "******** ******** ******** ********"
+        );
+    }
+
+    #[test]
+    fn bad_vault_values_point_at_the_value() {
+        crate::vault::set_fixture_secrets();
+        let error = parse_str(
+            "a: 1\nsecret: !vault |\n  not encrypted\n",
+            Path::new("bad.yml"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.message,
+            "the `!vault` value of `secret` in `bad.yml` is tagged `!vault` but does not start with `$ANSIBLE_VAULT`"
+        );
+        // A block scalar's position is its first content line.
+        assert_eq!(error.location.as_ref().map(|l| l.line), Some(3));
+        let error = parse_str("secret: !vault {a: 1}\n", Path::new("map.yml")).unwrap_err();
+        assert_eq!(
+            error.message,
+            "the `!vault` value of `secret` in `map.yml` is a mapping, not a string"
+        );
+        let wrong = std::fs::read_to_string(vault_fixture("kat_1_1.txt")).unwrap();
+        let text = format!(
+            "k: !vault |\n  {}\n",
+            wrong.trim_end().replace('\n', "\n  ")
+        );
+        let error = parse_str(&text, Path::new("wrong.yml")).unwrap_err();
+        assert_eq!(
+            error.message,
+            "the `!vault` value of `k` in `wrong.yml` cannot be decrypted: wrong vault password (tried vault ids `default`, `prod`)"
+        );
+        assert!(error.hint.is_some());
     }
 
     #[test]

@@ -28,12 +28,6 @@ pub enum InventoryError {
         /// The path.
         path: String,
     },
-    /// An `ansible-vault` encrypted file.
-    #[error("`{path}` is encrypted with ansible-vault, which converge cannot read")]
-    Vault {
-        /// The path.
-        path: String,
-    },
     /// Something that must be a mapping is not.
     #[error("{what} must be a mapping, not {found}")]
     NotAMapping {
@@ -148,9 +142,6 @@ impl InventoryError {
                  `./inventory.py --list > inventory.json`"
                     .into(),
             ),
-            InventoryError::Vault { .. } => {
-                Some("decrypt it with `ansible-vault decrypt` or keep secrets elsewhere".into())
-            }
             InventoryError::UnknownGroupKey { suggestion, .. } => Some(match suggestion {
                 Some(name) => format!("did you mean `{name}`?"),
                 None => {

@@ -483,12 +483,6 @@ fn detect_format(path: &Path, text: &str) -> Format {
 
 fn load_file(path: &Path, builder: &mut Builder) -> Result<(), Diagnostic> {
     let text = crate::yaml::read_text(path)?;
-    if text.starts_with("$ANSIBLE_VAULT;") {
-        return Err(InventoryError::Vault {
-            path: path.display().to_string(),
-        }
-        .at(Location::new(Arc::new(path.to_path_buf()), 1, 1)));
-    }
     if text.starts_with("#!") {
         return Err(InventoryError::Script {
             path: path.display().to_string(),

@@ -9,7 +9,6 @@ use crate::diagnostic::{Diagnostic, Location};
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// Extensions tried after the bare name, in Ansible's order (`YAML_FILENAME_EXTENSIONS`).
 const EXTENSIONS: [&str; 3] = [".yml", ".yaml", ".json"];
@@ -124,12 +123,6 @@ fn files_in(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
 /// One vars file: a mapping (or empty).
 fn load_vars_file(path: &Path) -> Result<Map<String, Value>, Diagnostic> {
     let text = crate::yaml::read_text(path)?;
-    if text.starts_with("$ANSIBLE_VAULT;") {
-        return Err(InventoryError::Vault {
-            path: path.display().to_string(),
-        }
-        .at(Location::new(Arc::new(path.to_path_buf()), 1, 1)));
-    }
     let file = crate::yaml::parse_str(&text, path)?;
     vars_from_node(
         &file,

@@ -105,6 +105,13 @@ impl Test {
         self
     }
 
+    /// Set an environment variable for converge (`{dir}` is replaced by the test dir).
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        let value = value.replace("{dir}", &self.dir.path().display().to_string());
+        self.env.push((key.to_string(), value));
+        self
+    }
+
     /// Kill converge after this many seconds (exit status 124, like `timeout`).
     pub fn timeout(mut self, seconds: u32) -> Self {
         self.timeout_seconds = Some(seconds);
@@ -197,6 +204,9 @@ impl Test {
         };
         command.args(&self.args).current_dir(self.dir.path());
         command.env_remove("CLICOLOR_FORCE");
+        // Vault passwords only from what a test gives, never from the developer's shell.
+        command.env_remove("ANSIBLE_VAULT_PASSWORD_FILE");
+        command.env_remove("ANSIBLE_VAULT_IDENTITY_LIST");
         for (key, value) in &self.env {
             command.env(key, value);
         }
