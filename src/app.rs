@@ -159,6 +159,7 @@ fn run_playbooks(args: &RunArgs) -> Exit {
     };
     let load_options = LoadOptions {
         roles_path: args.roles_path.clone(),
+        collections_path: LoadOptions::collections_path_from_env(),
         ..LoadOptions::default()
     };
     let mut diagnostics = Diagnostics::default();

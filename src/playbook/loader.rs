@@ -62,6 +62,23 @@ pub struct LoadOptions {
 }
 
 impl LoadOptions {
+    /// Ansible's collections path: `ANSIBLE_COLLECTIONS_PATH` (or the older
+    /// `ANSIBLE_COLLECTIONS_PATHS`), else `~/.ansible/collections` and
+    /// `/usr/share/ansible/collections`.
+    pub fn collections_path_from_env() -> Vec<PathBuf> {
+        let variable = std::env::var_os("ANSIBLE_COLLECTIONS_PATH")
+            .or_else(|| std::env::var_os("ANSIBLE_COLLECTIONS_PATHS"));
+        if let Some(value) = variable {
+            return std::env::split_paths(&value).collect();
+        }
+        let mut dirs = Vec::new();
+        if let Some(home) = std::env::var_os("HOME") {
+            dirs.push(PathBuf::from(home).join(".ansible/collections"));
+        }
+        dirs.push(PathBuf::from("/usr/share/ansible/collections"));
+        dirs
+    }
+
     /// The `roles/` directory of converge's source tree, where its shipped roles live.
     pub fn shipped_roles_dir() -> PathBuf {
         PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/roles"))

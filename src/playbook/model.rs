@@ -241,7 +241,7 @@ pub struct Task {
     pub until: Option<Retry>,
     /// Set when Ansible has the module or an argument and converge does not: the task loads
     /// and checks, and fails with this reason on a host that reaches it (its `when` holds).
-    pub not_implemented: Option<NotImplemented>,
+    pub not_implemented: Option<Box<NotImplemented>>,
 }
 
 impl Task {
@@ -249,7 +249,7 @@ impl Task {
     /// runner calls this once the task's `when` holds, before templating its arguments, and
     /// fails the task with `reason.to_string()` and `reason.hint()`.
     pub fn not_implemented(&self) -> Option<&NotImplemented> {
-        self.not_implemented.as_ref()
+        self.not_implemented.as_deref()
     }
 }
 

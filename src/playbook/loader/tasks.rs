@@ -815,7 +815,7 @@ impl Loader<'_> {
         Some(TaskNode::Task(Task {
             common,
             module: module.name().to_string(),
-            not_implemented,
+            not_implemented: not_implemented.map(Box::new),
             args,
             argument_locations: locations,
             loop_items,

@@ -727,7 +727,7 @@ fn keyword_modules_accept_collection_spellings() {
         .any(|node| matches!(node, TaskNode::FlushHandlers)));
     assert_eq!(task(play, "vars").args, json!({"file": "v.yml"}));
     assert!(matches!(
-        task(play, "group").not_implemented,
+        task(play, "group").not_implemented(),
         Some(NotImplemented::Module { .. })
     ));
 }
@@ -805,8 +805,8 @@ fn a_module_only_ansible_has_loads_and_says_why_it_cannot_run() {
     assert_eq!(when(yum), ["ansible_os_family == 'RedHat'"]);
     assert_eq!(task(play, "fw").module, "community.general.ufw");
     assert_eq!(
-        task(play, "short").not_implemented,
-        Some(NotImplemented::Module {
+        task(play, "short").not_implemented(),
+        Some(&NotImplemented::Module {
             module: "ufw".into(),
             fqcn: "community.general.ufw".into(),
             equivalent: None,
