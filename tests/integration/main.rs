@@ -7,6 +7,7 @@ mod cli;
 mod e2e_home_server;
 mod faults;
 mod injection;
+mod inventory_cli;
 mod lab;
 mod lab_dhcpd;
 mod lab_ip6tables;
