@@ -83,6 +83,26 @@ pub enum Command {
         #[arg(long, value_name = "NAME")]
         stdin_name: Option<String>,
     },
+    /// Show the inventory as `ansible-inventory` does: `--list` (JSON with `_meta.hostvars`),
+    /// `--graph [GROUP]` (the group tree) or `--host NAME` (one host's variables as JSON).
+    #[command(group(clap::ArgGroup::new("action").required(true).args(["list", "graph", "host"])))]
+    Inventory {
+        /// Inventory file or directory (may repeat).
+        #[arg(short, long = "inventory", value_name = "PATH")]
+        inventory: Vec<PathBuf>,
+        /// Every group with its hosts and children, and every host's variables, as JSON.
+        #[arg(long)]
+        list: bool,
+        /// The tree of groups and hosts under GROUP (`all` by default).
+        #[arg(long)]
+        graph: bool,
+        /// One host's variables, as JSON.
+        #[arg(long, value_name = "NAME")]
+        host: Option<String>,
+        /// The group `--graph` starts at.
+        #[arg(value_name = "GROUP", requires = "graph")]
+        group: Option<String>,
+    },
     /// List the modules, or show one module's arguments, types, defaults and examples.
     Doc {
         /// The module to document; without it, all modules are listed.

@@ -8,6 +8,7 @@ mod cli;
 mod e2e_home_server;
 mod faults;
 mod injection;
+mod inventory_cli;
 mod keywords;
 mod lab;
 mod lab_dhcpd;
