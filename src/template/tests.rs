@@ -364,7 +364,8 @@ fn render_file_with_lstrip_blocks() {
     let plain = templates
         .render_file("indented.j2", &source, &vars)
         .expect("renders");
-    assert_eq!(plain, "hosts:\n        - a\n        - b\n    ");
+    // Jinja drops the source's last newline and Ansible adds it back (ansible-core 2.19.14).
+    assert_eq!(plain, "hosts:\n        - a\n        - b\n    \n");
     let options = FileOptions {
         trim_blocks: true,
         lstrip_blocks: true,
@@ -531,14 +532,6 @@ fn regex_replace_filter() {
         err.to_string()
             .starts_with("invalid regular expression `(`"),
         "{err}"
-    );
-}
-
-#[test]
-fn python_replacement_translation() {
-    assert_eq!(
-        filters::python_replacement("\\1-\\g<name>-\\g<2>-$5\\\\n\\n"),
-        "${1}-${name}-${2}-$$5\\n\n"
     );
 }
 
@@ -893,12 +886,19 @@ fn lookup_env_and_file() {
             .starts_with("lookup `file`: could not find `nosuch.txt`"),
         "{err}"
     );
-    let err = templates
-        .eval("lookup('pipe', 'date')", &vars)
-        .expect_err("unsupported");
     assert_eq!(
-        err.to_string(),
-        "lookup `pipe` is not supported (converge supports `env` and `file`)"
+        templates
+            .eval("lookup('pipe', 'echo a; echo b')", &vars)
+            .expect("pipe"),
+        json!("a\nb")
+    );
+    let err = templates
+        .eval("lookup('nosuch', 'x')", &vars)
+        .expect_err("unsupported");
+    assert!(
+        err.to_string()
+            .starts_with("lookup `nosuch` is not supported"),
+        "{err}"
     );
 }
 
