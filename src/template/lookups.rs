@@ -350,9 +350,11 @@ pub(super) fn subelements(
                 ))
             }
             None if skip_missing => {}
-            None => return Err(format!(
+            None => {
+                return Err(format!(
                 "subelements: could not find `{key}` in {item} (use skip_missing=True to skip it)"
-            )),
+            ))
+            }
         }
     }
     Ok(out)
