@@ -19,6 +19,12 @@ pub(super) const FILTERS: &[&str] = &[
     "b64decode",
     "b64encode",
     "basename",
+    "checksum",
+    "comment",
+    "hash",
+    "product",
+    "subelements",
+    "zip_longest",
     "bool",
     "combine",
     "dict",
@@ -157,6 +163,12 @@ pub(super) const BUILTIN_TESTS: &[&str] = &[
 pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("b64decode", b64decode);
     env.add_filter("b64encode", b64encode);
+    env.add_filter("checksum", checksum);
+    env.add_filter("comment", comment);
+    env.add_filter("hash", hash);
+    env.add_filter("product", product);
+    env.add_filter("subelements", subelements);
+    env.add_filter("zip_longest", zip_longest);
     env.add_filter("basename", basename);
     env.add_filter("bool", to_bool_filter);
     env.add_filter("combine", combine);
@@ -662,6 +674,163 @@ fn symmetric_difference(value: &Value, other: &Value) -> Result<Value, Error> {
     let left: Vec<Json> = a.iter().filter(|x| !b.contains(x)).cloned().collect();
     let right = b.into_iter().filter(|x| !a.contains(x));
     Ok(value_of(Json::Array(dedup(left.into_iter().chain(right)))))
+}
+
+// ---------------------------------------------------------------------------------------------
+// comment, hash, product, zip_longest, subelements
+
+/// Ansible's `comment`: styles plain, erlang, c, cblock, xml, and its keyword arguments.
+fn comment(value: &Value, style: Option<String>, kwargs: Kwargs) -> Result<String, Error> {
+    let text = text_of(value)?;
+    let style = style.unwrap_or_else(|| "plain".into());
+    let (beginning, decoration, end) = match style.as_str() {
+        "plain" => ("", "# ", ""),
+        "erlang" => ("", "% ", ""),
+        "c" => ("", "// ", ""),
+        "cblock" => ("/*", " * ", " */"),
+        "xml" => ("<!--", " - ", "-->"),
+        other => {
+            return Err(invalid(format!(
+                "`comment`: invalid style `{other}` (available: plain, erlang, c, cblock, xml)"
+            )))
+        }
+    };
+    let text_arg = |name: &str, default: &str| -> Result<String, Error> {
+        Ok(kwargs
+            .get::<Option<String>>(name)?
+            .unwrap_or_else(|| default.to_string()))
+    };
+    let decoration = text_arg("decoration", decoration)?;
+    let newline = text_arg("newline", "\n")?;
+    let beginning = text_arg("beginning", beginning)?;
+    let prefix = text_arg("prefix", decoration.trim_end())?;
+    let postfix = text_arg("postfix", decoration.trim_end())?;
+    let end = text_arg("end", end)?;
+    let prefix_count: usize = kwargs.get::<Option<usize>>("prefix_count")?.unwrap_or(1);
+    let postfix_count: usize = kwargs.get::<Option<usize>>("postfix_count")?.unwrap_or(1);
+    kwargs.assert_all_used()?;
+    let mut out = String::new();
+    if !beginning.is_empty() {
+        out.push_str(&beginning);
+        out.push_str(&newline);
+    }
+    if !prefix.is_empty() {
+        let one = if prefix != newline {
+            format!("{prefix}{newline}")
+        } else {
+            newline.clone()
+        };
+        out.push_str(&one.repeat(prefix_count));
+    }
+    let body = format!(
+        "{decoration}{}",
+        text.replace(&newline, &format!("{newline}{decoration}"))
+    )
+    .replace(
+        &format!("{decoration}{newline}"),
+        &format!("{}{newline}", decoration.trim_end()),
+    );
+    out.push_str(&body);
+    for _ in 0..postfix_count {
+        out.push_str(&newline);
+        out.push_str(&postfix);
+    }
+    if !end.is_empty() {
+        out.push_str(&newline);
+        out.push_str(&end);
+    }
+    Ok(out)
+}
+
+fn digest(data: &[u8], kind: &str) -> Result<String, Error> {
+    use sha2::Digest as _;
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+    Ok(match kind {
+        "sha1" => hex(&sha1::Sha1::digest(data)),
+        "md5" => hex(&md5::Md5::digest(data)),
+        "sha224" => hex(&sha2::Sha224::digest(data)),
+        "sha256" => hex(&sha2::Sha256::digest(data)),
+        "sha384" => hex(&sha2::Sha384::digest(data)),
+        "sha512" => hex(&sha2::Sha512::digest(data)),
+        other => {
+            return Err(invalid(format!(
+                "`hash`: unsupported hash type `{other}` (use sha1, md5, sha224, sha256, sha384 or sha512)"
+            )))
+        }
+    })
+}
+
+fn hash(value: &Value, kind: Option<String>) -> Result<String, Error> {
+    digest(
+        text_of(value)?.as_bytes(),
+        kind.as_deref().unwrap_or("sha1"),
+    )
+}
+
+/// Ansible's `checksum`: the SHA-1 of the text.
+fn checksum(value: &Value) -> Result<String, Error> {
+    digest(text_of(value)?.as_bytes(), "sha1")
+}
+
+fn product(value: &Value, others: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
+    let repeat: Option<usize> = kwargs.get("repeat")?;
+    kwargs.assert_all_used()?;
+    let mut lists = vec![list_of(value, "product")?];
+    for other in &others.0 {
+        lists.push(list_of(other, "product")?);
+    }
+    let lists: Vec<Vec<Json>> = (0..repeat.unwrap_or(1))
+        .flat_map(|_| lists.clone())
+        .collect();
+    Ok(value_of(Json::Array(
+        lookups::product(&lists)
+            .into_iter()
+            .map(Json::Array)
+            .collect(),
+    )))
+}
+
+fn zip_longest(value: &Value, others: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
+    let fill: Option<Value> = kwargs.get("fillvalue")?;
+    kwargs.assert_all_used()?;
+    let fill = match fill {
+        Some(fill) => json_of(&fill)?,
+        None => Json::Null,
+    };
+    let mut lists = vec![list_of(value, "zip_longest")?];
+    for other in &others.0 {
+        lists.push(list_of(other, "zip_longest")?);
+    }
+    let longest = lists.iter().map(Vec::len).max().unwrap_or(0);
+    Ok(value_of(Json::Array(
+        (0..longest)
+            .map(|i| {
+                Json::Array(
+                    lists
+                        .iter()
+                        .map(|l| l.get(i).cloned().unwrap_or_else(|| fill.clone()))
+                        .collect(),
+                )
+            })
+            .collect(),
+    )))
+}
+
+fn subelements(
+    value: &Value,
+    key: String,
+    skip_missing: Option<bool>,
+    kwargs: Kwargs,
+) -> Result<Value, Error> {
+    let skip = match skip_missing {
+        Some(skip) => skip,
+        None => kwargs.get::<Option<bool>>("skip_missing")?.unwrap_or(false),
+    };
+    kwargs.assert_all_used()?;
+    let items = lookups::subelements(&json_of(value)?, &key, skip).map_err(invalid)?;
+    Ok(value_of(Json::Array(items)))
 }
 
 // ---------------------------------------------------------------------------------------------

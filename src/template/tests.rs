@@ -1172,3 +1172,60 @@ fn with_loops_expand_through_lookup_items() {
     let err = lookup_items("first_found", &json!(["no.txt"]), &ctx).expect_err("missing");
     assert!(err.to_string().contains("no file was found"), "{err}");
 }
+
+#[test]
+fn comment_hash_and_list_filters_as_ansible() {
+    // Outputs observed with ansible-core 2.19.14.
+    assert_eq!(eval(r"'a\nb' | comment"), json!("#\n# a\n# b\n#"));
+    assert_eq!(eval("'a' | comment('c')"), json!("//\n// a\n//"));
+    assert_eq!(
+        eval("'a' | comment('cblock')"),
+        json!("/*\n *\n * a\n *\n */")
+    );
+    assert_eq!(eval("'a' | comment('erlang')"), json!("%\n% a\n%"));
+    assert_eq!(
+        eval("'a' | ansible.builtin.comment('xml')"),
+        json!("<!--\n -\n - a\n -\n-->")
+    );
+    assert_eq!(
+        eval("'a' | comment(decoration='! ', prefix_count=2, postfix_count=0)"),
+        json!("!\n!\n! a")
+    );
+    assert_eq!(
+        eval("'a' | comment('plain', prefix='#!', postfix='#')"),
+        json!("#!\n# a\n#")
+    );
+    assert_eq!(
+        eval("'abc' | hash('sha1')"),
+        json!("a9993e364706816aba3e25717850c26c9cd0d89d")
+    );
+    assert_eq!(
+        eval("'abc' | hash('md5')"),
+        json!("900150983cd24fb0d6963f7d28e17f72")
+    );
+    assert_eq!(
+        eval("'abc' | checksum"),
+        json!("a9993e364706816aba3e25717850c26c9cd0d89d")
+    );
+    assert_eq!(
+        eval("'abc' | hash('sha256')"),
+        json!("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    );
+    assert_eq!(
+        eval("[1, 2] | product(['a', 'b'])"),
+        json!([[1, "a"], [1, "b"], [2, "a"], [2, "b"]])
+    );
+    assert_eq!(
+        eval("[1, 2] | zip_longest(['a'], fillvalue='x')"),
+        json!([[1, "a"], [2, "x"]])
+    );
+    assert_eq!(
+        eval("[{'n': 1, 'k': [1]}] | subelements('k')"),
+        json!([[{"n": 1, "k": [1]}, 1]])
+    );
+    assert_eq!(
+        eval("[[1, [2]], 3] | flatten(levels=1)"),
+        json!([1, [2], 3])
+    );
+    assert_eq!(eval("none | ternary(1, 2, 3)"), json!(3));
+}
