@@ -587,7 +587,7 @@ fn first_found(
             Some(Value::Array(items)) => items
                 .iter()
                 .filter_map(Value::as_str)
-                .flat_map(|s| split(s))
+                .flat_map(&split)
                 .collect(),
             _ => Vec::new(),
         }

@@ -157,7 +157,7 @@ pub(super) fn prepare<'a>(
     escape_backslashes: bool,
 ) -> Cow<'a, str> {
     let qualified = COLLECTIONS.iter().any(|prefix| source.contains(prefix));
-    if !qualified && !(escape_backslashes && source.contains('\\')) {
+    if !(qualified || escape_backslashes && source.contains('\\')) {
         return Cow::Borrowed(source);
     }
     let mut out = String::with_capacity(source.len() + 8);
@@ -211,7 +211,7 @@ pub(super) fn prepare<'a>(
 /// [`prepare`] for a bare expression (`when:`), which is code from start to end.
 pub(super) fn prepare_expression(expression: &str, escape_backslashes: bool) -> Cow<'_, str> {
     let qualified = COLLECTIONS.iter().any(|prefix| expression.contains(prefix));
-    if !qualified && !(escape_backslashes && expression.contains('\\')) {
+    if !(qualified || escape_backslashes && expression.contains('\\')) {
         return Cow::Borrowed(expression);
     }
     let mut out = String::with_capacity(expression.len() + 8);
