@@ -141,8 +141,7 @@ pub fn endpoint(
     }) {
         target.identity_files.push(key);
     }
-    if let Some(checking) = first(&["ansible_host_key_checking", "ansible_ssh_host_key_checking"])
-    {
+    if let Some(checking) = first(&["ansible_host_key_checking", "ansible_ssh_host_key_checking"]) {
         // Ansible's `host_key_checking = False` is OpenSSH's `StrictHostKeyChecking=no`;
         // True adds nothing, leaving the ssh arguments and config to decide.
         if matches!(
@@ -175,7 +174,12 @@ pub fn endpoint(
     }
     target.command_timeout = options.command_timeout.map(Duration::from_secs);
     target.password = options.password.clone().or_else(|| {
-        first(&["ansible_password", "ansible_ssh_pass", "ansible_ssh_password"]).map(Secret)
+        first(&[
+            "ansible_password",
+            "ansible_ssh_pass",
+            "ansible_ssh_password",
+        ])
+        .map(Secret)
     });
     target.passphrase = options.passphrase.clone();
     Ok(Endpoint::Ssh(Box::new(target)))
@@ -299,7 +303,11 @@ mod tests {
     use crate::connection::ssh::config::{AddressFamily, Proxy};
     use serde_json::json;
 
-    fn endpoint_of(vars: Value, extra: Value, options: &ConnectOptions) -> Result<Endpoint, String> {
+    fn endpoint_of(
+        vars: Value,
+        extra: Value,
+        options: &ConnectOptions,
+    ) -> Result<Endpoint, String> {
         endpoint(
             "h1",
             &connection_vars(
@@ -366,7 +374,8 @@ mod tests {
             "ansible_password": "pw",
             "ansible_timeout": "7"
         });
-        let Ok(Endpoint::Ssh(t)) = endpoint_of(inventory.clone(), extra, &ConnectOptions::default())
+        let Ok(Endpoint::Ssh(t)) =
+            endpoint_of(inventory.clone(), extra, &ConnectOptions::default())
         else {
             panic!("expected ssh")
         };
@@ -422,7 +431,11 @@ mod tests {
             &ConnectOptions::default(),
         );
         let o = &t.options;
-        assert_eq!(t.port, Some(2200), "ansible_port comes before the arguments");
+        assert_eq!(
+            t.port,
+            Some(2200),
+            "ansible_port comes before the arguments"
+        );
         assert_eq!(o.port, Some(2222), "the first Port given wins");
         assert_eq!(o.compression, Some(true));
         assert_eq!(o.address_family, Some(AddressFamily::Inet));
@@ -445,7 +458,10 @@ mod tests {
         ] {
             assert!(notes.contains(noted), "{noted} not in:\n{notes}");
         }
-        assert_eq!(Endpoint::Ssh(Box::new(t.clone())).notes(), o.notes.as_slice());
+        assert_eq!(
+            Endpoint::Ssh(Box::new(t.clone())).notes(),
+            o.notes.as_slice()
+        );
     }
 
     #[test]

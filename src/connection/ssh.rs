@@ -369,18 +369,26 @@ impl SshConnection {
             if opened.proxy.is_some() {
                 proxy = opened.proxy;
             }
-            previous = Some((opened.session, opened.fd, opened.liveness, hop.label.clone()));
+            previous = Some((
+                opened.session,
+                opened.fd,
+                opened.liveness,
+                hop.label.clone(),
+            ));
         }
         let Some((session, fd, liveness, _)) = previous else {
             return Err(unreachable("no endpoint to connect to"));
         };
-        let keepalive = Keepalive::from_options(hc.server_alive_interval, hc.server_alive_count_max);
+        let keepalive =
+            Keepalive::from_options(hc.server_alive_interval, hc.server_alive_count_max);
         let limits = Limits {
             command_timeout: target.command_timeout,
             keepalive,
         };
         session.set_timeout(blocking_timeout_ms(&limits));
-        session.set_keepalive(true, keepalive.map_or(0, |k| k.interval));
+        // No libssh2 keepalive interval: with one, libssh2 ends a blocking call with a timeout
+        // as soon as an interval passes in silence. The exec loop sends keepalives itself.
+        session.set_keepalive(true, 0);
         Ok(SshConnection {
             name: target.name.clone(),
             user: endpoint.user,
@@ -405,8 +413,9 @@ impl SshConnection {
             return Ok(());
         }
         let timeout = self.limits.blocking().unwrap_or_default();
-        let fail =
-            |what: &str, e: ssh2::Error| RunLockError::Host(unreachable(describe(what, &e, timeout)));
+        let fail = |what: &str, e: ssh2::Error| {
+            RunLockError::Host(unreachable(describe(what, &e, timeout)))
+        };
         self.session.set_blocking(true);
         let mut channel = self
             .session
@@ -669,9 +678,12 @@ fn tcp_connect(ep: &Endpoint, settings: &Settings) -> Result<TcpStream, HostErro
         .collect();
     let deadline = Instant::now() + timeout;
     let mut last = unreachable(match settings.address_family {
-        Some(family) => format!("resolve `{}`: no address of AddressFamily {family:?}", ep.address)
-            .replace("Inet6", "inet6")
-            .replace("Inet", "inet"),
+        Some(family) => format!(
+            "resolve `{}`: no address of AddressFamily {family:?}",
+            ep.address
+        )
+        .replace("Inet6", "inet6")
+        .replace("Inet", "inet"),
         None => format!("resolve `{}`: no address", ep.address),
     });
     for addr in addrs {
@@ -714,9 +726,9 @@ fn prefer_algorithms(
     spec: &str,
     settings: &Settings,
 ) -> Result<(), Handshake> {
-    let available = session.supported_algs(methods[0]).map_err(|e| {
-        Handshake::Fatal(format!("{keyword}: {}", e.message().to_lowercase()))
-    })?;
+    let available = session
+        .supported_algs(methods[0])
+        .map_err(|e| Handshake::Fatal(format!("{keyword}: {}", e.message().to_lowercase())))?;
     let (list, missing) = algorithm_list(spec, &available);
     if list.is_empty() {
         return Err(Handshake::Fatal(format!(
@@ -756,10 +768,26 @@ fn handshake(session: &mut Session, ep: &Endpoint, settings: &Settings) -> Resul
         session.set_compress(true);
     }
     for (methods, keyword, spec) in [
-        (&[MethodType::Kex][..], "KexAlgorithms", &settings.kex_algorithms),
-        (&[MethodType::CryptCs, MethodType::CryptSc][..], "Ciphers", &settings.ciphers),
-        (&[MethodType::MacCs, MethodType::MacSc][..], "MACs", &settings.macs),
-        (&[MethodType::HostKey][..], "HostKeyAlgorithms", &settings.host_key_algorithms),
+        (
+            &[MethodType::Kex][..],
+            "KexAlgorithms",
+            &settings.kex_algorithms,
+        ),
+        (
+            &[MethodType::CryptCs, MethodType::CryptSc][..],
+            "Ciphers",
+            &settings.ciphers,
+        ),
+        (
+            &[MethodType::MacCs, MethodType::MacSc][..],
+            "MACs",
+            &settings.macs,
+        ),
+        (
+            &[MethodType::HostKey][..],
+            "HostKeyAlgorithms",
+            &settings.host_key_algorithms,
+        ),
     ] {
         if let Some(spec) = spec {
             prefer_algorithms(session, methods, keyword, spec, settings)?;
@@ -965,8 +993,7 @@ fn authenticate(session: &Session, ep: &Endpoint, settings: &Settings) -> Result
             tried.push("no password (the host key changed)".into());
         } else {
             tried.push("password".into());
-            if session.userauth_password(&ep.user, &password.0).is_ok() && session.authenticated()
-            {
+            if session.userauth_password(&ep.user, &password.0).is_ok() && session.authenticated() {
                 return Ok(());
             }
         }

@@ -98,7 +98,13 @@ impl HostConfig {
     /// Apply `keyword value` unless the keyword already has a value (IdentityFile accumulates).
     /// `host` replaces `%h` in HostName. An error names a value that is not valid for its
     /// keyword; keywords converge has no use for are accepted and noted.
-    pub fn set(&mut self, keyword: &str, value: &str, home: &Path, host: &str) -> Result<(), String> {
+    pub fn set(
+        &mut self,
+        keyword: &str,
+        value: &str,
+        home: &Path,
+        host: &str,
+    ) -> Result<(), String> {
         let key = keyword.to_ascii_lowercase();
         let value = unquote(value);
         if key == "identityfile" || key == "certificatefile" {
@@ -386,7 +392,11 @@ pub fn algorithm_list(spec: &str, available: &[&str]) -> (Vec<String>, Vec<Strin
         Some(c @ ('+' | '-' | '^')) => (c, &spec[1..]),
         _ => ('=', spec),
     };
-    let named: Vec<&str> = body.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let named: Vec<&str> = body
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
     let mut missing: Vec<String> = Vec::new();
     let mut picked: Vec<String> = Vec::new();
     for pattern in &named {
@@ -518,7 +528,10 @@ Host *
         );
         assert_eq!(
             c.user_known_hosts_files,
-            vec![PathBuf::from("/home/u/.ssh/kh"), PathBuf::from("/etc/ssh/kh2")]
+            vec![
+                PathBuf::from("/home/u/.ssh/kh"),
+                PathBuf::from("/etc/ssh/kh2")
+            ]
         );
         assert_eq!(c.connect_timeout, Some(Duration::from_secs(5)));
         assert_eq!(c.server_alive_interval, Some(5));
@@ -540,14 +553,24 @@ Host *
         assert_eq!(c.proxy, Some(Proxy::Command("ssh -W %h:%p gw".into())));
         assert_eq!(c.port, Some(2200));
         assert_eq!(c.user.as_deref(), Some("deploy"));
-        assert!(c.set("Port", "x", home, "web1").is_ok(), "already set: ignored");
+        assert!(
+            c.set("Port", "x", home, "web1").is_ok(),
+            "already set: ignored"
+        );
         let mut fresh = HostConfig::default();
         assert_eq!(
-            fresh.set("ServerAliveInterval", "soon", home, "h").unwrap_err(),
+            fresh
+                .set("ServerAliveInterval", "soon", home, "h")
+                .unwrap_err(),
             "ServerAliveInterval `soon` is not a number"
         );
-        fresh.set("StrictHostKeyChecking", "ask", home, "h").expect("valid");
-        assert_eq!(fresh.strict_host_key_checking, Some(HostKeyChecking::Strict));
+        fresh
+            .set("StrictHostKeyChecking", "ask", home, "h")
+            .expect("valid");
+        assert_eq!(
+            fresh.strict_host_key_checking,
+            Some(HostKeyChecking::Strict)
+        );
         fresh.set("NoSuchOption", "1", home, "h").expect("accepted");
         assert!(fresh.notes.iter().any(|n| n.contains("`NoSuchOption 1`")));
     }
@@ -570,7 +593,12 @@ Host *
 
     #[test]
     fn algorithm_lists_in_openssh_forms() {
-        let have = ["ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-512", "ssh-rsa"];
+        let have = [
+            "ssh-ed25519",
+            "ecdsa-sha2-nistp256",
+            "rsa-sha2-512",
+            "ssh-rsa",
+        ];
         let list = |spec: &str| algorithm_list(spec, &have);
         assert_eq!(
             list("ssh-rsa,ssh-ed25519"),
@@ -583,7 +611,12 @@ Host *
         );
         assert_eq!(
             list("^rsa-sha2-512").0,
-            vec!["rsa-sha2-512", "ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa"]
+            vec![
+                "rsa-sha2-512",
+                "ssh-ed25519",
+                "ecdsa-sha2-nistp256",
+                "ssh-rsa"
+            ]
         );
         assert_eq!(
             list("sk-ssh-ed25519@openssh.com,ssh-ed25519"),

@@ -64,16 +64,33 @@ pub fn exec(
     handshake: Option<&PasswordHandshake>,
 ) -> Result<Output, ExecError> {
     let timeout = limits.blocking().unwrap_or_default();
-    let fail = |what: &str, e: ssh2::Error| ExecError::Session(describe(what, &e, timeout));
+    let fail = |what: &str, e: ssh2::Error| {
+        ExecError::Session(
+            if e.code() == ErrorCode::Session(-9) && limits.keepalive.is_some() {
+                format!(
+                    "{what}: no answer from the host for {}; the link is down",
+                    seconds(timeout)
+                )
+            } else {
+                describe(what, &e, timeout)
+            },
+        )
+    };
     session.set_blocking(true);
-    // A keepalive is due only after an idle interval; sending it here is nearly free.
-    session.keepalive_send().map_err(|e| fail("keepalive", e))?;
     let mut channel = session
         .channel_session()
         .map_err(|e| fail("open channel", e))?;
     channel.exec(line).map_err(|e| fail("exec", e))?;
     session.set_blocking(false);
-    let result = pump(session, fd, liveness, limits, &mut channel, stdin, handshake);
+    let result = pump(
+        session,
+        fd,
+        liveness,
+        limits,
+        &mut channel,
+        stdin,
+        handshake,
+    );
     session.set_blocking(true);
     let (stdout, stderr) = result?;
     channel.wait_close().map_err(|e| fail("close channel", e))?;
@@ -109,6 +126,7 @@ fn pump(
     let mut password_written = 0;
     let mut prompts_seen = 0;
     let mut last_progress = Instant::now();
+    let mut last_keepalive = Instant::now();
     let mut buf = vec![0u8; 32 * 1024];
     loop {
         let mut progress = false;
@@ -193,11 +211,26 @@ fn pump(
             last_progress = Instant::now();
             continue;
         }
-        // Never EAGAIN: libssh2 queues the keepalive if the socket is full.
-        session
-            .keepalive_send()
-            .map_err(|e| ExecError::Session(describe("keepalive", &e, Duration::ZERO)))?;
         let mut wait = Duration::from_millis(500);
+        if let Some(keepalive) = limits.keepalive {
+            // Our own clock, not libssh2's (whole seconds since its last keepalive): one
+            // keepalive each interval of silence, so a live link answers well within the bound.
+            let interval = Duration::from_secs(u64::from(keepalive.interval));
+            let since = last_keepalive.elapsed();
+            if since >= interval {
+                // libssh2 sends only with an interval set (its gate: 2 s since its last one,
+                // which the interval here is at least); it is unset again at once, because
+                // libssh2 also cuts blocking calls short at each interval (see `connect`).
+                // Never EAGAIN: libssh2 queues the keepalive if the socket is full.
+                session.set_keepalive(true, 1);
+                let sent = session.keepalive_send();
+                session.set_keepalive(true, 0);
+                sent.map_err(|e| ExecError::Session(describe("keepalive", &e, Duration::ZERO)))?;
+                last_keepalive = Instant::now();
+            } else {
+                wait = wait.min(interval - since);
+            }
+        }
         if let Some(limit) = limits.command_timeout {
             let idle = last_progress.elapsed();
             if idle >= limit {

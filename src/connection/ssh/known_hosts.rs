@@ -293,17 +293,34 @@ mod tests {
         let global = dir.path().join("ssh_known_hosts");
         let good = blob("ssh-ed25519", b"good");
         let old = blob("ssh-ed25519", b"old");
-        std::fs::write(&global, format!("h ssh-ed25519 {}\n", STANDARD.encode(&good))).unwrap();
+        std::fs::write(
+            &global,
+            format!("h ssh-ed25519 {}\n", STANDARD.encode(&good)),
+        )
+        .unwrap();
         let files = [user.clone(), global.clone()];
         // The user file is missing: the global file alone knows the host.
-        assert_eq!(check(&entries_in(&files, "h").unwrap(), &good), Verdict::Match);
-        std::fs::write(&user, format!("# c\nh ssh-ed25519 {}\n", STANDARD.encode(&old))).unwrap();
+        assert_eq!(
+            check(&entries_in(&files, "h").unwrap(), &good),
+            Verdict::Match
+        );
+        std::fs::write(
+            &user,
+            format!("# c\nh ssh-ed25519 {}\n", STANDARD.encode(&old)),
+        )
+        .unwrap();
         // A match in either file is enough, as in OpenSSH.
-        assert_eq!(check(&entries_in(&files, "h").unwrap(), &good), Verdict::Match);
+        assert_eq!(
+            check(&entries_in(&files, "h").unwrap(), &good),
+            Verdict::Match
+        );
         std::fs::write(&global, "").unwrap();
         assert_eq!(
             check(&entries_in(&files, "h").unwrap(), &good),
-            Verdict::Mismatch { file: user, line: 2 }
+            Verdict::Mismatch {
+                file: user,
+                line: 2
+            }
         );
     }
 
@@ -322,7 +339,10 @@ mod tests {
             openssh_private_key_type(&text).as_deref(),
             Some("ecdsa-sha2-nistp256")
         );
-        assert_eq!(openssh_private_key_type("-----BEGIN RSA PRIVATE KEY-----\nAAAA\n"), None);
+        assert_eq!(
+            openssh_private_key_type("-----BEGIN RSA PRIVATE KEY-----\nAAAA\n"),
+            None
+        );
     }
 
     #[test]

@@ -14,6 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The shortest interval libssh2 keeps (it turns 1 s into 2 s).
+const MIN_INTERVAL: u32 = 2;
 /// Keepalive interval unless ServerAliveInterval says otherwise.
 pub const DEFAULT_INTERVAL: u32 = 15;
 /// Unanswered keepalives before the link is dead, unless ServerAliveCountMax says otherwise
@@ -31,11 +33,12 @@ pub struct Keepalive {
 
 impl Keepalive {
     /// From ServerAliveInterval and ServerAliveCountMax; `None` when the interval is 0 (as in
-    /// OpenSSH, no keepalives: a dead link is then found only by the TCP stack).
+    /// OpenSSH, no keepalives: a dead link is then found only by the TCP stack). libssh2 sends
+    /// at most one keepalive every 2 s, so a 1 s interval counts as 2 s.
     pub fn from_options(interval: Option<u32>, count_max: Option<u32>) -> Option<Keepalive> {
         let interval = interval.unwrap_or(DEFAULT_INTERVAL);
         (interval > 0).then(|| Keepalive {
-            interval,
+            interval: interval.max(MIN_INTERVAL),
             count_max: count_max.unwrap_or(DEFAULT_COUNT_MAX),
         })
     }
@@ -139,6 +142,10 @@ mod tests {
         let k = Keepalive::from_options(Some(2), Some(1)).expect("on");
         assert_eq!(k.dead_after(), Duration::from_secs(4));
         assert_eq!(Keepalive::from_options(Some(0), Some(3)), None);
+        assert_eq!(
+            Keepalive::from_options(Some(1), Some(1)).map(|k| k.interval),
+            Some(2)
+        );
     }
 
     #[test]
@@ -153,11 +160,15 @@ mod tests {
         let mut byte = [0u8; 1];
         client.read_exact(&mut byte).expect("read");
         std::thread::sleep(Duration::from_millis(300));
-        let silence = Liveness::Tcp(client.as_raw_fd()).silence().expect("TCP_INFO");
+        let silence = Liveness::Tcp(client.as_raw_fd())
+            .silence()
+            .expect("TCP_INFO");
         assert!(silence >= Duration::from_millis(250), "{silence:?}");
         server.write_all(b"y").expect("write");
         client.read_exact(&mut byte).expect("read");
-        let silence = Liveness::Tcp(client.as_raw_fd()).silence().expect("TCP_INFO");
+        let silence = Liveness::Tcp(client.as_raw_fd())
+            .silence()
+            .expect("TCP_INFO");
         assert!(silence < Duration::from_millis(200), "{silence:?}");
     }
 }

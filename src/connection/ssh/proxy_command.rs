@@ -50,6 +50,7 @@ pub struct ProxyCommand {
     socket: UnixStream,
     stderr: Arc<Mutex<Vec<u8>>>,
     threads: Vec<JoinHandle<()>>,
+    stderr_thread: Option<JoinHandle<()>>,
 }
 
 impl ProxyCommand {
@@ -66,6 +67,7 @@ impl ProxyCommand {
         let (ours, theirs) = UnixStream::pair()?;
         let mut threads = Vec::new();
         let stderr = Arc::new(Mutex::new(Vec::new()));
+        let mut stderr_thread = None;
         let started = (|| -> std::io::Result<()> {
             let missing = || std::io::Error::other("the proxy command has no pipes");
             let mut out = child.stdout.take().ok_or_else(missing)?;
@@ -103,7 +105,7 @@ impl ProxyCommand {
                 // Dropping `input` closes the command's stdin.
             })?);
             let kept = stderr.clone();
-            threads.push(spawn_named("converge-proxy-err", move || {
+            stderr_thread = Some(spawn_named("converge-proxy-err", move || {
                 let mut buf = [0u8; 1024];
                 while let Ok(n) = err.read(&mut buf) {
                     if n == 0 {
@@ -123,6 +125,7 @@ impl ProxyCommand {
             socket: theirs,
             stderr,
             threads,
+            stderr_thread,
         };
         // On failure, dropping `proxy` kills the command and ends the threads started.
         started?;
@@ -140,6 +143,15 @@ impl ProxyCommand {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // The command's last words: its stderr ends when it has exited.
+        if let Some(thread) = self.stderr_thread.take() {
+            while !thread.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            if thread.is_finished() {
+                let _ = thread.join();
+            }
         }
         let said = self
             .stderr
@@ -180,7 +192,13 @@ mod tests {
     #[test]
     fn placeholders_are_replaced_as_openssh_does() {
         assert_eq!(
-            expand("ssh -W %h:%p -l %r jump # %n 100%% %x", "10.0.0.5", 2222, "deploy", "web1"),
+            expand(
+                "ssh -W %h:%p -l %r jump # %n 100%% %x",
+                "10.0.0.5",
+                2222,
+                "deploy",
+                "web1"
+            ),
             "ssh -W 10.0.0.5:2222 -l deploy jump # web1 100% %x"
         );
     }
@@ -198,7 +216,10 @@ mod tests {
         assert!(heard.silence() < std::time::Duration::from_millis(50));
         socket.shutdown(Shutdown::Write).expect("shutdown");
         let message = proxy.failure("ssh handshake failed");
-        assert!(message.starts_with("ssh handshake failed (through ProxyCommand `sh -c"), "{message}");
+        assert!(
+            message.starts_with("ssh handshake failed (through ProxyCommand `sh -c"),
+            "{message}"
+        );
         assert!(message.ends_with(": starting)"), "{message}");
     }
 }
