@@ -208,8 +208,7 @@ fn apply_ssh_args(target: &mut SshTarget, args: &str) -> Result<(), String> {
                 .push(format!("ssh argument `{word}` is not an option; ignored"));
             continue;
         };
-        let mut chars = flags.char_indices();
-        while let Some((at, flag)) = chars.next() {
+        for (at, flag) in flags.char_indices() {
             if FLAGS_WITH_VALUE.contains(flag) {
                 let inline = &flags[at + flag.len_utf8()..];
                 let value = if inline.is_empty() {
