@@ -194,9 +194,10 @@ pub struct RunArgs {
     pub private_key: Option<PathBuf>,
 
     /// How to treat SSH host keys: `strict` refuses unknown and changed keys (the default),
-    /// `accept-new` records unknown hosts in known_hosts, `off` accepts any key (unsafe: a man
-    /// in the middle sees everything, become passwords included). A changed key is refused
-    /// unless `off`.
+    /// `accept-new` records unknown hosts in known_hosts, `off` records unknown hosts and
+    /// accepts changed keys with a warning, as OpenSSH's `StrictHostKeyChecking=no` (unsafe: a
+    /// man in the middle sees everything, become passwords included). A changed key is
+    /// refused unless `off`.
     #[arg(long, value_enum, value_name = "MODE")]
     pub host_key_checking: Option<HostKeyCheckingArg>,
 
@@ -204,8 +205,9 @@ pub struct RunArgs {
     #[arg(short = 'T', long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
 
-    /// Seconds an SSH command may stay silent before the host is called unreachable
-    /// (default 60). Raise it for long quiet builds.
+    /// Seconds an SSH command may stay silent before the host is called unreachable. By
+    /// default there is no limit, as in Ansible: a dead link is found by SSH keepalives
+    /// (every 15 s, 3 unanswered; ServerAliveInterval and ServerAliveCountMax change them).
     #[arg(long, value_name = "SECONDS")]
     pub command_timeout: Option<u64>,
 
