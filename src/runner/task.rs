@@ -18,13 +18,7 @@ impl HostRun<'_, '_> {
         scope: &Scope,
         role: Option<&RoleInstance>,
     ) -> Result<Vec<Value>, String> {
-        if let Some(lookup) = &spec.lookup {
-            return Err(format!(
-                "`with_{lookup}` loops are not built yet; write `loop:` with a list"
-            ));
-        }
-        let merged = self.variables(scope, role, Some(&spec.items))?;
-        let mut merged = merged;
+        let mut merged = self.variables(scope, role, Some(&spec.items))?;
         if let Value::String(source) = &spec.items {
             self.add_hostvars_if_used(&mut merged, source);
         }
@@ -33,6 +27,13 @@ impl HostRun<'_, '_> {
             .templates
             .render_value(&spec.items, &merged)
             .map_err(|e| e.to_string())?;
+        if let Some(lookup) = &spec.lookup {
+            // `with_<lookup>: terms` is `loop: "{{ query('<lookup>', terms) }}"`, searched
+            // from the role's directory, then the playbook's.
+            let context = template::LookupContext::from_vars(&merged);
+            return template::lookup_items(lookup, &rendered, &context)
+                .map_err(|e| format!("`with_{lookup}`: {e}"));
+        }
         let items = match rendered {
             Value::Array(items) => items,
             Value::Null => Vec::new(),
