@@ -116,8 +116,15 @@ fn compat_converge_leaves_the_same_state_as_ansible_core() {
                     Outcome::Differs(_) => "DIFFERS",
                     Outcome::Broken(_) => "BROKEN (ansible side)",
                 };
-                eprintln!("compat: {:<28} {word} ({:.1}s)", case.name, took.as_secs_f64());
-                results.lock().expect("results").push((index, outcome, took));
+                eprintln!(
+                    "compat: {:<28} {word} ({:.1}s)",
+                    case.name,
+                    took.as_secs_f64()
+                );
+                results
+                    .lock()
+                    .expect("results")
+                    .push((index, outcome, took));
             });
         }
     });
@@ -138,10 +145,14 @@ fn compat_converge_leaves_the_same_state_as_ansible_core() {
             }
             (Outcome::Differs(_), Some(_)) => {}
             (Outcome::Differs(details), None) => {
-                problems.push(format!("{name}: converge differs from ansible-core\n{details}"));
+                problems.push(format!(
+                    "{name}: converge differs from ansible-core\n{details}"
+                ));
             }
             (Outcome::Broken(details), _) => {
-                problems.push(format!("{name}: the Ansible side fails, fix the case\n{details}"));
+                problems.push(format!(
+                    "{name}: the Ansible side fails, fix the case\n{details}"
+                ));
             }
         }
     }
@@ -185,9 +196,12 @@ fn read_cases() -> Vec<Case> {
             let name = entry.file_name().to_string_lossy().into_owned();
             let text = std::fs::read_to_string(dir.join("case.yml"))
                 .unwrap_or_else(|e| panic!("{name}/case.yml: {e}"));
-            let spec: CaseSpec = serde_saphyr::from_str(&text)
-                .unwrap_or_else(|e| panic!("{name}/case.yml: {e}"));
-            assert!(!spec.features.is_empty(), "{name}/case.yml lists no features");
+            let spec: CaseSpec =
+                serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{name}/case.yml: {e}"));
+            assert!(
+                !spec.features.is_empty(),
+                "{name}/case.yml lists no features"
+            );
             Case { name, dir, spec }
         })
         .collect();
@@ -218,14 +232,29 @@ struct Applied {
     ok: bool,
 }
 
-fn run_case(lab: &Lab, venv: &Path, case: &Case, (ansible_host, converge_host): (&str, &str)) -> Outcome {
+fn run_case(
+    lab: &Lab,
+    venv: &Path,
+    case: &Case,
+    (ansible_host, converge_host): (&str, &str),
+) -> Outcome {
     let before = [
-        (snapshot_files(lab, ansible_host), net_sysctls(lab, ansible_host)),
-        (snapshot_files(lab, converge_host), net_sysctls(lab, converge_host)),
+        (
+            snapshot_files(lab, ansible_host),
+            net_sysctls(lab, ansible_host),
+        ),
+        (
+            snapshot_files(lab, converge_host),
+            net_sysctls(lab, converge_host),
+        ),
     ];
     let ansible = apply(lab, case, ansible_host, Tool::Ansible(venv));
     if !ansible.ok || ansible.changed.iter().any(Option::is_none) {
-        return Outcome::Broken(format!("{}\n{}", tail(&ansible.output[0]), tail(&ansible.output[1])));
+        return Outcome::Broken(format!(
+            "{}\n{}",
+            tail(&ansible.output[0]),
+            tail(&ansible.output[1])
+        ));
     }
     if ansible.changed[1] != Some(0) {
         return Outcome::Broken(format!(
@@ -237,8 +266,11 @@ fn run_case(lab: &Lab, venv: &Path, case: &Case, (ansible_host, converge_host): 
     let converge = apply(lab, case, converge_host, Tool::Converge);
     let mut report = Vec::new();
     if !converge.ok {
-        let which = if converge.changed[0].is_none() { 0 } else { 1 };
-        report.push(format!("converge failed:\n{}", tail(&converge.output[which])));
+        let last = converge.output.iter().rev().find(|o| !o.is_empty());
+        report.push(format!(
+            "converge failed:\n{}",
+            tail(last.map_or("", String::as_str))
+        ));
     }
     if converge.changed[0] != ansible.changed[0] {
         report.push(format!(
@@ -253,15 +285,26 @@ fn run_case(lab: &Lab, venv: &Path, case: &Case, (ansible_host, converge_host): 
             tail(&converge.output[1])
         ));
     }
-    report.extend(compare_files(lab, case, [ansible_host, converge_host], &before));
+    report.extend(compare_files(
+        lab,
+        case,
+        [ansible_host, converge_host],
+        &before,
+    ));
     for tool in ["iptables-save", "ip6tables-save"] {
         let a = firewall(lab, ansible_host, tool);
         let c = firewall(lab, converge_host, tool);
         if a != c {
-            report.push(format!("{tool} differs (- ansible, + converge):\n{}", diff(&a, &c)));
+            report.push(format!(
+                "{tool} differs (- ansible, + converge):\n{}",
+                diff(&a, &c)
+            ));
         }
     }
-    let after = [net_sysctls(lab, ansible_host), net_sysctls(lab, converge_host)];
+    let after = [
+        net_sysctls(lab, ansible_host),
+        net_sysctls(lab, converge_host),
+    ];
     let mut keys: BTreeSet<&String> = case.spec.sysctl.iter().collect();
     for (twin, now) in after.iter().enumerate() {
         for (key, value) in now {
@@ -330,7 +373,10 @@ fn apply(lab: &Lab, case: &Case, host: &str, tool: Tool) -> Applied {
                     .env("ANSIBLE_DEPRECATION_WARNINGS", "false")
                     .env("ANSIBLE_PYTHON_INTERPRETER", "/usr/bin/python3")
                     .env("ANSIBLE_CONFIG", work.path().join("no-ansible.cfg"))
-                    .env("PATH", format!("{}/bin:/usr/sbin:/usr/bin:/sbin:/bin", venv.display()));
+                    .env(
+                        "PATH",
+                        format!("{}/bin:/usr/sbin:/usr/bin:/sbin:/bin", venv.display()),
+                    );
             }
             Tool::Converge => {
                 command
@@ -466,7 +512,10 @@ impl Entry {
             Kind::Absent => return "absent".to_string(),
             Kind::Other(t) => format!("special file {t:o}"),
         };
-        format!("{kind} mode {:04o} owner {}:{}", self.mode, self.uid, self.gid)
+        format!(
+            "{kind} mode {:04o} owner {}:{}",
+            self.mode, self.uid, self.gid
+        )
     }
 }
 
@@ -616,7 +665,9 @@ fn firewall(lab: &Lab, host: &str, tool: &str) -> String {
         table.push(line.clone());
         if line == "COMMIT" {
             let empty = table.iter().all(|l| {
-                l.starts_with('*') || l == "COMMIT" || (l.starts_with(':') && l.ends_with(" ACCEPT"))
+                l.starts_with('*')
+                    || l == "COMMIT"
+                    || (l.starts_with(':') && l.ends_with(" ACCEPT"))
             });
             if !empty {
                 out.push_str(&table.join("\n"));
