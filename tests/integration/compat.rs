@@ -446,6 +446,9 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// A host's files and `net.*` sysctls before the runs.
+type HostState = (BTreeMap<String, Entry>, BTreeMap<String, String>);
+
 /// What a path holds on a host, as far as the comparison cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Kind {
@@ -595,12 +598,7 @@ fn excluded(case: &Case, path: &str) -> bool {
 
 /// Paths either run changed (relative to that host's own state before the runs), compared
 /// between the twins as the hosts see them.
-fn compare_files(
-    lab: &Lab,
-    case: &Case,
-    hosts: [&str; 2],
-    before: &[(BTreeMap<String, Entry>, BTreeMap<String, String>); 2],
-) -> Vec<String> {
+fn compare_files(lab: &Lab, case: &Case, hosts: [&str; 2], before: &[HostState; 2]) -> Vec<String> {
     let after = [snapshot_files(lab, hosts[0]), snapshot_files(lab, hosts[1])];
     let mut touched = BTreeSet::new();
     for twin in 0..2 {
