@@ -5,6 +5,7 @@ mod bad_input;
 mod bad_input_corpus;
 mod ci;
 mod cli;
+mod compat;
 mod e2e_home_server;
 mod faults;
 mod injection;
