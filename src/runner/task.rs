@@ -425,8 +425,35 @@ impl HostRun<'_, '_> {
         if outcome.status == Status::Unreachable {
             return (outcome, merged);
         }
+        self.keep_module_facts(task, &outcome);
         self.apply_overrides(task, &mut outcome, &mut merged);
         (outcome, merged)
+    }
+
+    /// Facts a host module returns (`getent`, `service_facts`, `package_facts`…) become the
+    /// host's facts, as in Ansible: under `ansible_facts` and as variables of their own name.
+    fn keep_module_facts(&mut self, task: &Task, outcome: &Outcome) {
+        if matches!(outcome.status, Status::Failed | Status::Skipped) {
+            return;
+        }
+        let is_host_module = converge_modules::find(&task.module)
+            .is_some_and(|module| module.target() == converge_modules::Target::Host);
+        let Some(Value::Object(facts)) = outcome.result.get("ansible_facts") else {
+            return;
+        };
+        if !is_host_module || task.module == "setup" {
+            return;
+        }
+        let fact_vars = &mut self.slot.fact_vars;
+        let mut namespaced = match fact_vars.remove("ansible_facts") {
+            Some(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        for (key, value) in facts {
+            namespaced.insert(key.clone(), value.clone());
+            fact_vars.insert(key.clone(), value.clone());
+        }
+        fact_vars.insert("ansible_facts".into(), Value::Object(namespaced));
     }
 
     /// How the task runs: check mode (fixed, templated or the run's), who it runs as, its
