@@ -196,6 +196,9 @@ impl HostRun<'_, '_> {
         } else {
             Status::Ok
         };
+        if status == Status::Failed && !(any_failed && ignore_errors) {
+            self.last_failure = Some((failed_task(task, &display_name), result.clone()));
+        }
         self.last_result = Some((status, result));
         self.count(status, any_failed && ignore_errors);
         if any_changed {
@@ -270,6 +273,9 @@ impl HostRun<'_, '_> {
                 .insert(name.clone(), Value::Object(outcome.result.clone()));
         }
         self.last_result = Some((outcome.status, outcome.result.clone()));
+        if outcome.status == Status::Failed && !ignored {
+            self.last_failure = Some((failed_task(task, display_name), outcome.result.clone()));
+        }
         match outcome.status {
             Status::Changed => {
                 self.notify(task);
@@ -558,10 +564,11 @@ pub(super) fn describe(value: &Value) -> String {
     }
 }
 
-/// `ansible_loop` for item `index` of `items` (`loop_control: {extended: true}`).
+/// `ansible_loop` for item `index` of `items` (`loop_control: {extended: true}`). As in
+/// Ansible, the first item has no `previtem` and the last no `nextitem`.
 fn extended_loop(items: &[Value], index: usize) -> Value {
     let length = items.len();
-    json!({
+    let mut ansible_loop = json!({
         "allitems": items,
         "index": index + 1,
         "index0": index,
@@ -570,7 +577,22 @@ fn extended_loop(items: &[Value], index: usize) -> Value {
         "first": index == 0,
         "last": index + 1 == length,
         "length": length,
-        "previtem": if index > 0 { items[index - 1].clone() } else { Value::Null },
-        "nextitem": items.get(index + 1).cloned().unwrap_or(Value::Null),
+    });
+    if let Value::Object(map) = &mut ansible_loop {
+        if index > 0 {
+            map.insert("previtem".into(), items[index - 1].clone());
+        }
+        if let Some(next) = items.get(index + 1) {
+            map.insert("nextitem".into(), next.clone());
+        }
+    }
+    ansible_loop
+}
+
+/// `ansible_failed_task` as a rescue sees it: the task's name and module.
+fn failed_task(task: &Task, display_name: &str) -> Value {
+    json!({
+        "name": task.common.name.clone().unwrap_or_else(|| display_name.to_string()),
+        "action": task.module,
     })
 }
