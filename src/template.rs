@@ -16,6 +16,7 @@
 //! has no key `nosuch`".
 
 mod filters;
+mod ipaddr;
 mod lookups;
 mod source;
 

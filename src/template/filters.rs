@@ -165,6 +165,11 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("b64encode", b64encode);
     env.add_filter("checksum", checksum);
     env.add_filter("comment", comment);
+    env.add_filter("ipaddr", super::ipaddr::ipaddr);
+    env.add_filter("ipv4", super::ipaddr::ipv4);
+    env.add_filter("ipv6", super::ipaddr::ipv6);
+    env.add_filter("ipwrap", super::ipaddr::ipwrap);
+    env.add_filter("password_hash", password_hash);
     env.add_filter("hash", hash);
     env.add_filter("product", product);
     env.add_filter("subelements", subelements);
@@ -767,6 +772,76 @@ fn hash(value: &Value, kind: Option<String>) -> Result<String, Error> {
         text_of(value)?.as_bytes(),
         kind.as_deref().unwrap_or("sha1"),
     )
+}
+
+/// `password_hash(scheme, salt, rounds=N)`: a crypt(3) hash as Ansible writes it with passlib
+/// (`$6$rounds=656000$salt$...` for sha512 by default; the salt is random when not given).
+fn password_hash(
+    value: &Value,
+    scheme: Option<String>,
+    salt: Option<String>,
+    kwargs: Kwargs,
+) -> Result<String, Error> {
+    let password = text_of(value)?;
+    let scheme = scheme.unwrap_or_else(|| "sha512".into());
+    let rounds: Option<usize> = kwargs.get("rounds")?;
+    let salt_kwarg: Option<String> = kwargs.get("salt")?;
+    let _ident: Option<String> = kwargs.get("ident")?;
+    kwargs.assert_all_used()?;
+    let salt = match salt.or(salt_kwarg) {
+        Some(salt) => salt,
+        None => random_salt(16),
+    };
+    let salt: String = salt.chars().take(16).collect();
+    let bad = |message: String| invalid(format!("`password_hash`: {message}"));
+    let (id, hashed, rounds) = match scheme.as_str() {
+        "sha512" | "sha512_crypt" => {
+            let rounds = rounds.unwrap_or(656_000);
+            let params = sha_crypt::Sha512Params::new(rounds).map_err(|e| bad(format!("{e:?}")))?;
+            let hashed = sha_crypt::sha512_crypt_b64(password.as_bytes(), salt.as_bytes(), &params)
+                .map_err(|e| bad(format!("{e:?}")))?;
+            ("6", hashed, rounds)
+        }
+        "sha256" | "sha256_crypt" => {
+            let rounds = rounds.unwrap_or(535_000);
+            let params = sha_crypt::Sha256Params::new(rounds).map_err(|e| bad(format!("{e:?}")))?;
+            let hashed = sha_crypt::sha256_crypt_b64(password.as_bytes(), salt.as_bytes(), &params)
+                .map_err(|e| bad(format!("{e:?}")))?;
+            ("5", hashed, rounds)
+        }
+        other => {
+            return Err(bad(format!(
+                "the scheme `{other}` is not built in converge (it has sha512 and sha256)"
+            )))
+        }
+    };
+    // passlib leaves out the rounds when they are crypt's implicit 5000.
+    let rounds = if rounds == 5_000 {
+        String::new()
+    } else {
+        format!("rounds={rounds}$")
+    };
+    Ok(format!("${id}${rounds}{salt}${hashed}"))
+}
+
+/// A random salt from crypt's alphabet.
+fn random_salt(length: usize) -> String {
+    const ALPHABET: &[u8] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut bytes = vec![0u8; length];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No entropy source: a salt from the clock still differs between hosts and runs.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            *byte = (nanos >> (i % 16 * 8)) as u8;
+        }
+    }
+    bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect()
 }
 
 /// Ansible's `checksum`: the SHA-1 of the text.

@@ -1229,3 +1229,37 @@ fn comment_hash_and_list_filters_as_ansible() {
     );
     assert_eq!(eval("none | ternary(1, 2, 3)"), json!(3));
 }
+
+/// Observed with ansible-core 2.19.14 and passlib 1.7.
+#[test]
+fn password_hash_matches_passlib() {
+    let templates = Templates::new();
+    let vars = serde_json::Map::new();
+    let render = |text: &str| templates.render_str(text, &vars).unwrap();
+    assert_eq!(
+        render("{{ 'secret' | password_hash('sha512', 'saltsalt') }}"),
+        "$6$rounds=656000$saltsalt$Vg7us3Hcq8rplCTNjwvGRwObM2xyfDZZ.XP2YLQ.ii85wAq/psu28uEfoMveNszsQWMgkWRxbZm2mBBlNn3.J0"
+    );
+    assert_eq!(
+        render("{{ 'secret' | password_hash('sha256', 'saltsalt') }}"),
+        "$5$rounds=535000$saltsalt$VSmVlMm.XSbjLKI0G48ksoE0xc0243La2Jr.EPuau75"
+    );
+    assert_eq!(
+        render("{{ 'secret' | ansible.builtin.password_hash('sha512', 'saltsalt', rounds=10000) }}"),
+        "$6$rounds=10000$saltsalt$WowrPBpEDVlCoruBosYlrZycTCx3//TyDHYqEhX9DUHHt0XTztUqzQDDUuvUGRA8aUe9p55hcAxeGcu58sm3u."
+    );
+    let random = render("{{ 'secret' | password_hash('sha512') }}");
+    assert!(random.starts_with("$6$rounds=656000$"), "{random}");
+}
+
+#[test]
+fn ipaddr_filters_by_their_collection_names() {
+    let templates = Templates::new();
+    let vars = serde_json::Map::new();
+    assert_eq!(
+        templates
+            .render_str("{{ 'fd42:1::5/64' | ansible.utils.ipaddr('network') }}/{{ 'fd42:1::5/64' | ansible.utils.ipaddr('prefix') }} {{ 'fd42::1' | ansible.utils.ipwrap }}", &vars)
+            .unwrap(),
+        "fd42:1::/64 [fd42::1]"
+    );
+}
