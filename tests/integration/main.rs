@@ -10,6 +10,7 @@ mod faults;
 mod injection;
 mod keywords;
 mod lab;
+mod lab_accounts;
 mod lab_dhcpd;
 mod lab_ip6tables;
 mod lab_iproute;
