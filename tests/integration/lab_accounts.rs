@@ -31,20 +31,30 @@ fn lab_accounts_user_with_groups_password_and_key_then_removed() {
     assert!(!run.stderr.contains("SK3fE82"), "{}", run.stderr);
     assert!(!run.stdout.contains("SK3fE82"), "{}", run.stdout);
     for host in ["h1", "h2"] {
-        assert!(!run.recap(host).contains("changed=0"), "{}", run.recap(host));
+        assert!(
+            !run.recap(host).contains("changed=0"),
+            "{}",
+            run.recap(host)
+        );
         assert_eq!(
             lab.sh(host, "getent passwd carol | cut -d: -f5-"),
             "Carol Converge:/home/carol:/bin/bash\n"
         );
         let groups = lab.sh(host, "id -nG carol");
-        assert!(groups.contains("webteam") && groups.contains("adm"), "{groups}");
+        assert!(
+            groups.contains("webteam") && groups.contains("adm"),
+            "{groups}"
+        );
         assert_eq!(lab.sh(host, "getent group webteam | cut -d: -f3"), "2345\n");
         assert_eq!(
             lab.sh(host, "getent shadow carol | cut -d: -f2"),
             format!("{HASH}\n")
         );
         assert_eq!(
-            lab.sh(host, "stat -c '%a %U %G' /home/carol/.ssh /home/carol/.ssh/authorized_keys"),
+            lab.sh(
+                host,
+                "stat -c '%a %U %G' /home/carol/.ssh /home/carol/.ssh/authorized_keys"
+            ),
             "700 carol carol\n600 carol carol\n"
         );
         assert_eq!(
@@ -80,9 +90,10 @@ fn lab_accounts_user_with_groups_password_and_key_then_removed() {
 
     // Check mode shows the removal and removes nothing.
     let before = lab.snapshot("h2");
-    let check = Test::new()
-        .file("remove.yml", REMOVE)
-        .args(&["-i", &inventory, "remove.yml", "--check"]);
+    let check =
+        Test::new()
+            .file("remove.yml", REMOVE)
+            .args(&["-i", &inventory, "remove.yml", "--check"]);
     let run = check.run();
     run.expect_status(0);
     assert!(!run.recap("h2").contains("changed=0"), "{}", run.stderr);
