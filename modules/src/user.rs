@@ -559,7 +559,7 @@ fn modify(
             if args.append.0 {
                 argv.push("-a".into());
             }
-            argv.extend(["-G".into(), wanted.join(",")]);
+            argv.extend(["-G".into(), wanted_names.join(",")]);
             let after = if args.append.0 {
                 let mut all = have.clone();
                 all.extend(missing.iter().map(|g| g.to_string()));
