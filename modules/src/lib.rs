@@ -32,6 +32,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod accounts;
 pub mod args;
 pub mod facts;
 pub mod host;
@@ -43,6 +44,7 @@ mod fsutil;
 mod lines;
 
 pub mod assert;
+pub mod authorized_key;
 pub mod blockinfile;
 pub mod command;
 pub mod copy;
@@ -50,6 +52,8 @@ pub mod debug;
 pub mod dhcpd;
 pub mod fail;
 pub mod file;
+pub mod getent;
+pub mod group;
 pub mod include_vars;
 pub mod ip6tables;
 pub mod iproute;
@@ -69,6 +73,7 @@ pub mod sysctl;
 pub mod systemd;
 pub mod template;
 pub mod unit;
+pub mod user;
 pub mod xprofile;
 
 pub use facts::Facts;
@@ -84,6 +89,7 @@ pub use plan::{ApplyError, Change, ChangeDetail, Confirmation, Plan, Step};
 pub fn all() -> &'static [&'static dyn Module] {
     static ALL: &[&dyn Module] = &[
         &Typed::<assert::Assert>::new(),
+        &Typed::<authorized_key::AuthorizedKey>::new(),
         &Typed::<blockinfile::Blockinfile>::new(),
         &Typed::<command::CommandModule>::new(),
         &Typed::<copy::Copy>::new(),
@@ -91,6 +97,8 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<dhcpd::Dhcpd>::new(),
         &Typed::<fail::Fail>::new(),
         &Typed::<file::File>::new(),
+        &Typed::<getent::Getent>::new(),
+        &Typed::<group::Group>::new(),
         &Typed::<include_vars::IncludeVars>::new(),
         &Typed::<ip6tables::Ip6tables>::new(),
         &Typed::<iproute::Iproute>::new(),
@@ -108,6 +116,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<systemd::Systemd>::new(),
         &Typed::<systemd::SystemdService>::new(),
         &Typed::<template::Template>::new(),
+        &Typed::<user::User>::new(),
         &Typed::<xprofile::Xprofile>::new(),
     ];
     ALL
