@@ -3,18 +3,26 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+/// Shown after the options, one example a line (clap would reflow a doc comment).
+const EXAMPLES: &str = "\
+Examples:
+  converge -i inventory.yml site.yml                  apply
+  converge -i inventory.yml site.yml --check --diff   dry run with diffs
+  converge -i inventory.yml web --list-hosts          the hosts a pattern selects
+  converge doc sysctl                                 a module's arguments";
+
 /// converge: agentless configuration management for people who come from Ansible.
 ///
 /// Applies Ansible-style playbooks to the hosts of an Ansible-style inventory. Every task
 /// first plans (reads the host, computes the change and a diff), then applies exactly
 /// that plan. With --check only the planning half runs and no host is changed.
-///
-/// Examples:
-///   converge -i inventory.yml site.yml                  apply
-///   converge -i inventory.yml site.yml --check --diff   dry run with diffs
-///   converge doc sysctl                                 a module's arguments
 #[derive(Debug, Parser)]
-#[command(name = "converge", version, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "converge",
+    version,
+    args_conflicts_with_subcommands = true,
+    after_help = EXAMPLES
+)]
 pub struct Cli {
     /// A subcommand instead of running playbooks.
     #[command(subcommand)]

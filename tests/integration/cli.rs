@@ -13,6 +13,73 @@ fn help_explains_the_flags() {
 }
 
 #[test]
+fn help_keeps_the_examples_one_per_line() {
+    let run = Test::new().args(&["--help"]).run();
+    run.expect_status(0);
+    let examples = run
+        .stdout
+        .split_once("Examples:\n")
+        .map(|(_, tail)| tail)
+        .expect("an Examples section");
+    insta::assert_snapshot!(examples, @r"
+      converge -i inventory.yml site.yml                  apply
+      converge -i inventory.yml site.yml --check --diff   dry run with diffs
+      converge -i inventory.yml web --list-hosts          the hosts a pattern selects
+      converge doc sysctl                                 a module's arguments
+    ");
+}
+
+/// The README's flag table and `--help` cannot drift apart: every option `--help` lists is
+/// in the table (by its long or short name), and every long option the table names exists.
+#[test]
+fn readme_flag_table_matches_help() {
+    let run = Test::new().args(&["--help"]).run();
+    run.expect_status(0);
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let table: String = readme
+        .split("| flag | meaning |")
+        .nth(1)
+        .and_then(|tail| tail.split("\n\n").next())
+        .expect("the README's flag table")
+        .lines()
+        .filter_map(|row| row.split('|').nth(1))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let option = regex::Regex::new(r"^\s+(?:(-[A-Za-z]), )?(--[a-z][a-z0-9-]*)").unwrap();
+    let mut help_longs = Vec::new();
+    for line in run.stdout.lines() {
+        let Some(found) = option.captures(line) else {
+            continue;
+        };
+        let long = &found[2];
+        help_longs.push(long.to_string());
+        let short = found.get(1).map(|m| m.as_str());
+        let named = |flag: &str| {
+            table
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .any(|word| word == flag)
+        };
+        assert!(
+            named(long) || short.is_some_and(named),
+            "`{long}` is in --help but not in the README's flag table"
+        );
+    }
+    let long_in_table = regex::Regex::new(r"(^|[^-\w])(--[a-z][a-z0-9-]*)").unwrap();
+    for found in long_in_table.captures_iter(&table) {
+        let long = &found[2];
+        // Flags of subcommands (`converge vault encrypt --ansible`) are in their own help.
+        if long == "--ansible" {
+            continue;
+        }
+        assert!(
+            help_longs.iter().any(|known| known == long),
+            "the README's flag table names `{long}`, which --help does not list"
+        );
+    }
+}
+
+#[test]
 fn no_playbook_is_a_usage_error() {
     Test::new()
         .args(&[])
