@@ -341,6 +341,13 @@ fn run_playbooks(args: &RunArgs) -> Exit {
     };
     let summary = runner.run(&playbooks);
     console.recap(&summary.stats);
+    console.timing(
+        summary.elapsed,
+        summary
+            .slowest
+            .as_ref()
+            .map(|(host, time)| (host.as_str(), *time)),
+    );
     if let Some(message) = junit.and_then(|junit| junit.write_error()) {
         eprintln!("error: {message}");
         return Exit::Internal;

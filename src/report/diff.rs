@@ -39,6 +39,24 @@ pub fn summary(change: &Change) -> String {
         ChangeDetail::Content { before: None, .. } => format!("{}: created", change.subject),
         ChangeDetail::Content { after: None, .. } => format!("{}: removed", change.subject),
         ChangeDetail::Content { .. } => format!("{}: content changed", change.subject),
+        ChangeDetail::Value { before, after }
+            if before.as_deref().is_some_and(|b| b.contains('\n'))
+                || after.as_deref().is_some_and(|a| a.contains('\n')) =>
+        {
+            // Several lines: before and after as an indented block, one line each.
+            let mut text = format!("{}:", change.subject);
+            for (sign, value) in [("-", before), ("+", after)] {
+                match value {
+                    Some(value) => {
+                        for line in value.lines() {
+                            text.push_str(&format!("\n  {sign} {line}"));
+                        }
+                    }
+                    None => text.push_str(&format!("\n  {sign} (absent)")),
+                }
+            }
+            text
+        }
         ChangeDetail::Value { before, after } => format!(
             "{}: {} → {}",
             change.subject,
@@ -98,6 +116,21 @@ pub fn unified(change: &Change, palette: Palette) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_value_of_several_lines_is_an_indented_block() {
+        let change = Change::value(
+            "/etc/mail/sendmail.cf DaemonPortOptions",
+            Some("O DaemonPortOptions=Name=MTA".into()),
+            Some("O DaemonPortOptions=Port=smtp, Name=MTA\nO DaemonPortOptions=Port=submission, Name=MSA6, Family=inet6, M=Ea".into()),
+        );
+        assert_eq!(
+            summary(&change),
+            "/etc/mail/sendmail.cf DaemonPortOptions:\n  - O DaemonPortOptions=Name=MTA\n  + O DaemonPortOptions=Port=smtp, Name=MTA\n  + O DaemonPortOptions=Port=submission, Name=MSA6, Family=inet6, M=Ea"
+        );
+        let one_line = Change::value("k", Some("1".into()), Some("2".into()));
+        assert_eq!(summary(&one_line), "k: 1 → 2");
+    }
+
     use super::*;
 
     #[test]

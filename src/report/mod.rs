@@ -84,6 +84,9 @@ pub trait Reporter: Send + Sync {
     fn note(&self, _message: &str) {}
     /// The end of the run.
     fn recap(&self, stats: &[(String, HostStats)]);
+    /// How long the run took, and its slowest host (after the recap).
+    fn timing(&self, _elapsed: std::time::Duration, _slowest: Option<(&str, std::time::Duration)>) {
+    }
 }
 
 /// Human-readable output on stderr.
@@ -199,7 +202,9 @@ pub fn format_task(
         }
     }
     for change in report.changes {
-        out.push_str(&format!("    {}\n", diff::summary(change)));
+        for line in diff::summary(change).lines() {
+            out.push_str(&format!("    {line}\n"));
+        }
         if show_diff {
             out.push_str(&diff::unified(change, palette));
         }
@@ -255,6 +260,10 @@ impl Reporter for Console {
         self.write(&format!("{label}: {message}\n"));
     }
 
+    fn timing(&self, elapsed: std::time::Duration, slowest: Option<(&str, std::time::Duration)>) {
+        self.write(&timing_line(elapsed, slowest));
+    }
+
     fn note(&self, message: &str) {
         if self.verbosity > 0 {
             self.write(&format!("note: {message}\n"));
@@ -272,6 +281,21 @@ impl Reporter for Console {
             ));
         }
         self.write(&out);
+    }
+}
+
+/// `ran in 3.21 s; slowest host web1 (2.90 s)`, as the recap's last line.
+pub fn timing_line(
+    elapsed: std::time::Duration,
+    slowest: Option<(&str, std::time::Duration)>,
+) -> String {
+    match slowest {
+        Some((host, time)) => format!(
+            "ran in {:.2} s; slowest host {host} ({:.2} s)\n",
+            elapsed.as_secs_f64(),
+            time.as_secs_f64()
+        ),
+        None => format!("ran in {:.2} s\n", elapsed.as_secs_f64()),
     }
 }
 
@@ -314,6 +338,9 @@ impl Reporter for Fanout {
     fn recap(&self, stats: &[(String, HostStats)]) {
         self.0.iter().for_each(|r| r.recap(stats));
     }
+    fn timing(&self, elapsed: std::time::Duration, slowest: Option<(&str, std::time::Duration)>) {
+        self.0.iter().for_each(|r| r.timing(elapsed, slowest));
+    }
 }
 
 fn redact_change(change: &Change) -> Change {
@@ -333,5 +360,26 @@ fn redact_change(change: &Change) -> Change {
             ChangeDetail::Note(note) => ChangeDetail::Note(crate::vault::redact(note)),
             ChangeDetail::Hidden(why) => ChangeDetail::Hidden(why.clone()),
         },
+    }
+}
+
+#[cfg(test)]
+mod timing_tests {
+    use super::timing_line;
+    use std::time::Duration;
+
+    #[test]
+    fn the_recap_ends_with_the_wall_time_and_the_slowest_host() {
+        assert_eq!(
+            timing_line(
+                Duration::from_millis(3210),
+                Some(("web1", Duration::from_millis(2904)))
+            ),
+            "ran in 3.21 s; slowest host web1 (2.90 s)\n"
+        );
+        assert_eq!(
+            timing_line(Duration::from_millis(10), None),
+            "ran in 0.01 s\n"
+        );
     }
 }

@@ -79,6 +79,10 @@ pub struct RunOptions {
 pub struct RunSummary {
     /// Per-host counts, in inventory order.
     pub stats: Vec<(String, HostStats)>,
+    /// Wall time of the whole run.
+    pub elapsed: std::time::Duration,
+    /// The host that took longest, and how long its plays took.
+    pub slowest: Option<(String, std::time::Duration)>,
 }
 
 impl RunSummary {
@@ -135,6 +139,8 @@ pub struct Runner<'a> {
     batch_failures: AtomicUsize,
     /// The result of each `run_once` task, shared by the hosts of the batch.
     run_once: Mutex<HashMap<String, Arc<Mutex<Option<SharedResult>>>>>,
+    /// How long each host's plays took, for the recap.
+    host_time: Mutex<HashMap<String, std::time::Duration>>,
 }
 
 /// What a `run_once` task left, for the hosts that did not run it.
@@ -177,6 +183,7 @@ impl<'a> Runner<'a> {
             aborted: AtomicBool::new(false),
             batch_failures: AtomicUsize::new(0),
             run_once: Mutex::new(HashMap::new()),
+            host_time: Mutex::new(HashMap::new()),
         })
     }
 
@@ -192,6 +199,7 @@ impl<'a> Runner<'a> {
 
     /// Run every play of every playbook; returns the per-host totals.
     pub fn run(&mut self, playbooks: &[playbook::Playbook]) -> RunSummary {
+        let started = std::time::Instant::now();
         let mut order: Vec<String> = Vec::new();
         for book in playbooks {
             for play in &book.plays {
@@ -267,7 +275,14 @@ impl<'a> Runner<'a> {
                 }
             }
         }
-        let mut summary = RunSummary::default();
+        let mut summary = RunSummary {
+            elapsed: started.elapsed(),
+            slowest: lock(&self.host_time)
+                .iter()
+                .max_by_key(|(_, time)| **time)
+                .map(|(host, time)| (host.clone(), *time)),
+            ..RunSummary::default()
+        };
         for name in order {
             if let Some(slot) = self.slots.get(&name) {
                 if let Ok(slot) = slot.lock() {
@@ -292,6 +307,7 @@ impl<'a> Runner<'a> {
         let Ok(mut slot) = slot.lock() else {
             return;
         };
+        let started = std::time::Instant::now();
         let mut run = HostRun {
             runner: self,
             play,
@@ -306,6 +322,7 @@ impl<'a> Runner<'a> {
             last_failure: None,
         };
         run.run_play();
+        *lock(&self.host_time).entry(host.name.clone()).or_default() += started.elapsed();
         self.reporter.host_done(&host.name);
     }
 
