@@ -89,6 +89,25 @@ pub struct LineinfileArgs {
     pub owner: Option<String>,
     /// Group, by name or numeric id.
     pub group: Option<String>,
+    /// Accepted for Ansible's sake: the file is edited where a link points either way.
+    #[serde(default = "crate::command::yes")]
+    pub follow: Flag,
+    /// SELinux user of the file's context. Accepted; converge sets no SELinux contexts
+    /// (a host with SELinux enforcing keeps the context its policy gives the file).
+    pub seuser: Option<String>,
+    /// SELinux role of the file's context; accepted and not applied, as `seuser`.
+    pub serole: Option<String>,
+    /// SELinux type of the file's context; accepted and not applied, as `seuser`.
+    pub setype: Option<String>,
+    /// SELinux level of the file's context; accepted and not applied, as `seuser`.
+    pub selevel: Option<String>,
+    /// Accepted and ignored: converge always writes through a temp file and a rename.
+    #[serde(default)]
+    pub unsafe_writes: Flag,
+    /// File attributes as `chattr` sets them (e.g. `+i`). Not implemented by converge: a
+    /// non-empty value fails the task.
+    #[serde(alias = "attr")]
+    pub attributes: Option<String>,
 }
 
 /// The `lineinfile` module.
@@ -113,7 +132,9 @@ impl TypedModule for Lineinfile {
             path: &args.path,
             create: args.create.0,
             removing: args.state == LineState::Absent,
-            attributes: fsutil::attributes(args.mode, args.owner.as_ref(), args.group.as_ref()),
+            mode: args.mode.as_ref(),
+            owner: args.owner.as_ref(),
+            group: args.group.as_ref(),
             validate: args.validate.clone(),
             backup: args.backup.0,
         };
@@ -218,6 +239,7 @@ impl Edit {
                 "`backrefs` needs `regexp`",
             ));
         }
+        fsutil::check_attributes("lineinfile", args.attributes.as_ref())?;
         fsutil::check_validate("lineinfile", args.validate.as_ref())?;
         let matcher = match (&args.regexp, &args.search_string) {
             (Some(pattern), _) => Matcher::Regexp(compile("regexp", pattern)?),
