@@ -144,22 +144,21 @@ pub fn plan_copy(args: CopyArgs, host: &mut dyn Host, _: &Context) -> Result<Pla
     let mut dest = args.dest.clone();
     let mut create_parents = false;
     // One read for the usual case: what is at `dest`, and its content if it is a file.
+    // `follow: yes` writes through a link to the file it points to.
+    if args.follow.0 && !dest.ends_with('/') {
+        if let Some(FileKind::Symlink { target }) = host.stat(&dest)?.map(|stat| stat.kind) {
+            dest = if target.starts_with('/') {
+                target
+            } else {
+                fsutil::join(&fsutil::parent(&dest), &target)
+            };
+        }
+    }
     let (mut current, mut content) = if dest.ends_with('/') {
         (None, None)
     } else {
         host.stat_and_read(&dest)?
     };
-    // `follow: yes` writes through a link to the file it points to.
-    if let (true, Some(FileKind::Symlink { target })) =
-        (args.follow.0, current.as_ref().map(|stat| &stat.kind))
-    {
-        dest = if target.starts_with('/') {
-            target.clone()
-        } else {
-            fsutil::join(&fsutil::parent(&dest), target)
-        };
-        (current, content) = host.stat_and_read(&dest)?;
-    }
     let into_directory = dest.ends_with('/')
         || current
             .as_ref()

@@ -291,7 +291,10 @@ fn run_case(module: &str, file: &Path) -> Vec<String> {
         Ok(text) => text,
         Err(error) => return vec![format!("cannot read: {error}")],
     };
-    let case: Case = match serde_saphyr::from_str(&text) {
+    // YAML 1.1 as the playbook loader reads it: `mode: 0644` is the octal number 420.
+    let mut options = serde_saphyr::Options::default();
+    options.legacy_octal_numbers = true;
+    let case: Case = match serde_saphyr::from_str_with_options(&text, options) {
         Ok(case) => case,
         Err(error) => return vec![format!("bad case file: {error}")],
     };
