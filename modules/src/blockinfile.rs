@@ -27,7 +27,7 @@ use crate::fsutil;
 use crate::lines::Lines;
 use crate::module::{ArgsError, Context, ModuleError, TypedModule};
 use crate::{Host, Plan};
-use regex::Regex;
+use fancy_regex::Regex;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -179,8 +179,7 @@ struct BlockEdit {
 }
 
 fn compile(argument: &str, pattern: &str) -> Result<Regex, ArgsError> {
-    Regex::new(pattern).map_err(|error| {
-        let reason = error.to_string();
+    crate::pyregex::compile(pattern).map_err(|reason| {
         let reason = reason
             .lines()
             .last()
@@ -191,9 +190,7 @@ fn compile(argument: &str, pattern: &str) -> Result<Regex, ArgsError> {
             Some(argument),
             format!("`{argument}` is not a valid regular expression: {reason}"),
         )
-        .with_hint(
-            "patterns use Rust's regex syntax, which has no look-around and no backreferences",
-        )
+        .with_hint("patterns use Python's `re` syntax, as in Ansible")
     })
 }
 
@@ -282,7 +279,7 @@ impl BlockEdit {
                 Position::After(regex) | Position::Before(regex) => {
                     let hit = (0..lines.len())
                         .rev()
-                        .find(|&i| regex.is_match(lines.text(i)));
+                        .find(|&i| regex.is_match(lines.text(i)).unwrap_or(false));
                     match (hit, &self.position) {
                         (None, _) => lines.len(),
                         (Some(i), Position::After(_)) => i + 1,

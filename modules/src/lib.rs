@@ -37,6 +37,7 @@ pub mod facts;
 pub mod host;
 pub mod module;
 pub mod plan;
+pub mod pyregex;
 
 mod fsutil;
 mod lines;

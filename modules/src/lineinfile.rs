@@ -27,7 +27,7 @@ use crate::fsutil;
 use crate::lines::Lines;
 use crate::module::{ArgsError, Context, ModuleError, TypedModule};
 use crate::{Host, Plan};
-use regex::{Captures, Regex};
+use fancy_regex::Regex;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -174,8 +174,7 @@ struct Edit {
 }
 
 fn compile(argument: &str, pattern: &str) -> Result<Regex, ArgsError> {
-    Regex::new(pattern).map_err(|error| {
-        let reason = error.to_string();
+    crate::pyregex::compile(pattern).map_err(|reason| {
         let reason = reason
             .lines()
             .last()
@@ -186,10 +185,14 @@ fn compile(argument: &str, pattern: &str) -> Result<Regex, ArgsError> {
             Some(argument),
             format!("`{argument}` is not a valid regular expression: {reason}"),
         )
-        .with_hint(
-            "patterns use Rust's regex syntax, which has no look-around and no backreferences",
-        )
+        .with_hint("patterns use Python's `re` syntax, as in Ansible")
     })
+}
+
+/// Python's `re.search` on one line. A pattern that exceeds the backtracking limit on a line
+/// counts as not matching it.
+fn search(regex: &Regex, text: &str) -> bool {
+    regex.is_match(text).unwrap_or(false)
 }
 
 impl Edit {
@@ -242,7 +245,19 @@ impl Edit {
         fsutil::check_attributes("lineinfile", args.attributes.as_ref())?;
         fsutil::check_validate("lineinfile", args.validate.as_ref())?;
         let matcher = match (&args.regexp, &args.search_string) {
-            (Some(pattern), _) => Matcher::Regexp(compile("regexp", pattern)?),
+            (Some(pattern), _) => {
+                let regex = compile("regexp", pattern)?;
+                if let (true, Some(line)) = (args.backrefs.0, &args.line) {
+                    crate::pyregex::check_replacement(line, &regex).map_err(|reason| {
+                        ArgsError::new(
+                            Some("line"),
+                            format!("`line` does not fit `regexp` for `backrefs`: {reason}"),
+                        )
+                        .with_hint("refer to groups of `regexp` as `\\1` or `\\g<name>`")
+                    })?;
+                }
+                Matcher::Regexp(regex)
+            }
             (None, Some(text)) => Matcher::Search(text.clone()),
             (None, None) => Matcher::None,
         };
@@ -264,7 +279,7 @@ impl Edit {
 
     fn matches(&self, text: &str) -> bool {
         match &self.matcher {
-            Matcher::Regexp(regex) => regex.is_match(text),
+            Matcher::Regexp(regex) => search(regex, text),
             Matcher::Search(needle) => text.contains(needle.as_str()),
             Matcher::None => false,
         }
@@ -318,8 +333,8 @@ impl Edit {
                     found = Some(index);
                 } else {
                     let position = match &self.insert {
-                        Insert::After(regex) if regex.is_match(text) => Some(index + 1),
-                        Insert::Before(regex) if regex.is_match(text) => Some(index),
+                        Insert::After(regex) if search(regex, text) => Some(index + 1),
+                        Insert::Before(regex) if search(regex, text) => Some(index),
                         _ => None,
                     };
                     if position.is_some() {
@@ -334,8 +349,10 @@ impl Edit {
         if let Some(index) = found {
             let new = match (&self.matcher, self.backrefs && matched) {
                 (Matcher::Regexp(regex), true) => match regex.captures(lines.text(index)) {
-                    Some(captures) => expand(&captures, line),
-                    None => line.to_string(),
+                    // The template was checked against the pattern's groups when compiled.
+                    Ok(Some(captures)) => crate::pyregex::expand_replacement(line, &captures)
+                        .unwrap_or_else(|_| line.to_string()),
+                    _ => line.to_string(),
                 },
                 _ => line.to_string(),
             };
@@ -360,49 +377,6 @@ impl Edit {
             (Insert::Before(_), Some(at)) => lines.insert(at, line),
         }
     }
-}
-
-/// Python's `match.expand`: `\1`…`\99`, `\g<1>`, `\g<name>`, `\n`, `\t`, `\\`.
-fn expand(captures: &Captures, template: &str) -> String {
-    let group = |key: &str| -> String {
-        let found = match key.parse::<usize>() {
-            Ok(number) => captures.get(number),
-            Err(_) => captures.name(key),
-        };
-        found.map(|m| m.as_str().to_string()).unwrap_or_default()
-    };
-    let mut out = String::new();
-    let mut chars = template.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some(d) if d.is_ascii_digit() => {
-                let mut number = d.to_string();
-                if let Some(e) = chars.peek().copied().filter(char::is_ascii_digit) {
-                    number.push(e);
-                    chars.next();
-                }
-                out.push_str(&group(&number));
-            }
-            Some('g') if chars.peek() == Some(&'<') => {
-                chars.next();
-                let name: String = chars.by_ref().take_while(|c| *c != '>').collect();
-                out.push_str(&group(&name));
-            }
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('\\') => out.push('\\'),
-            Some(other) => {
-                out.push('\\');
-                out.push(other);
-            }
-            None => out.push('\\'),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
