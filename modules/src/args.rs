@@ -636,6 +636,46 @@ mod tests {
     }
 
     #[test]
+    fn coercion_follows_refs_unions_and_nesting() {
+        let root = serde_json::json!({
+            "type": "object",
+            "properties": {
+                "port": {"type": ["string", "null"]},
+                "count": {"type": "integer"},
+                "ratio": {"type": "number"},
+                "on": {"type": "boolean"},
+                "names": {"type": "array", "items": {"type": "string"}},
+                "inner": {"anyOf": [{"$ref": "#/$defs/Inner"}, {"type": "null"}]},
+                "env": {"type": "object", "additionalProperties": {"type": "string"}},
+                "anything": true,
+                "mode": {"type": ["string", "integer"]}
+            },
+            "$defs": {"Inner": {"type": "object", "properties": {"n": {"type": "string"}}}}
+        });
+        let mut value = serde_json::json!({
+            "port": 22, "count": "7", "ratio": "0.5", "on": "yes", "names": "a,b,,c",
+            "inner": {"n": 3}, "env": {"A": 1, "B": false}, "anything": 5, "mode": 420,
+            "unknown": 1
+        });
+        coerce_to_schema(&mut value, &root, &root);
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "port": "22", "count": 7, "ratio": 0.5, "on": true,
+                "names": ["a", "b", "", "c"], "inner": {"n": "3"},
+                "env": {"A": "1", "B": "False"}, "anything": 5, "mode": 420, "unknown": 1
+            })
+        );
+        // What cannot be converted is left for deserialization to reject.
+        let mut bad = serde_json::json!({"count": "many", "on": "maybe", "port": [1]});
+        coerce_to_schema(&mut bad, &root, &root);
+        assert_eq!(
+            bad,
+            serde_json::json!({"count": "many", "on": "maybe", "port": [1]})
+        );
+    }
+
+    #[test]
     fn flag_accepts_ansible_spellings() {
         let from = |v: serde_json::Value| serde_json::from_value::<Flag>(v).map(|f| f.0);
         assert!(from(serde_json::json!("yes")).unwrap());
