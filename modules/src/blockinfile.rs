@@ -11,7 +11,7 @@
 //!
 //! Differences from Ansible, to keep files as they are: lines keep their own endings (a CRLF
 //! file stays CRLF), a file without a final newline still has none, and markers match with
-//! or without a line ending. Patterns are Rust regular expressions.
+//! or without a line ending. Patterns (`insertafter`, `insertbefore`) are Python's, as in Ansible.
 //!
 //! ```yaml
 //! - blockinfile:

@@ -7,6 +7,10 @@
 //! `validate` is given), an attribute-only change is `chmod`/`chown`. With `force: no` an
 //! existing destination is left alone entirely. The engine resolves a relative `src` to an
 //! absolute controller path before planning (roles' `files/`, the playbook directory).
+//! A symbolic `mode` is resolved against the file's bits (a new file's: the host's
+//! `0666 & ~umask`, read with one `umask` round trip). `follow: yes` writes the file a link
+//! points to. The SELinux arguments are accepted and not applied, `unsafe_writes` is ignored
+//! (writes are always atomic), and a non-empty `attributes` fails the task.
 //!
 //! ```yaml
 //! - copy:

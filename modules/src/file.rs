@@ -7,9 +7,17 @@
 //! links with `ln -sfn`, attributes with `chmod`/`chown` (`chown -h` for the link itself;
 //! the mode of a link is its target's, as with Ansible's `follow: yes`).
 //!
+//! A symbolic `mode` (`u=rwx,g=rx,o=`, `a+X`) is resolved against the path's current bits
+//! (for a new path, the host's default from its umask), as Ansible resolves it; with
+//! `recurse`, against each entry's own bits. `modification_time`/`access_time` (`now`,
+//! `preserve`, or a time in their `_format`) cost one more round trip, made only when given.
+//!
 //! Differences from Ansible: `state: touch` on an existing path changes nothing but the
-//! attributes asked for (Ansible always reports a change, because it updates the times), so
-//! a touch task is idempotent; `state: hard` is not supported.
+//! attributes asked for unless `modification_time`/`access_time` say `now` or a time
+//! (Ansible's touch defaults to `now` and so always reports a change), so a touch task is
+//! idempotent; `state: hard` is not supported; the SELinux arguments (`seuser`, `serole`,
+//! `setype`, `selevel`) are accepted and not applied, `unsafe_writes` is ignored (converge
+//! always writes atomically), and a non-empty `attributes` (chattr flags) fails the task.
 //!
 //! ```yaml
 //! - file:

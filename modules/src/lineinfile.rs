@@ -11,8 +11,11 @@
 //!
 //! Differences from Ansible, all to keep files as they are: a line keeps its own ending
 //! (CRLF stays CRLF, and added lines take the file's ending), and a file that did not end
-//! with a newline still does not. Patterns are Rust regular expressions (no look-around);
-//! `line` with `backrefs` uses Python's `\1` and `\g<name>`.
+//! with a newline still does not. Patterns are Python's (look-around, `(?P<name>…)`, `\d`;
+//! see [`crate::pyregex`]), and `line` with `backrefs` is expanded as Python's
+//! `match.expand` does (`\1`, `\g<1>`, `\g<name>`). The SELinux arguments are accepted and
+//! not applied, `unsafe_writes` and `follow` are ignored (the file a link points to is
+//! edited), and a non-empty `attributes` fails the task.
 //!
 //! ```yaml
 //! - lineinfile:
