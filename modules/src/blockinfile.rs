@@ -97,7 +97,7 @@ pub struct BlockinfileArgs {
     /// Put a blank line after the block unless it is at the end or one is there.
     #[serde(default)]
     pub append_newline: Flag,
-    /// Permission bits, e.g. `"0644"`.
+    /// Permission bits, e.g. `"0644"` or symbolic `u=rw,g=r,o=r` (applied to the current bits).
     pub mode: Option<Mode>,
     /// Owner, by name or numeric id.
     pub owner: Option<String>,

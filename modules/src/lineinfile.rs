@@ -86,7 +86,7 @@ pub struct LineinfileArgs {
     /// A command that must accept the edited file before it replaces the old one; `%s`
     /// is its path.
     pub validate: Option<String>,
-    /// Permission bits, e.g. `"0644"`.
+    /// Permission bits, e.g. `"0644"` or symbolic `u=rw,g=r,o=r` (applied to the current bits).
     pub mode: Option<Mode>,
     /// Owner, by name or numeric id.
     pub owner: Option<String>,

@@ -33,7 +33,7 @@ pub struct TemplateArgs {
     /// Where to write the rendered file on the host; ending in `/` or an existing
     /// directory puts it inside under the template's name.
     pub dest: String,
-    /// Permission bits, e.g. `"0644"`.
+    /// Permission bits, e.g. `"0644"` or symbolic `u=rw,g=r,o=r` (applied to the current bits).
     pub mode: Option<Mode>,
     /// Owner, by name or numeric id.
     pub owner: Option<String>,
