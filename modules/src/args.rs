@@ -139,8 +139,8 @@ fn convert(value: &Value, schema: &Value) -> Option<Value> {
         ("string", Value::Bool(b)) => Some(Value::String(if *b { "True" } else { "False" }.into())),
         ("boolean", Value::String(text)) => boolean(text).map(Value::Bool),
         ("boolean", Value::Number(n)) => match n.as_f64() {
-            Some(x) if x == 1.0 => Some(Value::Bool(true)),
-            Some(x) if x == 0.0 => Some(Value::Bool(false)),
+            Some(1.0) => Some(Value::Bool(true)),
+            Some(0.0) => Some(Value::Bool(false)),
             _ => None,
         },
         ("integer", Value::String(text)) => text.trim().parse::<i64>().ok().map(Value::from),

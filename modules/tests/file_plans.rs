@@ -9,7 +9,14 @@ use serde_json::json;
 /// directories and for files with an x bit), and only entries that change get a chmod.
 #[test]
 fn recursive_symbolic_mode_resolves_per_entry() {
-    let listing = "644 f /srv/share/readme\0744 f /srv/share/run.sh\0700 d /srv/share/sub\0755 d /srv/share/open\0";
+    let listing = [
+        "644 f /srv/share/readme",
+        "744 f /srv/share/run.sh",
+        "700 d /srv/share/sub",
+        "755 d /srv/share/open",
+    ]
+    .map(|record| format!("{record}\0"))
+    .concat();
     let mut host = MemoryHost::new()
         .with_directory("/srv/share")
         .respond(move |command| {
