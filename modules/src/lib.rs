@@ -40,6 +40,7 @@ pub mod plan;
 
 mod fsutil;
 mod lines;
+mod pyregex;
 
 pub mod assert;
 pub mod blockinfile;
@@ -58,6 +59,7 @@ pub mod local;
 pub mod memory_host;
 pub mod meta;
 pub mod package;
+pub mod replace;
 pub mod sendmail_mc;
 pub mod service;
 pub mod set_fact;
@@ -96,6 +98,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<lineinfile::Lineinfile>::new(),
         &Typed::<meta::Meta>::new(),
         &Typed::<package::Package>::new(),
+        &Typed::<replace::Replace>::new(),
         &Typed::<sendmail_mc::SendmailMc>::new(),
         &Typed::<service::Service>::new(),
         &Typed::<set_fact::SetFact>::new(),
