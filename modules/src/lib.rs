@@ -66,6 +66,7 @@ pub mod set_fact;
 pub mod setup;
 pub mod shell;
 pub mod slackbuild;
+pub mod slurp;
 pub mod stat;
 pub mod sysctl;
 pub mod systemd;
@@ -106,6 +107,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<setup::Setup>::new(),
         &Typed::<shell::Shell>::new(),
         &Typed::<slackbuild::Slackbuild>::new(),
+        &Typed::<slurp::Slurp>::new(),
         &Typed::<stat::Stat>::new(),
         &Typed::<sysctl::Sysctl>::new(),
         &Typed::<systemd::Systemd>::new(),

@@ -170,3 +170,52 @@ fn stat_paths_with_quotes_and_spaces_reach_the_host_unchanged() {
     assert_eq!(plan.result["stat"]["exists"], json!(true));
     assert_eq!(plan.result["stat"]["path"], json!(file));
 }
+
+fn failure(result: Result<Plan, ModuleError>) -> String {
+    match result {
+        Err(error) => error.to_string(),
+        Ok(plan) => panic!("expected a failure, got {plan:?}"),
+    }
+}
+
+#[test]
+fn slurp_returns_base64_content_source_and_encoding() {
+    let mut host = MemoryHost::new()
+        .with_file("/etc/machine-id", "0123abcd\n")
+        .with_file("/bin/blob", vec![0u8, 0xff, 0x10])
+        .with_symlink("/etc/id-link", "/etc/machine-id")
+        .with_directory("/srv");
+    let plan_text = plan("slurp", json!({"src": "/etc/machine-id"}), &mut host).expect("plan");
+    assert!(!plan_text.is_change());
+    assert_eq!(
+        Value::Object(plan_text.result),
+        json!({"content": "MDEyM2FiY2QK", "source": "/etc/machine-id", "encoding": "base64"})
+    );
+    let binary = plan(
+        "ansible.builtin.slurp",
+        json!({"path": "/bin/blob"}),
+        &mut host,
+    )
+    .expect("plan");
+    assert_eq!(binary.result["content"], json!("AP8Q"));
+    assert_eq!(
+        failure(plan("slurp", json!({"src": "/nope"}), &mut host)),
+        "File not found: /nope"
+    );
+    assert_eq!(
+        failure(plan("slurp", json!({"src": "/srv"}), &mut host)),
+        "Source is a directory and must be a file: /srv"
+    );
+    assert!(host.commands_run.is_empty(), "slurp runs no command");
+}
+
+#[test]
+fn slurp_over_the_local_connection_follows_links() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = path_in(&dir, "data");
+    std::fs::write(&file, "hi").expect("write");
+    symlink("data", path_in(&dir, "link")).expect("symlink");
+    let mut host = LocalConnection::new("localhost");
+    let plan = plan("slurp", json!({"src": path_in(&dir, "link")}), &mut host).expect("plan");
+    assert_eq!(plan.result["content"], json!("aGk="));
+}
