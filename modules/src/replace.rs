@@ -273,7 +273,12 @@ impl TypedModule for Replace {
     fn plan(args: ReplaceArgs, host: &mut dyn Host, _: &Context) -> Result<Plan, ModuleError> {
         let edit = Edit::compile(&args)?;
         let encoding = Encoding::parse(&args.encoding)?;
-        let (stat, content) = host.stat_and_read(&args.path)?;
+        let (stat, content) = match host.stat_and_read(&args.path) {
+            Ok(found) => found,
+            // A transport that cannot read through a link: stat it, and read what it points
+            // to below (a real read failure shows up again there).
+            Err(_) => (host.stat(&args.path)?, None),
+        };
         let (path, stat) = resolve(host, &args.path, stat)?;
         let content = match (&stat, content) {
             (None, _) => {
