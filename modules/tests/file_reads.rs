@@ -4,7 +4,7 @@
 
 use converge_modules::local::LocalConnection;
 use converge_modules::memory_host::MemoryHost;
-use converge_modules::{find, ChangeDetail, Context, Facts, Host, ModuleError, Plan};
+use converge_modules::{find, Context, Facts, Host, ModuleError, Plan};
 use serde_json::{json, Map, Value};
 use std::os::unix::fs::{symlink, PermissionsExt};
 
@@ -218,4 +218,238 @@ fn slurp_over_the_local_connection_follows_links() {
     let mut host = LocalConnection::new("localhost");
     let plan = plan("slurp", json!({"src": path_in(&dir, "link")}), &mut host).expect("plan");
     assert_eq!(plan.result["content"], json!("aGk="));
+}
+
+/// The keys `ansible localhost -m find -a 'get_checksum=true'` (ansible-core 2.19) gives a file.
+const ANSIBLE_FIND_FILE_KEYS: &[&str] = &[
+    "atime", "checksum", "ctime", "dev", "gid", "gr_name", "inode", "isblk", "ischr", "isdir",
+    "isfifo", "isgid", "islnk", "isreg", "issock", "isuid", "mode", "mtime", "nlink", "path",
+    "pw_name", "rgrp", "roth", "rusr", "size", "uid", "wgrp", "woth", "wusr", "xgrp", "xoth",
+    "xusr",
+];
+
+/// A tree like the one Ansible's behaviour was checked on:
+/// `a.txt`, `big.log` (2 KiB), `.hidden.txt`, `sub/conf.txt` ("Listen 80"), `sub/deep/z.txt`,
+/// `.git/config`, a link `lnk -> sub`, a link `fl -> a.txt`.
+fn tree() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("sub/deep")).expect("mkdir");
+    std::fs::create_dir_all(root.join(".git")).expect("mkdir");
+    std::fs::write(root.join("a.txt"), "hello\n").expect("write");
+    std::fs::write(root.join("big.log"), vec![b'x'; 2048]).expect("write");
+    std::fs::write(root.join(".hidden.txt"), "").expect("write");
+    std::fs::write(root.join("sub/conf.txt"), "# web\nListen 80\n").expect("write");
+    std::fs::write(root.join("sub/deep/z.txt"), "z\n").expect("write");
+    std::fs::write(root.join(".git/config"), "[core]\n").expect("write");
+    symlink("sub", root.join("lnk")).expect("symlink");
+    symlink("a.txt", root.join("fl")).expect("symlink");
+    dir
+}
+
+fn found(dir: &tempfile::TempDir, args: Value) -> (Vec<String>, Map<String, Value>) {
+    let mut full = json!({"paths": dir.path()});
+    if let (Some(map), Some(extra)) = (full.as_object_mut(), args.as_object()) {
+        map.extend(extra.clone());
+    }
+    let mut host = LocalConnection::new("localhost");
+    let plan = plan("find", full, &mut host).expect("plan");
+    assert!(!plan.is_change(), "find never changes anything");
+    let prefix = format!("{}/", dir.path().display());
+    let mut paths: Vec<String> = plan.result["files"]
+        .as_array()
+        .expect("files is a list")
+        .iter()
+        .map(|file| {
+            let path = file["path"].as_str().expect("path");
+            path.strip_prefix(&prefix).unwrap_or(path).to_string()
+        })
+        .collect();
+    // Order within a directory is the host's readdir order (as in Ansible): compare sorted.
+    paths.sort();
+    (paths, plan.result)
+}
+
+#[test]
+fn find_returns_ansibles_keys_and_counts() {
+    let dir = tree();
+    let (paths, result) = found(&dir, json!({"get_checksum": true}));
+    assert_eq!(paths, ["a.txt", "big.log"]);
+    assert_eq!(
+        keys(&result),
+        ["examined", "files", "matched", "msg", "skipped_paths"]
+    );
+    assert_eq!(result["matched"], json!(2));
+    // a.txt, big.log, .hidden.txt, fl, sub, .git, lnk
+    assert_eq!(result["examined"], json!(7));
+    assert_eq!(result["msg"], json!("All paths examined"));
+    assert_eq!(result["skipped_paths"], json!({}));
+    let files = result["files"].as_array().expect("list");
+    let a = files
+        .iter()
+        .find(|f| f["path"].as_str().is_some_and(|p| p.ends_with("/a.txt")))
+        .and_then(Value::as_object)
+        .expect("a.txt");
+    assert_eq!(keys(a), ANSIBLE_FIND_FILE_KEYS);
+    assert_eq!(
+        a["checksum"],
+        json!("f572d396fae9206628714fb2ce00f72e94f2258f")
+    );
+    assert_eq!(a["size"], json!(6));
+    assert_eq!(a["isreg"], json!(true));
+    assert!(a["mtime"].is_f64());
+}
+
+#[test]
+fn find_recurse_hidden_depth_and_types() {
+    let dir = tree();
+    let (paths, _) = found(&dir, json!({"recurse": true}));
+    // Hidden names are skipped, but Ansible still descends into hidden directories
+    // (`.git/config` is found).
+    assert_eq!(
+        paths,
+        [
+            ".git/config",
+            "a.txt",
+            "big.log",
+            "sub/conf.txt",
+            "sub/deep/z.txt"
+        ]
+    );
+    let (paths, _) = found(&dir, json!({"recurse": true, "hidden": true}));
+    assert_eq!(
+        paths,
+        [
+            ".git/config",
+            ".hidden.txt",
+            "a.txt",
+            "big.log",
+            "sub/conf.txt",
+            "sub/deep/z.txt"
+        ]
+    );
+    let (paths, result) = found(
+        &dir,
+        json!({"recurse": true, "depth": 2, "file_type": "any"}),
+    );
+    assert_eq!(
+        paths,
+        [
+            ".git/config",
+            "a.txt",
+            "big.log",
+            "fl",
+            "lnk",
+            "sub",
+            "sub/conf.txt",
+            "sub/deep"
+        ]
+    );
+    // Entries one level below `depth` are examined, as `os.walk` lists them: 7 at the top,
+    // 2 in `sub`, 1 in `.git`, and `sub/deep/z.txt` (ansible-core 2.19 says 11 too).
+    assert_eq!(result["examined"], json!(11));
+    let (paths, _) = found(&dir, json!({"recurse": true, "file_type": "directory"}));
+    assert_eq!(paths, ["sub", "sub/deep"]);
+    let (paths, result) = found(&dir, json!({"file_type": "link"}));
+    assert_eq!(paths, ["fl", "lnk"]);
+    assert_eq!(result["files"][0]["islnk"], json!(true));
+    assert_eq!(result["files"][0]["mode"], json!("0777"));
+    // With `follow` the link to `sub` is walked into; links are still described as links.
+    let (paths, _) = found(
+        &dir,
+        json!({"recurse": true, "follow": true, "patterns": "*.txt"}),
+    );
+    assert_eq!(
+        paths,
+        [
+            "a.txt",
+            "lnk/conf.txt",
+            "lnk/deep/z.txt",
+            "sub/conf.txt",
+            "sub/deep/z.txt"
+        ]
+    );
+}
+
+#[test]
+fn find_patterns_excludes_regexes_size_age_contains_and_limit() {
+    let dir = tree();
+    let (paths, _) = found(
+        &dir,
+        json!({"recurse": true, "patterns": ["*.txt", "*.log"], "excludes": "z*"}),
+    );
+    assert_eq!(paths, ["a.txt", "big.log", "sub/conf.txt"]);
+    let (paths, _) = found(
+        &dir,
+        json!({"recurse": true, "use_regex": true, "patterns": r"^(a|z)\.txt$"}),
+    );
+    assert_eq!(paths, ["a.txt", "sub/deep/z.txt"]);
+    let (paths, _) = found(&dir, json!({"size": "1k"}));
+    assert_eq!(paths, ["big.log"]);
+    let (paths, _) = found(&dir, json!({"size": "-1k"}));
+    assert_eq!(paths, ["a.txt"]);
+    let (paths, _) = found(&dir, json!({"age": "1d"}));
+    assert!(paths.is_empty(), "everything is new");
+    let (paths, _) = found(&dir, json!({"age": "-1d"}));
+    assert_eq!(paths, ["a.txt", "big.log"]);
+    let (paths, _) = found(&dir, json!({"recurse": true, "contains": r"Listen\s+\d+"}));
+    assert_eq!(paths, ["sub/conf.txt"]);
+    let (paths, _) = found(
+        &dir,
+        json!({"recurse": true, "contains": "web.Listen", "read_whole_file": true}),
+    );
+    assert!(paths.is_empty(), "`.` does not match a newline");
+    let (paths, _) = found(
+        &dir,
+        json!({"recurse": true, "contains": "(?s)web.Listen", "read_whole_file": true}),
+    );
+    assert_eq!(paths, ["sub/conf.txt"]);
+    let (paths, result) = found(&dir, json!({"recurse": true, "limit": 1}));
+    assert_eq!(paths.len(), 1);
+    assert_eq!(result["msg"], json!("Limit of matches reached"));
+    let (paths, _) = found(&dir, json!({"mode": "0644", "patterns": "*.txt"}));
+    assert_eq!(paths, ["a.txt"]);
+}
+
+#[test]
+fn find_skips_paths_that_are_not_directories_with_a_warning() {
+    let dir = tree();
+    let file = path_in(&dir, "a.txt");
+    let mut host = LocalConnection::new("localhost");
+    let result = plan(
+        "find",
+        json!({"paths": [file, path_in(&dir, "nope")], "file_type": "any"}),
+        &mut host,
+    )
+    .expect("plan");
+    assert_eq!(result.result["matched"], json!(0));
+    assert_eq!(
+        result.result["msg"],
+        json!("Not all paths examined, check warnings for details")
+    );
+    assert_eq!(
+        result.result["skipped_paths"][&file],
+        json!(format!("'{file}' is not a directory"))
+    );
+    assert_eq!(result.warnings.len(), 2);
+}
+
+#[test]
+fn find_argument_errors() {
+    let module = find("find").expect("registered");
+    let error = module
+        .validate(&json!({"paths": "/tmp", "age": "2y"}))
+        .unwrap_err();
+    assert_eq!(error.message, "failed to process age `2y`");
+    let error = module
+        .validate(&json!({"paths": "/tmp", "patterns": "(", "use_regex": true}))
+        .unwrap_err();
+    assert_eq!(error.argument.as_deref(), Some("patterns"));
+    let error = module
+        .validate(&json!({"paths": "/tmp", "file_type": "socket"}))
+        .unwrap_err();
+    assert!(error.message.contains("file_type"), "{}", error.message);
+    assert!(module
+        .validate(&json!({"path": "/tmp", "age": 3600}))
+        .is_ok());
 }
