@@ -453,3 +453,41 @@ fn find_argument_errors() {
         .validate(&json!({"path": "/tmp", "age": 3600}))
         .is_ok());
 }
+
+#[test]
+fn hostile_names_reach_find_stat_and_replace_as_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let canary = path_in(&dir, "pwned");
+    let hostile = format!("a'b\"c; touch {canary} $(touch {canary}) `touch {canary}`");
+    let sub = path_in(&dir, &hostile.replace('/', "_"));
+    std::fs::create_dir(&sub).expect("mkdir");
+    let file = format!("{sub}/-n x\n'y");
+    std::fs::write(&file, "Listen 80\n").expect("write");
+    let mut host = LocalConnection::new("localhost");
+    let result = plan(
+        "find",
+        json!({"paths": [&sub], "contains": "Listen", "get_checksum": true, "patterns": ["-n*"]}),
+        &mut host,
+    )
+    .expect("plan");
+    assert_eq!(result.result["matched"], json!(1));
+    assert_eq!(result.result["files"][0]["path"], json!(file));
+    assert!(result.result["files"][0]["checksum"].is_string());
+    let stat = plan("stat", json!({"path": &file}), &mut host).expect("plan");
+    assert_eq!(stat.result["stat"]["isreg"], json!(true));
+    let replaced = plan(
+        "replace",
+        json!({"path": &file, "regexp": "80", "replace": "$(touch /tmp/x)", "validate": "test -f %s"}),
+        &mut host,
+    )
+    .expect("plan");
+    replaced.apply(&mut host).expect("apply");
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("read"),
+        "Listen $(touch /tmp/x)\n"
+    );
+    assert!(
+        !std::path::Path::new(&canary).exists(),
+        "a name ran as a command"
+    );
+}
