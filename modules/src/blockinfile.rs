@@ -180,11 +180,8 @@ struct BlockEdit {
 
 fn compile(argument: &str, pattern: &str) -> Result<PyRegex, ArgsError> {
     PyRegex::new(pattern, Flags::default()).map_err(|error| {
-        let reason = match error {
-            crate::pyregex::PyRegexError::Pattern { reason, .. } => reason,
-            other => other.to_string(),
-        };
-        let reason = reason
+        let reason = error
+            .reason()
             .lines()
             .last()
             .unwrap_or("invalid pattern")

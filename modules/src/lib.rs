@@ -50,6 +50,7 @@ pub mod debug;
 pub mod dhcpd;
 pub mod fail;
 pub mod file;
+pub mod find;
 pub mod include_vars;
 pub mod ip6tables;
 pub mod iproute;
@@ -59,12 +60,15 @@ pub mod local;
 pub mod memory_host;
 pub mod meta;
 pub mod package;
+pub mod replace;
 pub mod sendmail_mc;
 pub mod service;
 pub mod set_fact;
 pub mod setup;
 pub mod shell;
 pub mod slackbuild;
+pub mod slurp;
+pub mod stat;
 pub mod sysctl;
 pub mod systemd;
 pub mod template;
@@ -91,6 +95,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<dhcpd::Dhcpd>::new(),
         &Typed::<fail::Fail>::new(),
         &Typed::<file::File>::new(),
+        &Typed::<find::Find>::new(),
         &Typed::<include_vars::IncludeVars>::new(),
         &Typed::<ip6tables::Ip6tables>::new(),
         &Typed::<iproute::Iproute>::new(),
@@ -98,12 +103,15 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<lineinfile::Lineinfile>::new(),
         &Typed::<meta::Meta>::new(),
         &Typed::<package::Package>::new(),
+        &Typed::<replace::Replace>::new(),
         &Typed::<sendmail_mc::SendmailMc>::new(),
         &Typed::<service::Service>::new(),
         &Typed::<set_fact::SetFact>::new(),
         &Typed::<setup::Setup>::new(),
         &Typed::<shell::Shell>::new(),
         &Typed::<slackbuild::Slackbuild>::new(),
+        &Typed::<slurp::Slurp>::new(),
+        &Typed::<stat::Stat>::new(),
         &Typed::<sysctl::Sysctl>::new(),
         &Typed::<systemd::Systemd>::new(),
         &Typed::<systemd::SystemdService>::new(),

@@ -179,11 +179,8 @@ struct Edit {
 
 fn compile(argument: &str, pattern: &str) -> Result<PyRegex, ArgsError> {
     PyRegex::new(pattern, Flags::default()).map_err(|error| {
-        let reason = match error {
-            crate::pyregex::PyRegexError::Pattern { reason, .. } => reason,
-            other => other.to_string(),
-        };
-        let reason = reason
+        let reason = error
+            .reason()
             .lines()
             .last()
             .unwrap_or("invalid pattern")
@@ -257,13 +254,12 @@ impl Edit {
                 let regex = compile("regexp", pattern)?;
                 let replacement = match (args.backrefs.0, &args.line) {
                     (true, Some(line)) => Some(regex.replacement(line).map_err(|error| {
-                        let reason = match error {
-                            crate::pyregex::PyRegexError::Replacement { reason, .. } => reason,
-                            other => other.to_string(),
-                        };
                         ArgsError::new(
                             Some("line"),
-                            format!("`line` does not fit `regexp` for `backrefs`: {reason}"),
+                            format!(
+                                "`line` does not fit `regexp` for `backrefs`: {}",
+                                error.reason()
+                            ),
                         )
                         .with_hint("refer to groups of `regexp` as `\\1` or `\\g<name>`")
                     })?),

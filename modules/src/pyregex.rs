@@ -62,6 +62,18 @@ pub enum PyRegexError {
     },
 }
 
+impl PyRegexError {
+    /// What is wrong, without the pattern or replacement (for messages that name the
+    /// argument themselves).
+    pub fn reason(&self) -> &str {
+        match self {
+            PyRegexError::Pattern { reason, .. }
+            | PyRegexError::Replacement { reason, .. }
+            | PyRegexError::Runtime { reason, .. } => reason,
+        }
+    }
+}
+
 /// A compiled Python regular expression.
 #[derive(Debug, Clone)]
 pub struct PyRegex {
@@ -90,6 +102,12 @@ impl<'t> PyMatch<'t> {
             .copied()
             .flatten()
             .map(|(start, end)| &self.text[start..end])
+    }
+
+    /// Byte offsets of group `index` (Python's `match.span(index)`), `None` if it did not
+    /// participate.
+    pub fn group_span(&self, index: usize) -> Option<(usize, usize)> {
+        self.spans.get(index).copied().flatten()
     }
 
     /// Byte offsets of the whole match.
