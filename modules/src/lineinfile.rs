@@ -162,7 +162,7 @@ enum Insert {
 /// How lines are matched.
 enum Matcher {
     /// The pattern, and `line` parsed as its replacement template when `backrefs` is on.
-    Regexp(PyRegex, Option<Replacement>),
+    Regexp(Box<PyRegex>, Option<Replacement>),
     Search(String),
     None,
 }
@@ -265,7 +265,7 @@ impl Edit {
                     })?),
                     _ => None,
                 };
-                Matcher::Regexp(regex, replacement)
+                Matcher::Regexp(Box::new(regex), replacement)
             }
             (None, Some(text)) => Matcher::Search(text.clone()),
             (None, None) => Matcher::None,
