@@ -11,7 +11,7 @@
 //!
 //! Differences from Ansible, to keep files as they are: lines keep their own endings (a CRLF
 //! file stays CRLF), a file without a final newline still has none, and markers match with
-//! or without a line ending. Patterns are Rust regular expressions.
+//! or without a line ending. Patterns (`insertafter`, `insertbefore`) are Python's, as in Ansible.
 //!
 //! ```yaml
 //! - blockinfile:
@@ -26,8 +26,8 @@ use crate::args::{Flag, Mode};
 use crate::fsutil;
 use crate::lines::Lines;
 use crate::module::{ArgsError, Context, ModuleError, TypedModule};
+use crate::pyregex::{Flags, PyRegex};
 use crate::{Host, Plan};
-use regex::Regex;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -97,12 +97,31 @@ pub struct BlockinfileArgs {
     /// Put a blank line after the block unless it is at the end or one is there.
     #[serde(default)]
     pub append_newline: Flag,
-    /// Permission bits, e.g. `"0644"`.
+    /// Permission bits, e.g. `"0644"` or symbolic `u=rw,g=r,o=r` (applied to the current bits).
     pub mode: Option<Mode>,
     /// Owner, by name or numeric id.
     pub owner: Option<String>,
     /// Group, by name or numeric id.
     pub group: Option<String>,
+    /// Accepted for Ansible's sake: the file is edited where a link points either way.
+    #[serde(default = "crate::command::yes")]
+    pub follow: Flag,
+    /// SELinux user of the file's context. Accepted; converge sets no SELinux contexts
+    /// (a host with SELinux enforcing keeps the context its policy gives the file).
+    pub seuser: Option<String>,
+    /// SELinux role of the file's context; accepted and not applied, as `seuser`.
+    pub serole: Option<String>,
+    /// SELinux type of the file's context; accepted and not applied, as `seuser`.
+    pub setype: Option<String>,
+    /// SELinux level of the file's context; accepted and not applied, as `seuser`.
+    pub selevel: Option<String>,
+    /// Accepted and ignored: converge always writes through a temp file and a rename.
+    #[serde(default)]
+    pub unsafe_writes: Flag,
+    /// File attributes as `chattr` sets them (e.g. `+i`). Not implemented by converge: a
+    /// non-empty value fails the task.
+    #[serde(alias = "attr")]
+    pub attributes: Option<String>,
 }
 
 /// The `blockinfile` module.
@@ -126,7 +145,9 @@ impl TypedModule for Blockinfile {
             path: &args.path,
             create: args.create.0,
             removing: args.state == BlockState::Absent,
-            attributes: fsutil::attributes(args.mode, args.owner.as_ref(), args.group.as_ref()),
+            mode: args.mode.as_ref(),
+            owner: args.owner.as_ref(),
+            group: args.group.as_ref(),
             validate: args.validate.clone(),
             backup: args.backup.0,
         };
@@ -143,8 +164,8 @@ pub fn edit_block(text: &str, args: &BlockinfileArgs) -> Result<String, ArgsErro
 enum Position {
     Eof,
     Bof,
-    After(Regex),
-    Before(Regex),
+    After(PyRegex),
+    Before(PyRegex),
 }
 
 struct BlockEdit {
@@ -157,10 +178,10 @@ struct BlockEdit {
     append_newline: bool,
 }
 
-fn compile(argument: &str, pattern: &str) -> Result<Regex, ArgsError> {
-    Regex::new(pattern).map_err(|error| {
-        let reason = error.to_string();
-        let reason = reason
+fn compile(argument: &str, pattern: &str) -> Result<PyRegex, ArgsError> {
+    PyRegex::new(pattern, Flags::default()).map_err(|error| {
+        let reason = error
+            .reason()
             .lines()
             .last()
             .unwrap_or("invalid pattern")
@@ -170,9 +191,7 @@ fn compile(argument: &str, pattern: &str) -> Result<Regex, ArgsError> {
             Some(argument),
             format!("`{argument}` is not a valid regular expression: {reason}"),
         )
-        .with_hint(
-            "patterns use Rust's regex syntax, which has no look-around and no backreferences",
-        )
+        .with_hint("patterns use Python's `re` syntax, as in Ansible")
     })
 }
 
@@ -201,6 +220,7 @@ impl BlockEdit {
                 "put `{mark}` in `marker`, or make `marker_begin` and `marker_end` differ",
             ));
         }
+        fsutil::check_attributes("blockinfile", args.attributes.as_ref())?;
         fsutil::check_validate("blockinfile", args.validate.as_ref())?;
         let position = match (args.insertafter.as_deref(), args.insertbefore.as_deref()) {
             (Some("EOF"), _) | (None, None) => Position::Eof,
@@ -260,7 +280,7 @@ impl BlockEdit {
                 Position::After(regex) | Position::Before(regex) => {
                     let hit = (0..lines.len())
                         .rev()
-                        .find(|&i| regex.is_match(lines.text(i)));
+                        .find(|&i| matches!(regex.search(lines.text(i)), Ok(Some(_))));
                     match (hit, &self.position) {
                         (None, _) => lines.len(),
                         (Some(i), Position::After(_)) => i + 1,

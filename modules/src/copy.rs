@@ -7,6 +7,10 @@
 //! `validate` is given), an attribute-only change is `chmod`/`chown`. With `force: no` an
 //! existing destination is left alone entirely. The engine resolves a relative `src` to an
 //! absolute controller path before planning (roles' `files/`, the playbook directory).
+//! A symbolic `mode` is resolved against the file's bits (a new file's: the host's
+//! `0666 & ~umask`, read with one `umask` round trip). `follow: yes` writes the file a link
+//! points to. The SELinux arguments are accepted and not applied, `unsafe_writes` is ignored
+//! (writes are always atomic), and a non-empty `attributes` fails the task.
 //!
 //! ```yaml
 //! - copy:
@@ -58,6 +62,26 @@ pub struct CopyArgs {
     /// Read `src` on the host instead of the controller.
     #[serde(default)]
     pub remote_src: Flag,
+    /// When `dest` is a symbolic link, write the file it points to (otherwise the link is
+    /// replaced by a file).
+    #[serde(default)]
+    pub follow: Flag,
+    /// SELinux user of the file's context. Accepted; converge sets no SELinux contexts
+    /// (a host with SELinux enforcing keeps the context its policy gives the file).
+    pub seuser: Option<String>,
+    /// SELinux role of the file's context; accepted and not applied, as `seuser`.
+    pub serole: Option<String>,
+    /// SELinux type of the file's context; accepted and not applied, as `seuser`.
+    pub setype: Option<String>,
+    /// SELinux level of the file's context; accepted and not applied, as `seuser`.
+    pub selevel: Option<String>,
+    /// Accepted and ignored: converge always writes through a temp file and a rename.
+    #[serde(default)]
+    pub unsafe_writes: Flag,
+    /// File attributes as `chattr` sets them (e.g. `+i`). Not implemented by converge: a
+    /// non-empty value fails the task.
+    #[serde(alias = "attr")]
+    pub attributes: Option<String>,
     /// The file name used when `dest` is a directory and the content is inline (set by
     /// `template` to the template's name); not an argument a task can give.
     #[serde(skip)]
@@ -112,6 +136,7 @@ fn check_copy(args: &CopyArgs) -> Result<(), ArgsError> {
             "`remote_src` needs `src`",
         ));
     }
+    fsutil::check_attributes("copy", args.attributes.as_ref())?;
     fsutil::check_validate("copy", args.validate.as_ref())
 }
 
@@ -123,6 +148,16 @@ pub fn plan_copy(args: CopyArgs, host: &mut dyn Host, _: &Context) -> Result<Pla
     let mut dest = args.dest.clone();
     let mut create_parents = false;
     // One read for the usual case: what is at `dest`, and its content if it is a file.
+    // `follow: yes` writes through a link to the file it points to.
+    if args.follow.0 && !dest.ends_with('/') {
+        if let Some(FileKind::Symlink { target }) = host.stat(&dest)?.map(|stat| stat.kind) {
+            dest = if target.starts_with('/') {
+                target
+            } else {
+                fsutil::join(&fsutil::parent(&dest), &target)
+            };
+        }
+    }
     let (mut current, mut content) = if dest.ends_with('/') {
         (None, None)
     } else {
@@ -177,7 +212,14 @@ pub fn plan_copy(args: CopyArgs, host: &mut dyn Host, _: &Context) -> Result<Pla
     if before.is_some() && !args.force.0 {
         return Ok(plan);
     }
-    let wanted = fsutil::attributes(args.mode, args.owner.as_ref(), args.group.as_ref());
+    let wanted = fsutil::attributes(
+        host,
+        args.mode.as_ref(),
+        args.owner.as_ref(),
+        args.group.as_ref(),
+        current.as_ref(),
+        fsutil::NewKind::File,
+    )?;
     let attribute_changes = fsutil::attribute_changes(&dest, current.as_ref(), &wanted);
     if before.as_deref() != Some(bytes.as_slice()) {
         plan.changes.push(fsutil::file_content_change(

@@ -253,7 +253,14 @@ fn plan_dhcpd(
         }
         Some(_) => host.read_file(&path)?,
     };
-    let wanted = fsutil::attributes(args.mode, None, None);
+    let wanted = fsutil::attributes(
+        host,
+        args.mode.as_ref(),
+        None,
+        None,
+        current.as_ref(),
+        fsutil::NewKind::File,
+    )?;
     if before.as_deref() != Some(text.as_bytes()) {
         plan.changes.push(fsutil::content_change(
             &path,

@@ -7,9 +7,17 @@
 //! links with `ln -sfn`, attributes with `chmod`/`chown` (`chown -h` for the link itself;
 //! the mode of a link is its target's, as with Ansible's `follow: yes`).
 //!
+//! A symbolic `mode` (`u=rwx,g=rx,o=`, `a+X`) is resolved against the path's current bits
+//! (for a new path, the host's default from its umask), as Ansible resolves it; with
+//! `recurse`, against each entry's own bits. `modification_time`/`access_time` (`now`,
+//! `preserve`, or a time in their `_format`) cost one more round trip, made only when given.
+//!
 //! Differences from Ansible: `state: touch` on an existing path changes nothing but the
-//! attributes asked for (Ansible always reports a change, because it updates the times), so
-//! a touch task is idempotent; `state: hard` is not supported.
+//! attributes asked for unless `modification_time`/`access_time` say `now` or a time
+//! (Ansible's touch defaults to `now` and so always reports a change), so a touch task is
+//! idempotent; `state: hard` is not supported; the SELinux arguments (`seuser`, `serole`,
+//! `setype`, `selevel`) are accepted and not applied, `unsafe_writes` is ignored (converge
+//! always writes atomically), and a non-empty `attributes` (chattr flags) fails the task.
 //!
 //! ```yaml
 //! - file:
@@ -19,7 +27,8 @@
 //! ```
 
 use crate::args::{Flag, Mode};
-use crate::fsutil::{self, Reach};
+use crate::command::yes;
+use crate::fsutil::{self, NewKind, Reach};
 use crate::module::{ArgsError, Context, ModuleError, TypedModule};
 use crate::plan::{Change, Step};
 use crate::{FileAttributes, FileKind, FileStat, Host, Plan, WriteOptions};
@@ -68,6 +77,42 @@ pub struct FileArgs {
     /// source that does not exist.
     #[serde(default)]
     pub force: Flag,
+    /// When `path` is a symbolic link, manage what it points to (the default). With `no`,
+    /// ownership applies to the link itself, and `state: file` or `directory` on a link fails.
+    #[serde(default = "yes")]
+    pub follow: Flag,
+    /// The modification time to set: `now`, `preserve` (keep it), or a time written in
+    /// `modification_time_format` (the host's local time). Unset keeps it, even for
+    /// `state: touch` (Ansible's touch sets `now`, so it changes on every run).
+    pub modification_time: Option<String>,
+    /// The `strftime` format of `modification_time`.
+    #[serde(default = "time_format")]
+    pub modification_time_format: String,
+    /// The access time to set, like `modification_time`.
+    pub access_time: Option<String>,
+    /// The `strftime` format of `access_time`.
+    #[serde(default = "time_format")]
+    pub access_time_format: String,
+    /// SELinux user of the file's context. Accepted; converge sets no SELinux contexts
+    /// (a host with SELinux enforcing keeps the context its policy gives the file).
+    pub seuser: Option<String>,
+    /// SELinux role of the file's context; accepted and not applied, as `seuser`.
+    pub serole: Option<String>,
+    /// SELinux type of the file's context; accepted and not applied, as `seuser`.
+    pub setype: Option<String>,
+    /// SELinux level of the file's context; accepted and not applied, as `seuser`.
+    pub selevel: Option<String>,
+    /// Accepted and ignored: converge always writes through a temp file and a rename.
+    #[serde(default)]
+    pub unsafe_writes: Flag,
+    /// File attributes as `chattr` sets them (e.g. `+i`). Not implemented by converge: a
+    /// non-empty value fails the task.
+    #[serde(alias = "attr")]
+    pub attributes: Option<String>,
+}
+
+fn time_format() -> String {
+    "%Y%m%d%H%M.%S".into()
 }
 
 /// The `file` module.
@@ -104,6 +149,8 @@ impl TypedModule for File {
             }
             _ => {}
         }
+        fsutil::check_attributes("file", args.attributes.as_ref())?;
+        Times::from_args(args, args.state.unwrap_or(FileState::File))?;
         if args.recurse.0 && !matches!(args.state, None | Some(FileState::Directory)) {
             return Err(ArgsError::new(
                 Some("recurse"),
@@ -117,17 +164,31 @@ impl TypedModule for File {
         Self::check(&args)?;
         let path = args.path.clone();
         let current = host.stat(&path)?;
-        let wanted = fsutil::attributes(args.mode, args.owner.as_ref(), args.group.as_ref());
         let state = match (args.state, current.as_ref().map(|stat| &stat.kind)) {
             (Some(state), _) => state,
             (None, Some(FileKind::Directory)) => FileState::Directory,
             (None, _) => FileState::File,
         };
+        let times = Times::from_args(&args, state)?;
         let mut plan = Plan::unchanged();
         plan.result
             .insert("path".into(), Value::String(path.clone()));
         plan.result
             .insert("state".into(), Value::String(state_name(state).into()));
+        let link_itself = !args.follow.0
+            && matches!(
+                current.as_ref().map(|s| &s.kind),
+                Some(FileKind::Symlink { .. })
+            );
+        if link_itself && matches!(state, FileState::File | FileState::Directory) {
+            return Err(ModuleError::Failed {
+                message: format!(
+                    "`{path}` is a symbolic link, not a {} (`follow: no`)",
+                    state_name(state)
+                ),
+                hint: Some("set `follow: yes` to manage what the link points to".into()),
+            });
+        }
         match state {
             FileState::Absent => {
                 if let Some(stat) = &current {
@@ -154,7 +215,9 @@ impl TypedModule for File {
                         hint: Some("use `state: directory` to manage a directory".into()),
                     });
                 }
+                let wanted = wanted(host, &args, Some(&stat), NewKind::File)?;
                 attributes(&mut plan, &target, Some(&stat), &wanted, Reach::default());
+                times.plan(&mut plan, host, &target, false)?;
             }
             FileState::Touch => match current {
                 None => {
@@ -162,6 +225,7 @@ impl TypedModule for File {
                     if host.stat(&parent)?.is_none() {
                         return Err(missing_parent(&parent));
                     }
+                    let wanted = wanted(host, &args, None, NewKind::File)?;
                     plan.changes
                         .push(Change::value(&path, None, Some("file".into())));
                     plan.changes
@@ -174,32 +238,65 @@ impl TypedModule for File {
                             ..WriteOptions::default()
                         },
                     });
+                    times.plan(&mut plan, host, &path, true)?;
+                }
+                Some(stat) if link_itself => {
+                    // The link itself: only its ownership (Linux links have no mode).
+                    let mut wanted = wanted(host, &args, Some(&stat), NewKind::File)?;
+                    wanted.mode = None;
+                    let reach = Reach {
+                        link: true,
+                        recurse: false,
+                    };
+                    attributes(&mut plan, &path, Some(&stat), &wanted, reach);
                 }
                 Some(stat) => {
                     let (target, stat) = follow(host, &path, stat)?;
+                    let wanted = wanted(host, &args, Some(&stat), NewKind::File)?;
                     attributes(&mut plan, &target, Some(&stat), &wanted, Reach::default());
+                    times.plan(&mut plan, host, &target, false)?;
                 }
             },
             FileState::Directory => {
-                plan_directory(&mut plan, host, &path, current, &wanted, args.recurse.0)?;
+                let target = plan_directory(&mut plan, host, &args, current)?;
+                times.plan(&mut plan, host, &target, false)?;
             }
             FileState::Link => {
                 let src = args.src.clone().unwrap_or_default();
-                plan_link(&mut plan, host, &path, &src, current, &wanted, args.force.0)?;
+                plan_link(&mut plan, host, &args, &src, current)?;
             }
         }
         Ok(plan)
     }
 }
 
+/// The attributes `args` ask for, for a path whose (followed) stat is `current`.
+fn wanted(
+    host: &mut dyn Host,
+    args: &FileArgs,
+    current: Option<&FileStat>,
+    new: NewKind,
+) -> Result<FileAttributes, ModuleError> {
+    fsutil::attributes(
+        host,
+        args.mode.as_ref(),
+        args.owner.as_ref(),
+        args.group.as_ref(),
+        current,
+        new,
+    )
+}
+
+/// Plan `state: directory`; returns the directory's path (a link's target when `path` is a
+/// link to a directory).
 fn plan_directory(
     plan: &mut Plan,
     host: &mut dyn Host,
-    path: &str,
+    args: &FileArgs,
     current: Option<FileStat>,
-    wanted: &FileAttributes,
-    recurse: bool,
-) -> Result<(), ModuleError> {
+) -> Result<String, ModuleError> {
+    let path = args.path.as_str();
+    let recurse = args.recurse.0;
     let reach = Reach {
         link: false,
         recurse,
@@ -213,8 +310,9 @@ fn plan_directory(
                 path.to_string(),
             ])],
         );
-        attributes(plan, path, None, wanted, reach);
-        return Ok(());
+        let wanted = wanted(host, args, None, NewKind::Directory)?;
+        attributes(plan, path, None, &wanted, reach);
+        return Ok(path.to_string());
     };
     let (target, stat) = follow(host, path, stat)?;
     if stat.kind != FileKind::Directory {
@@ -226,27 +324,64 @@ fn plan_directory(
             hint: Some("remove it first with `state: absent`".into()),
         });
     }
-    let mut changes = fsutil::attribute_changes(&target, Some(&stat), wanted);
-    if recurse {
-        changes.extend(fsutil::recursive_attribute_changes(host, &target, wanted)?);
+    let wanted = wanted(host, args, Some(&stat), NewKind::Directory)?;
+    match args
+        .mode
+        .as_ref()
+        .filter(|mode| recurse && mode.bits().is_none())
+    {
+        // A symbolic mode gives each entry below its own result (X depends on the entry).
+        Some(symbolic) => {
+            let ownership = FileAttributes {
+                mode: None,
+                ..wanted.clone()
+            };
+            let top_mode = FileAttributes {
+                mode: wanted.mode,
+                ..FileAttributes::default()
+            };
+            let mut changes = fsutil::attribute_changes(&target, Some(&stat), &wanted);
+            changes.extend(fsutil::recursive_attribute_changes(
+                host, &target, &ownership,
+            )?);
+            let mut steps = fsutil::attribute_steps(&target, &ownership, &changes, reach);
+            steps.extend(fsutil::attribute_steps(
+                &target,
+                &top_mode,
+                &changes,
+                Reach::default(),
+            ));
+            plan.changes.extend(changes);
+            plan.steps.extend(steps);
+            fsutil::plan_recursive_symbolic_mode(plan, host, &target, symbolic)?;
+        }
+        None => {
+            let mut changes = fsutil::attribute_changes(&target, Some(&stat), &wanted);
+            if recurse {
+                changes.extend(fsutil::recursive_attribute_changes(host, &target, &wanted)?);
+            }
+            let steps = fsutil::attribute_steps(&target, &wanted, &changes, reach);
+            plan.changes.extend(changes);
+            plan.steps.extend(steps);
+        }
     }
-    let steps = fsutil::attribute_steps(&target, wanted, &changes, reach);
-    plan.changes.extend(changes);
-    plan.steps.extend(steps);
-    Ok(())
+    Ok(target)
 }
 
 fn plan_link(
     plan: &mut Plan,
     host: &mut dyn Host,
-    path: &str,
+    args: &FileArgs,
     src: &str,
     current: Option<FileStat>,
-    wanted: &FileAttributes,
-    force: bool,
 ) -> Result<(), ModuleError> {
+    let path = args.path.as_str();
+    let force = args.force.0;
     let source = resolve(path, src);
     let source_stat = host.stat(&source)?;
+    // The mode is the source's (a symbolic one resolved against it); ownership the link's.
+    let wanted = wanted(host, args, source_stat.as_ref(), NewKind::File)?;
+    let wanted = &wanted;
     if source_stat.is_none() && !force {
         return Err(ModuleError::Failed {
             message: format!("link source `{source}` does not exist"),
@@ -402,5 +537,245 @@ fn missing_parent(parent: &str) -> ModuleError {
         hint: Some(format!(
             "create it first with `file: path={parent} state=directory`"
         )),
+    }
+}
+
+/// What `modification_time` or `access_time` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TimeSpec {
+    /// The time of the run: a change every time.
+    Now,
+    /// A local time on the host, as `date -d` reads it (`YYYY-MM-DD HH:MM:SS`).
+    At(String),
+}
+
+/// The times a `file` task sets (`None`: preserved).
+#[derive(Debug, Default)]
+struct Times {
+    modification: Option<TimeSpec>,
+    access: Option<TimeSpec>,
+}
+
+impl Times {
+    fn from_args(args: &FileArgs, state: FileState) -> Result<Times, ArgsError> {
+        let one = |name: &str, value: &Option<String>, format: &str| -> Result<_, ArgsError> {
+            match value.as_deref() {
+                None | Some("preserve") => Ok(None),
+                Some("now") => Ok(Some(TimeSpec::Now)),
+                Some(text) => strptime(text, format).map(|t| Some(TimeSpec::At(t))).map_err(|reason| {
+                    ArgsError::new(
+                        Some(name),
+                        format!("`{name}` `{text}` does not match the format `{format}`: {reason}"),
+                    )
+                    .with_hint(format!("write it like `{format}` (set `{name}_format`), or use `now` or `preserve`"))
+                }),
+            }
+        };
+        let times = Times {
+            modification: one(
+                "modification_time",
+                &args.modification_time,
+                &args.modification_time_format,
+            )?,
+            access: one("access_time", &args.access_time, &args.access_time_format)?,
+        };
+        if (times.modification.is_some() || times.access.is_some())
+            && matches!(state, FileState::Absent | FileState::Link)
+        {
+            return Err(ArgsError::new(
+                Some("modification_time"),
+                format!(
+                    "`modification_time` and `access_time` do not apply to `state: {}`",
+                    state_name(state)
+                ),
+            ));
+        }
+        Ok(times)
+    }
+
+    /// Add the change and `touch` steps that give `path` these times. `new`: the path is
+    /// created by this plan, so it has no times to compare yet.
+    fn plan(
+        &self,
+        plan: &mut Plan,
+        host: &mut dyn Host,
+        path: &str,
+        new: bool,
+    ) -> Result<(), ModuleError> {
+        if self.modification.is_none() && self.access.is_none() {
+            return Ok(());
+        }
+        // One round trip: the current times, then each wanted time as seconds since the epoch.
+        let mut script = String::new();
+        if !new {
+            script.push_str(&format!("stat -L -c '%X %Y' {} &&\n", crate::quote(path)));
+        }
+        for spec in [&self.access, &self.modification].into_iter().flatten() {
+            if let TimeSpec::At(time) = spec {
+                script.push_str(&format!("date -d {} +%s &&\n", crate::quote(time)));
+            }
+        }
+        script.push_str("true");
+        let output = host.run(&crate::Command::shell(script.clone()))?;
+        if !output.success() {
+            return Err(ModuleError::failed(format!(
+                "cannot read the times of `{path}`: `{script}` exited with status {}: {}",
+                output.status,
+                output.stderr_text().trim()
+            )));
+        }
+        let text = output.stdout_text();
+        let mut numbers = text.split_whitespace().map(|word| word.parse::<i64>().ok());
+        let (current_access, current_modification) = if new {
+            (None, None)
+        } else {
+            (numbers.next().flatten(), numbers.next().flatten())
+        };
+        let specs = [
+            ("access time", "-a", &self.access, current_access),
+            (
+                "modification time",
+                "-m",
+                &self.modification,
+                current_modification,
+            ),
+        ];
+        for (name, flag, spec, current) in specs {
+            let Some(spec) = spec else { continue };
+            let (after, argv) = match spec {
+                TimeSpec::Now => (
+                    "now".to_string(),
+                    vec!["touch".into(), "-c".into(), flag.into(), path.to_string()],
+                ),
+                TimeSpec::At(time) => {
+                    let Some(wanted) = numbers.next().flatten() else {
+                        return Err(ModuleError::failed(format!(
+                            "the host's `date` could not read the time `{time}` for `{path}`"
+                        )));
+                    };
+                    if current == Some(wanted) {
+                        continue;
+                    }
+                    (
+                        time.clone(),
+                        vec![
+                            "touch".into(),
+                            "-c".into(),
+                            flag.into(),
+                            "-d".into(),
+                            format!("@{wanted}"),
+                            path.to_string(),
+                        ],
+                    )
+                }
+            };
+            plan.push(
+                Change::value(
+                    fsutil::attribute_subject(path, name),
+                    current.map(|seconds| format!("@{seconds}")),
+                    Some(after),
+                ),
+                [fsutil::run(argv)],
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Python's `time.strptime` for the directives times are written with (`%Y %m %d %H %M %S
+/// %y %%`), giving the time as `YYYY-MM-DD HH:MM:SS` for `date -d` on the host (which reads
+/// it in the host's local time zone, as Ansible's `time.mktime` does).
+fn strptime(text: &str, format: &str) -> Result<String, String> {
+    let (mut year, mut month, mut day, mut hour, mut minute, mut second) =
+        (1900u32, 1u32, 1u32, 0u32, 0u32, 0u32);
+    let mut rest = text;
+    let mut directives = format.chars();
+    while let Some(c) = directives.next() {
+        if c != '%' {
+            rest = rest
+                .strip_prefix(c)
+                .ok_or_else(|| format!("expected `{c}` at `{rest}`"))?;
+            continue;
+        }
+        let directive = directives.next().ok_or("the format ends with `%`")?;
+        let (width, range, slot): (usize, (u32, u32), &mut u32) = match directive {
+            'Y' => (4, (0, 9999), &mut year),
+            'y' => (2, (0, 99), &mut year),
+            'm' => (2, (1, 12), &mut month),
+            'd' => (2, (1, 31), &mut day),
+            'H' => (2, (0, 23), &mut hour),
+            'M' => (2, (0, 59), &mut minute),
+            'S' => (2, (0, 61), &mut second),
+            '%' => {
+                rest = rest.strip_prefix('%').ok_or("expected `%`")?;
+                continue;
+            }
+            other => return Err(format!("converge does not read the directive `%{other}`")),
+        };
+        let digits: String = rest
+            .chars()
+            .take(width)
+            .take_while(char::is_ascii_digit)
+            .collect();
+        if digits.is_empty() {
+            return Err(format!("expected a number for `%{directive}` at `{rest}`"));
+        }
+        let value: u32 = digits
+            .parse()
+            .map_err(|_| format!("bad number `{digits}`"))?;
+        if value < range.0 || value > range.1 {
+            return Err(format!("`{digits}` is out of range for `%{directive}`"));
+        }
+        *slot = if directive == 'y' {
+            // Python: 69–99 are 1969–1999, 0–68 are 2000–2068.
+            if value >= 69 {
+                1900 + value
+            } else {
+                2000 + value
+            }
+        } else {
+            value
+        };
+        rest = &rest[digits.len()..];
+    }
+    if !rest.is_empty() {
+        return Err(format!("unconverted data remains: `{rest}`"));
+    }
+    Ok(format!(
+        "{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strptime_reads_ansibles_default_format_and_others() {
+        assert_eq!(
+            strptime("202401311530.05", "%Y%m%d%H%M.%S").unwrap(),
+            "2024-01-31 15:30:05"
+        );
+        assert_eq!(
+            strptime("2024-01-31 15:30", "%Y-%m-%d %H:%M").unwrap(),
+            "2024-01-31 15:30:00"
+        );
+        assert_eq!(
+            strptime("99/12/31", "%y/%m/%d").unwrap(),
+            "1999-12-31 00:00:00"
+        );
+        assert_eq!(strptime("05%", "%y%%").unwrap(), "2005-01-01 00:00:00");
+        assert_eq!(
+            strptime("2024013", "%Y%m%d").unwrap(),
+            "2024-01-03 00:00:00"
+        );
+        assert!(strptime("2024", "%Y%m%d").unwrap_err().contains("%m"));
+        assert!(strptime("20241301", "%Y%m%d")
+            .unwrap_err()
+            .contains("out of range"));
+        assert!(strptime("2024-01-01x", "%Y-%m-%d")
+            .unwrap_err()
+            .contains("unconverted"));
+        assert!(strptime("Jan", "%b").unwrap_err().contains("%b"));
     }
 }

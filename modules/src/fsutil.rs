@@ -14,16 +14,83 @@ pub(crate) fn format_mode(bits: u32) -> String {
     format!("{bits:04o}")
 }
 
-/// The attributes asked for by a module's `mode`, `owner` and `group` arguments.
+/// What a path will be if it does not exist yet: its default mode is the host's
+/// `0666 & ~umask` for a file and `0777 & ~umask` for a directory, which a symbolic `mode`
+/// starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NewKind {
+    File,
+    Directory,
+}
+
+/// The attributes asked for by a module's `mode`, `owner` and `group`, for the path whose
+/// stat is `current` (`None`: a `new` path to be created). A symbolic mode is resolved here
+/// against the current bits, reading the host's umask only when it matters.
 pub(crate) fn attributes(
-    mode: Option<Mode>,
+    host: &mut dyn Host,
+    mode: Option<&Mode>,
     owner: Option<&String>,
     group: Option<&String>,
-) -> FileAttributes {
-    FileAttributes {
-        mode: mode.map(|m| m.0),
+    current: Option<&FileStat>,
+    new: NewKind,
+) -> Result<FileAttributes, ModuleError> {
+    let mode = match mode {
+        None => None,
+        Some(Mode::Bits(bits)) => Some(*bits),
+        Some(symbolic) => {
+            let umask = if symbolic.uses_umask() || current.is_none() {
+                host_umask(host)?
+            } else {
+                0
+            };
+            Some(match current {
+                Some(stat) => symbolic.resolve(
+                    stat.mode & 0o7777,
+                    stat.kind == crate::FileKind::Directory,
+                    umask,
+                ),
+                None => match new {
+                    NewKind::File => symbolic.resolve(0o666 & !umask, false, umask),
+                    NewKind::Directory => symbolic.resolve(0o777 & !umask, true, umask),
+                },
+            })
+        }
+    };
+    Ok(FileAttributes {
+        mode,
         owner: owner.cloned(),
         group: group.cloned(),
+    })
+}
+
+/// The umask a command on the host runs with (one round trip; only symbolic modes need it).
+pub(crate) fn host_umask(host: &mut dyn Host) -> Result<u32, ModuleError> {
+    let command = Command::shell("umask");
+    let output = host.run(&command)?;
+    let text = output.stdout_text();
+    match (output.success(), u32::from_str_radix(text.trim(), 8)) {
+        (true, Ok(umask)) if umask <= 0o777 => Ok(umask),
+        _ => Err(ModuleError::failed(format!(
+            "cannot read the umask on the host for a symbolic `mode`: `umask` printed `{}` (status {}) {}",
+            text.trim(),
+            output.status,
+            output.stderr_text().trim()
+        ))),
+    }
+}
+
+/// `attributes` (chattr flags) is not implemented: a non-empty value fails rather than being
+/// silently dropped (an empty one asks for nothing, as in Ansible).
+pub(crate) fn check_attributes(module: &str, attributes: Option<&String>) -> Result<(), ArgsError> {
+    match attributes.map(|a| a.trim()) {
+        Some(flags) if !flags.is_empty() => Err(ArgsError::new(
+            Some("attributes"),
+            format!("`attributes` (`{flags}`) of module `{module}` is not implemented by converge"),
+        )
+        .with_hint(format!(
+            "drop `attributes`, or set the flags with `command: chattr {flags} PATH`"
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -259,6 +326,75 @@ pub(crate) fn recursive_attribute_changes(
     Ok(changes)
 }
 
+/// For `recurse` with a symbolic mode: every entry below the directory `path` gets the mode
+/// resolved against its own bits (`X` depends on each entry), as Ansible applies it file by
+/// file. One `find` lists the entries (symbolic links are skipped: they have no mode); each
+/// entry whose mode changes gets its own `chmod`.
+pub(crate) fn plan_recursive_symbolic_mode(
+    plan: &mut crate::Plan,
+    host: &mut dyn Host,
+    path: &str,
+    mode: &Mode,
+) -> Result<(), ModuleError> {
+    let umask = if mode.uses_umask() {
+        host_umask(host)?
+    } else {
+        0
+    };
+    let command = Command::argv([
+        "find",
+        path,
+        "-mindepth",
+        "1",
+        "!",
+        "-type",
+        "l",
+        "-printf",
+        "%m %y %p\\0",
+    ]);
+    let output = host.run(&command)?;
+    if !output.success() {
+        return Err(ModuleError::failed(format!(
+            "cannot list the files below `{path}`: `{command}` exited with status {}: {}",
+            output.status,
+            output.stderr_text().trim()
+        )));
+    }
+    let listing = output.stdout_text();
+    let mut steps = Vec::new();
+    let mut first = None;
+    for record in listing.split('\0').filter(|r| !r.is_empty()) {
+        let mut fields = record.splitn(3, ' ');
+        let (Some(bits), Some(kind), Some(entry)) = (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        let Ok(bits) = u32::from_str_radix(bits, 8) else {
+            continue;
+        };
+        let after = mode.resolve(bits, kind == "d", umask);
+        if after != bits {
+            first.get_or_insert_with(|| entry.to_string());
+            steps.push(run(vec![
+                "chmod".into(),
+                format_mode(after),
+                entry.to_string(),
+            ]));
+        }
+    }
+    if let Some(first) = first {
+        plan.push(
+            Change::value(
+                attribute_subject(path, "mode (recursive)"),
+                Some(format!("differs, e.g. at `{first}`")),
+                Some(mode.to_string()),
+            ),
+            steps,
+        );
+    }
+    Ok(())
+}
+
 /// The parent directory of `path` (`/` for top-level paths, `.` for bare names).
 pub(crate) fn parent(path: &str) -> String {
     match std::path::Path::new(path).parent() {
@@ -292,7 +428,9 @@ pub(crate) struct TextEdit<'a> {
     pub create: bool,
     /// The edit removes text: a missing file is already in the wanted state.
     pub removing: bool,
-    pub attributes: FileAttributes,
+    pub mode: Option<&'a Mode>,
+    pub owner: Option<&'a String>,
+    pub group: Option<&'a String>,
     pub validate: Option<String>,
     pub backup: bool,
 }
@@ -334,27 +472,35 @@ pub(crate) fn plan_text_edit(
         None => String::new(),
     };
     let after = edit(&text);
-    let changes = attribute_changes(path, current.as_ref(), &spec.attributes);
+    let spec_attributes = attributes(
+        host,
+        spec.mode,
+        spec.owner,
+        spec.group,
+        current.as_ref(),
+        NewKind::File,
+    )?;
+    let changes = attribute_changes(path, current.as_ref(), &spec_attributes);
     if after != text {
         plan.changes.push(file_content_change(
             path,
             before.as_deref(),
             Some(after.as_bytes()),
-            spec.attributes.mode.or(current.as_ref().map(|s| s.mode)),
+            spec_attributes.mode.or(current.as_ref().map(|s| s.mode)),
         ));
         plan.changes.extend(changes);
         plan.steps.push(Step::WriteFile {
             path: path.to_string(),
             content: after.into_bytes(),
             options: crate::WriteOptions {
-                attributes: spec.attributes,
+                attributes: spec_attributes,
                 create_parents: spec.create,
                 validate: spec.validate,
                 backup: spec.backup,
             },
         });
     } else if current.is_some() {
-        let steps = attribute_steps(path, &spec.attributes, &changes, Reach::default());
+        let steps = attribute_steps(path, &spec_attributes, &changes, Reach::default());
         plan.changes.extend(changes);
         plan.steps.extend(steps);
     }

@@ -52,6 +52,7 @@ pub mod debug;
 pub mod dhcpd;
 pub mod fail;
 pub mod file;
+pub mod find;
 pub mod getent;
 pub mod group;
 pub mod include_vars;
@@ -63,12 +64,15 @@ pub mod local;
 pub mod memory_host;
 pub mod meta;
 pub mod package;
+pub mod replace;
 pub mod sendmail_mc;
 pub mod service;
 pub mod set_fact;
 pub mod setup;
 pub mod shell;
 pub mod slackbuild;
+pub mod slurp;
+pub mod stat;
 pub mod sysctl;
 pub mod systemd;
 pub mod template;
@@ -97,6 +101,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<dhcpd::Dhcpd>::new(),
         &Typed::<fail::Fail>::new(),
         &Typed::<file::File>::new(),
+        &Typed::<find::Find>::new(),
         &Typed::<getent::Getent>::new(),
         &Typed::<group::Group>::new(),
         &Typed::<include_vars::IncludeVars>::new(),
@@ -106,12 +111,15 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<lineinfile::Lineinfile>::new(),
         &Typed::<meta::Meta>::new(),
         &Typed::<package::Package>::new(),
+        &Typed::<replace::Replace>::new(),
         &Typed::<sendmail_mc::SendmailMc>::new(),
         &Typed::<service::Service>::new(),
         &Typed::<set_fact::SetFact>::new(),
         &Typed::<setup::Setup>::new(),
         &Typed::<shell::Shell>::new(),
         &Typed::<slackbuild::Slackbuild>::new(),
+        &Typed::<slurp::Slurp>::new(),
+        &Typed::<stat::Stat>::new(),
         &Typed::<sysctl::Sysctl>::new(),
         &Typed::<systemd::Systemd>::new(),
         &Typed::<systemd::SystemdService>::new(),

@@ -11,8 +11,11 @@
 //!
 //! Differences from Ansible, all to keep files as they are: a line keeps its own ending
 //! (CRLF stays CRLF, and added lines take the file's ending), and a file that did not end
-//! with a newline still does not. Patterns are Rust regular expressions (no look-around);
-//! `line` with `backrefs` uses Python's `\1` and `\g<name>`.
+//! with a newline still does not. Patterns are Python's (look-around, `(?P<name>…)`, `\d`;
+//! see [`crate::pyregex`]), and `line` with `backrefs` is expanded as Python's
+//! `match.expand` does (`\1`, `\g<1>`, `\g<name>`). The SELinux arguments are accepted and
+//! not applied, `unsafe_writes` and `follow` are ignored (the file a link points to is
+//! edited), and a non-empty `attributes` fails the task.
 //!
 //! ```yaml
 //! - lineinfile:
@@ -26,8 +29,8 @@ use crate::args::{Flag, Mode};
 use crate::fsutil;
 use crate::lines::Lines;
 use crate::module::{ArgsError, Context, ModuleError, TypedModule};
+use crate::pyregex::{Flags, PyRegex, Replacement};
 use crate::{Host, Plan};
-use regex::{Captures, Regex};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -83,12 +86,31 @@ pub struct LineinfileArgs {
     /// A command that must accept the edited file before it replaces the old one; `%s`
     /// is its path.
     pub validate: Option<String>,
-    /// Permission bits, e.g. `"0644"`.
+    /// Permission bits, e.g. `"0644"` or symbolic `u=rw,g=r,o=r` (applied to the current bits).
     pub mode: Option<Mode>,
     /// Owner, by name or numeric id.
     pub owner: Option<String>,
     /// Group, by name or numeric id.
     pub group: Option<String>,
+    /// Accepted for Ansible's sake: the file is edited where a link points either way.
+    #[serde(default = "crate::command::yes")]
+    pub follow: Flag,
+    /// SELinux user of the file's context. Accepted; converge sets no SELinux contexts
+    /// (a host with SELinux enforcing keeps the context its policy gives the file).
+    pub seuser: Option<String>,
+    /// SELinux role of the file's context; accepted and not applied, as `seuser`.
+    pub serole: Option<String>,
+    /// SELinux type of the file's context; accepted and not applied, as `seuser`.
+    pub setype: Option<String>,
+    /// SELinux level of the file's context; accepted and not applied, as `seuser`.
+    pub selevel: Option<String>,
+    /// Accepted and ignored: converge always writes through a temp file and a rename.
+    #[serde(default)]
+    pub unsafe_writes: Flag,
+    /// File attributes as `chattr` sets them (e.g. `+i`). Not implemented by converge: a
+    /// non-empty value fails the task.
+    #[serde(alias = "attr")]
+    pub attributes: Option<String>,
 }
 
 /// The `lineinfile` module.
@@ -113,7 +135,9 @@ impl TypedModule for Lineinfile {
             path: &args.path,
             create: args.create.0,
             removing: args.state == LineState::Absent,
-            attributes: fsutil::attributes(args.mode, args.owner.as_ref(), args.group.as_ref()),
+            mode: args.mode.as_ref(),
+            owner: args.owner.as_ref(),
+            group: args.group.as_ref(),
             validate: args.validate.clone(),
             backup: args.backup.0,
         };
@@ -131,13 +155,14 @@ pub fn edit_lines(text: &str, args: &LineinfileArgs) -> Result<String, ArgsError
 enum Insert {
     Eof,
     Bof,
-    After(Regex),
-    Before(Regex),
+    After(PyRegex),
+    Before(PyRegex),
 }
 
 /// How lines are matched.
 enum Matcher {
-    Regexp(Regex),
+    /// The pattern, and `line` parsed as its replacement template when `backrefs` is on.
+    Regexp(Box<PyRegex>, Option<Replacement>),
     Search(String),
     None,
 }
@@ -152,10 +177,10 @@ struct Edit {
     firstmatch: bool,
 }
 
-fn compile(argument: &str, pattern: &str) -> Result<Regex, ArgsError> {
-    Regex::new(pattern).map_err(|error| {
-        let reason = error.to_string();
-        let reason = reason
+fn compile(argument: &str, pattern: &str) -> Result<PyRegex, ArgsError> {
+    PyRegex::new(pattern, Flags::default()).map_err(|error| {
+        let reason = error
+            .reason()
             .lines()
             .last()
             .unwrap_or("invalid pattern")
@@ -165,10 +190,14 @@ fn compile(argument: &str, pattern: &str) -> Result<Regex, ArgsError> {
             Some(argument),
             format!("`{argument}` is not a valid regular expression: {reason}"),
         )
-        .with_hint(
-            "patterns use Rust's regex syntax, which has no look-around and no backreferences",
-        )
+        .with_hint("patterns use Python's `re` syntax, as in Ansible")
     })
+}
+
+/// Python's `re.search` on one line. A pattern that exceeds the backtracking limit on a line
+/// counts as not matching it.
+fn search(regex: &PyRegex, text: &str) -> bool {
+    matches!(regex.search(text), Ok(Some(_)))
 }
 
 impl Edit {
@@ -218,9 +247,26 @@ impl Edit {
                 "`backrefs` needs `regexp`",
             ));
         }
+        fsutil::check_attributes("lineinfile", args.attributes.as_ref())?;
         fsutil::check_validate("lineinfile", args.validate.as_ref())?;
         let matcher = match (&args.regexp, &args.search_string) {
-            (Some(pattern), _) => Matcher::Regexp(compile("regexp", pattern)?),
+            (Some(pattern), _) => {
+                let regex = compile("regexp", pattern)?;
+                let replacement = match (args.backrefs.0, &args.line) {
+                    (true, Some(line)) => Some(regex.replacement(line).map_err(|error| {
+                        ArgsError::new(
+                            Some("line"),
+                            format!(
+                                "`line` does not fit `regexp` for `backrefs`: {}",
+                                error.reason()
+                            ),
+                        )
+                        .with_hint("refer to groups of `regexp` as `\\1` or `\\g<name>`")
+                    })?),
+                    _ => None,
+                };
+                Matcher::Regexp(Box::new(regex), replacement)
+            }
             (None, Some(text)) => Matcher::Search(text.clone()),
             (None, None) => Matcher::None,
         };
@@ -242,7 +288,7 @@ impl Edit {
 
     fn matches(&self, text: &str) -> bool {
         match &self.matcher {
-            Matcher::Regexp(regex) => regex.is_match(text),
+            Matcher::Regexp(regex, _) => search(regex, text),
             Matcher::Search(needle) => text.contains(needle.as_str()),
             Matcher::None => false,
         }
@@ -296,8 +342,8 @@ impl Edit {
                     found = Some(index);
                 } else {
                     let position = match &self.insert {
-                        Insert::After(regex) if regex.is_match(text) => Some(index + 1),
-                        Insert::Before(regex) if regex.is_match(text) => Some(index),
+                        Insert::After(regex) if search(regex, text) => Some(index + 1),
+                        Insert::Before(regex) if search(regex, text) => Some(index),
                         _ => None,
                     };
                     if position.is_some() {
@@ -311,10 +357,12 @@ impl Edit {
         }
         if let Some(index) = found {
             let new = match (&self.matcher, self.backrefs && matched) {
-                (Matcher::Regexp(regex), true) => match regex.captures(lines.text(index)) {
-                    Some(captures) => expand(&captures, line),
-                    None => line.to_string(),
-                },
+                (Matcher::Regexp(regex, Some(replacement)), true) => {
+                    match regex.search(lines.text(index)) {
+                        Ok(Some(found)) => replacement.expand(&found),
+                        _ => line.to_string(),
+                    }
+                }
                 _ => line.to_string(),
             };
             if lines.text(index) != new {
@@ -338,49 +386,6 @@ impl Edit {
             (Insert::Before(_), Some(at)) => lines.insert(at, line),
         }
     }
-}
-
-/// Python's `match.expand`: `\1`…`\99`, `\g<1>`, `\g<name>`, `\n`, `\t`, `\\`.
-fn expand(captures: &Captures, template: &str) -> String {
-    let group = |key: &str| -> String {
-        let found = match key.parse::<usize>() {
-            Ok(number) => captures.get(number),
-            Err(_) => captures.name(key),
-        };
-        found.map(|m| m.as_str().to_string()).unwrap_or_default()
-    };
-    let mut out = String::new();
-    let mut chars = template.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some(d) if d.is_ascii_digit() => {
-                let mut number = d.to_string();
-                if let Some(e) = chars.peek().copied().filter(char::is_ascii_digit) {
-                    number.push(e);
-                    chars.next();
-                }
-                out.push_str(&group(&number));
-            }
-            Some('g') if chars.peek() == Some(&'<') => {
-                chars.next();
-                let name: String = chars.by_ref().take_while(|c| *c != '>').collect();
-                out.push_str(&group(&name));
-            }
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('\\') => out.push('\\'),
-            Some(other) => {
-                out.push('\\');
-                out.push(other);
-            }
-            None => out.push('\\'),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -93,8 +93,15 @@ impl<M> Default for Typed<M> {
 }
 
 /// Deserialize typed arguments, turning serde's message into an [`ArgsError`].
+///
+/// Values are first converted to the types the arguments declare, as Ansible's argument spec
+/// converts them ([`crate::args::coerce_to_schema`]): `port: 22` where text is expected,
+/// `enabled: "yes"` where a boolean is.
 pub fn parse_args<M: TypedModule>(args: &Value) -> Result<M::Args, ArgsError> {
-    let parsed: M::Args = serde_path_to_error::deserialize(args.clone()).map_err(|error| {
+    let mut args = args.clone();
+    let schema = schema_of::<M>();
+    crate::args::coerce_to_schema(&mut args, &schema, &schema);
+    let parsed: M::Args = serde_path_to_error::deserialize(args).map_err(|error| {
         let path = error.path().to_string();
         let mut found =
             ArgsError::from_serde(M::NAME, &error.inner().to_string(), &argument_names::<M>());
@@ -113,6 +120,22 @@ pub fn parse_args<M: TypedModule>(args: &Value) -> Result<M::Args, ArgsError> {
     })?;
     M::check(&parsed)?;
     Ok(parsed)
+}
+
+/// The JSON schema of `M`'s arguments, generated once per module.
+fn schema_of<M: TypedModule>() -> std::sync::Arc<Value> {
+    use std::any::TypeId;
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static SCHEMAS: OnceLock<Mutex<HashMap<TypeId, Arc<Value>>>> = OnceLock::new();
+    let cache = SCHEMAS.get_or_init(Default::default);
+    let mut schemas = cache
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    schemas
+        .entry(TypeId::of::<M>())
+        .or_insert_with(|| Arc::new(schemars::schema_for!(M::Args).to_value()))
+        .clone()
 }
 
 fn argument_names<M: TypedModule>() -> Vec<String> {

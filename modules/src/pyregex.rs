@@ -20,6 +20,7 @@
 //! input (reported as [`PyRegexError::Runtime`]) where Python would run on.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 /// Python's `re` flags that Ansible exposes (`ignorecase=`, `multiline=`) plus `re.DOTALL`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -61,6 +62,18 @@ pub enum PyRegexError {
     },
 }
 
+impl PyRegexError {
+    /// What is wrong, without the pattern or replacement (for messages that name the
+    /// argument themselves).
+    pub fn reason(&self) -> &str {
+        match self {
+            PyRegexError::Pattern { reason, .. }
+            | PyRegexError::Replacement { reason, .. }
+            | PyRegexError::Runtime { reason, .. } => reason,
+        }
+    }
+}
+
 /// A compiled Python regular expression.
 #[derive(Debug, Clone)]
 pub struct PyRegex {
@@ -69,6 +82,9 @@ pub struct PyRegex {
     regex: fancy_regex::Regex,
     names: HashMap<String, usize>,
     groups: usize,
+    /// The same pattern refusing empty matches, built on first need: what Python tries where
+    /// an empty match just ended (`None` for a pattern that only matches empty strings).
+    not_empty: OnceLock<Option<fancy_regex::Regex>>,
 }
 
 /// One match: the span of every group (`None` where a group did not take part).
@@ -86,6 +102,12 @@ impl<'t> PyMatch<'t> {
             .copied()
             .flatten()
             .map(|(start, end)| &self.text[start..end])
+    }
+
+    /// Byte offsets of group `index` (Python's `match.span(index)`), `None` if it did not
+    /// participate.
+    pub fn group_span(&self, index: usize) -> Option<(usize, usize)> {
+        self.spans.get(index).copied().flatten()
     }
 
     /// Byte offsets of the whole match.
@@ -150,6 +172,7 @@ impl PyRegex {
             regex,
             names,
             groups,
+            not_empty: OnceLock::new(),
         })
     }
 
@@ -180,17 +203,45 @@ impl PyRegex {
         text: &'t str,
         pos: usize,
     ) -> Result<Option<PyMatch<'t>>, PyRegexError> {
-        let Some(captures) = self
+        let captures = self
             .regex
             .captures_from_pos(text, pos)
-            .map_err(|err| self.runtime(err))?
-        else {
-            return Ok(None);
-        };
+            .map_err(|err| self.runtime(err))?;
+        Ok(captures.map(|captures| self.to_match(text, &captures)))
+    }
+
+    fn to_match<'t>(
+        &self,
+        text: &'t str,
+        captures: &fancy_regex::Captures<'t, str>,
+    ) -> PyMatch<'t> {
         let spans = (0..=self.groups)
             .map(|i| captures.get(i).map(|m| (m.start(), m.end())))
             .collect();
-        Ok(Some(PyMatch { text, spans }))
+        PyMatch { text, spans }
+    }
+
+    /// A non-empty match starting exactly at `pos`, if the pattern has one there.
+    fn non_empty_at<'t>(
+        &self,
+        text: &'t str,
+        pos: usize,
+    ) -> Result<Option<PyMatch<'t>>, PyRegexError> {
+        let not_empty = self.not_empty.get_or_init(|| {
+            let mut builder = fancy_regex::RegexBuilder::new(&self.translated);
+            builder.find_not_empty(true);
+            builder.build().ok()
+        });
+        let Some(not_empty) = not_empty else {
+            return Ok(None);
+        };
+        let input = fancy_regex::RegexInput::new(text)
+            .from_pos(pos)
+            .anchored(true);
+        let captures = not_empty
+            .captures_input(input)
+            .map_err(|err| self.runtime(err))?;
+        Ok(captures.map(|captures| self.to_match(text, &captures)))
     }
 
     /// Python's `re.search`: the first match anywhere.
@@ -219,23 +270,29 @@ impl PyRegex {
     fn find_n<'t>(&self, text: &'t str, limit: usize) -> Result<Vec<PyMatch<'t>>, PyRegexError> {
         let mut out: Vec<PyMatch<'t>> = Vec::new();
         let mut pos = 0;
-        // Where the previous match ended, if it was empty: Python never takes two empty
-        // matches at one place, but lets one follow a non-empty match.
-        let mut empty_at: Option<usize> = None;
+        // Whether the previous match was empty (and ended at `pos`): Python's scanner then
+        // wants a non-empty match at `pos` or any match further on, but it lets an empty
+        // match follow a non-empty one.
+        let mut must_advance = false;
         while pos <= text.len() && (limit == 0 || out.len() < limit) {
-            let Some(found) = self.captures_at(text, pos)? else {
+            let Some(mut found) = self.captures_at(text, pos)? else {
                 break;
             };
-            let (start, end) = found.span();
-            if start == end && empty_at == Some(start) {
-                match text[pos..].chars().next() {
-                    Some(c) => pos += c.len_utf8(),
+            if must_advance && found.span() == (pos, pos) {
+                let next = match self.non_empty_at(text, pos)? {
+                    Some(longer) => Some(longer),
+                    None => match text[pos..].chars().next() {
+                        Some(c) => self.captures_at(text, pos + c.len_utf8())?,
+                        None => None,
+                    },
+                };
+                match next {
+                    Some(next) => found = next,
                     None => break,
                 }
-                empty_at = None;
-                continue;
             }
-            empty_at = (start == end).then_some(end);
+            let (start, end) = found.span();
+            must_advance = start == end;
             pos = end;
             out.push(found);
         }
@@ -731,6 +788,128 @@ mod tests {
         );
         assert_eq!(sub("(?m)^a$", "x", "a\na"), "x\nx");
         assert_eq!(sub("(?a)\\w", "x", "a"), "x");
+    }
+
+    fn subn(pattern: &str, replacement: &str, text: &str, multiline: bool) -> (String, usize) {
+        let flags = Flags {
+            multiline,
+            ..Flags::default()
+        };
+        match PyRegex::new(pattern, flags).and_then(|re| re.sub(text, replacement, 0)) {
+            Ok(done) => done,
+            Err(err) => panic!("{pattern}: {err}"),
+        }
+    }
+
+    fn found(pattern: &str, text: &str) -> bool {
+        match re(pattern).search(text) {
+            Ok(found) => found.is_some(),
+            Err(err) => panic!("{pattern}: {err}"),
+        }
+    }
+
+    // Expected values below were printed by Python 3.11's `re.subn`.
+    #[test]
+    fn empty_matches_after_a_match_follow_python() {
+        assert_eq!(subn("", "-", "ab", false), ("-a-b-".into(), 3));
+        assert_eq!(subn("x*?", "-", "x", false), ("---".into(), 3));
+        assert_eq!(subn("a{,2}", "-", "aaa", false), ("---".into(), 3));
+        assert_eq!(
+            subn("(?m)^", "# ", "a\nb\n", false),
+            ("# a\n# b\n# ".into(), 3)
+        );
+        assert_eq!(subn("^", "# ", "a\nb\n", true), ("# a\n# b\n# ".into(), 3));
+        assert_eq!(subn("a|", "-", "ab", false), ("--b-".into(), 3));
+    }
+
+    #[test]
+    fn backreferences_lookaround_and_named_groups_in_subn() {
+        assert_eq!(
+            subn(r"^(\w+)=(.*)$", r"\2=\g<1>", "a=1\nb=2\n", true),
+            ("1=a\n2=b\n".into(), 2)
+        );
+        assert_eq!(
+            subn(r"(?P<key>\w+)(?==)", r"\g<key>_x", "a=1", false),
+            ("a_x=1".into(), 1)
+        );
+        assert_eq!(
+            subn(r"(?<!#)foo", "bar", "#foo foo", false),
+            ("#foo bar".into(), 1)
+        );
+        assert_eq!(subn(r"(a)|b", r"[\1]", "ab", false), ("[a][]".into(), 2));
+        assert!(found(r"(?<!#)PermitRootLogin", "PermitRootLogin yes"));
+        assert!(!found(r"^\s*(?<!#)PermitRootLogin", "#PermitRootLogin yes"));
+        assert!(found(r"^(?=.*ipv6)GRUB", "GRUB=ipv6"));
+        assert!(!found(r"^(?!#)foo", "#foo"));
+        assert!(found(r"(?P<k>\w+)=(?P=k)", "ab=ab"));
+    }
+
+    /// Each row was checked with Python 3.11's `re.search`.
+    #[test]
+    fn search_where_python_and_rust_syntax_differ() {
+        let rows: &[(&str, &str, bool)] = &[
+            (r"a\Z", "a\n", false),
+            (r"a\Z", "a", true),
+            (r"a$", "a\n", true),
+            (r"a$", "a\nb", false),
+            (r"(?m)a$", "a\nb", true),
+            (r"[$]", "$", true),
+            (r"[a&&b]", "&", true),
+            (r"[a~~b]", "~", true),
+            (r"\<", "<", true),
+            (r"x\>", "x>", true),
+            (r"[[]", "[", true),
+            (r"[]a]", "]", true),
+            (r"[^]a]", "]", false),
+            (r"[^]a]", "b", true),
+            (r"a{", "a{", true),
+            (r"a{2}", "aa", true),
+            (r"a{2}", "a{2}", false),
+            (r"{{ x }}", "{{ x }}", true),
+        ];
+        for &(pattern, text, expected) in rows {
+            assert_eq!(found(pattern, text), expected, "{pattern} on {text:?}");
+        }
+        assert_eq!(subn("a$", "b", "a\na\n", true), ("b\nb\n".into(), 2));
+    }
+
+    #[test]
+    fn expand_follows_python_match_expand() {
+        let r = re(r"^(?P<key>\w+)=(\w+)?(x)?");
+        let found = r.search("port=22").unwrap().unwrap();
+        let expand = |t: &str| r.replacement(t).map(|repl| repl.expand(&found));
+        assert_eq!(expand(r"\1 is \2").unwrap(), "port is 22");
+        assert_eq!(expand(r"\g<key>:\g<2>").unwrap(), "port:22");
+        assert_eq!(expand(r"[\3]").unwrap(), "[]");
+        assert_eq!(expand(r"a\tb\\n\.").unwrap(), "a\tb\\n\\.");
+        assert_eq!(expand(r"\g<1>0").unwrap(), "port0");
+        assert_eq!(expand(r"\n\t\\").unwrap(), "\n\t\\");
+        assert_eq!(expand(r"\0").unwrap(), "\0");
+        assert!(expand(r"\g<key> \3").is_ok());
+        let reason = |t: &str| match expand(t) {
+            Err(PyRegexError::Replacement { reason, .. }) => reason,
+            other => panic!("{t}: {other:?}"),
+        };
+        assert_eq!(reason(r"\9"), "invalid group reference 9");
+        assert_eq!(reason(r"\4"), "invalid group reference 4");
+        assert_eq!(reason(r"\g<nope>"), "unknown group name 'nope'");
+        assert_eq!(reason(r"\q"), r"bad escape \q");
+        assert_eq!(reason("x\\"), "bad escape (end of pattern)");
+        assert_eq!(reason(r"\g1"), r"missing < after \g");
+        assert_eq!(reason(r"\g<1"), "missing >, unterminated name");
+        assert_eq!(reason(r"\g<>"), "missing group name");
+        assert_eq!(
+            reason(r"\777"),
+            r"octal escape value \777 outside of range 0-0o377"
+        );
+    }
+
+    #[test]
+    fn match_is_anchored_at_the_start_only() {
+        let r = re("fo+");
+        assert!(r.match_start("foo.txt").unwrap().is_some());
+        assert!(r.match_start("afoo").unwrap().is_none());
+        assert!(r.search("afoo").unwrap().is_some());
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub struct TemplateArgs {
     /// Where to write the rendered file on the host; ending in `/` or an existing
     /// directory puts it inside under the template's name.
     pub dest: String,
-    /// Permission bits, e.g. `"0644"`.
+    /// Permission bits, e.g. `"0644"` or symbolic `u=rw,g=r,o=r` (applied to the current bits).
     pub mode: Option<Mode>,
     /// Owner, by name or numeric id.
     pub owner: Option<String>,
@@ -57,6 +57,26 @@ pub struct TemplateArgs {
     /// The line ending of the rendered file.
     #[serde(default)]
     pub newline_sequence: NewlineSequence,
+    /// When `dest` is a symbolic link, write the file it points to (otherwise the link is
+    /// replaced by a file).
+    #[serde(default)]
+    pub follow: Flag,
+    /// SELinux user of the file's context. Accepted; converge sets no SELinux contexts
+    /// (a host with SELinux enforcing keeps the context its policy gives the file).
+    pub seuser: Option<String>,
+    /// SELinux role of the file's context; accepted and not applied, as `seuser`.
+    pub serole: Option<String>,
+    /// SELinux type of the file's context; accepted and not applied, as `seuser`.
+    pub setype: Option<String>,
+    /// SELinux level of the file's context; accepted and not applied, as `seuser`.
+    pub selevel: Option<String>,
+    /// Accepted and ignored: converge always writes through a temp file and a rename.
+    #[serde(default)]
+    pub unsafe_writes: Flag,
+    /// File attributes as `chattr` sets them (e.g. `+i`). Not implemented by converge: a
+    /// non-empty value fails the task.
+    #[serde(alias = "attr")]
+    pub attributes: Option<String>,
 }
 
 /// Line endings `template` can write.
@@ -97,6 +117,7 @@ impl TypedModule for Template {
     const TARGET: Target = Target::Controller;
 
     fn check(args: &TemplateArgs) -> Result<(), ArgsError> {
+        fsutil::check_attributes(Self::NAME, args.attributes.as_ref())?;
         fsutil::check_validate(Self::NAME, args.validate.as_ref())
     }
 
@@ -124,6 +145,13 @@ pub fn copy_args(args: TemplateArgs, rendered: String) -> CopyArgs {
         validate: args.validate,
         force: args.force,
         remote_src: Flag(false),
+        follow: args.follow,
+        seuser: args.seuser,
+        serole: args.serole,
+        setype: args.setype,
+        selevel: args.selevel,
+        unsafe_writes: args.unsafe_writes,
+        attributes: args.attributes,
     }
 }
 
@@ -147,7 +175,7 @@ mod tests {
         );
         assert_eq!(copy.content.as_deref(), Some("x\n"));
         assert_eq!(copy.source_name.as_deref(), Some("radvd.conf.j2"));
-        assert_eq!(copy.mode, Some(Mode(0o600)));
+        assert_eq!(copy.mode, Some(Mode::Bits(0o600)));
         assert!(!copy.force.0);
         assert!(copy.src.is_none());
     }

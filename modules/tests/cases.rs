@@ -109,6 +109,13 @@ struct ExpectChange {
     hidden: Option<String>,
 }
 
+/// A case's mode, which must be octal: it states the bits a file has.
+fn octal(text: &str) -> Result<u32, String> {
+    parse_mode(text)?
+        .bits()
+        .ok_or_else(|| format!("mode `{text}` in a case must be octal"))
+}
+
 fn host_for(case: &Case) -> Result<MemoryHost, String> {
     let mut host = MemoryHost::new();
     for (path, spec) in &case.files {
@@ -126,7 +133,7 @@ fn host_for(case: &Case) -> Result<MemoryHost, String> {
         };
         let current = &host.files[path.as_str()];
         let mode = match &entry.mode {
-            Some(text) => parse_mode(text)?,
+            Some(text) => octal(text)?,
             None => current.mode,
         };
         let owner = entry.owner.clone().unwrap_or_else(|| current.owner.clone());
@@ -239,7 +246,7 @@ fn check_files(
                     }
                 }
                 if let Some(mode) = &spec.mode {
-                    if parse_mode(mode) != Ok(entry.mode) {
+                    if octal(mode) != Ok(entry.mode) {
                         failures.push(format!(
                             "{path}: expected mode {mode}, found {:04o}",
                             entry.mode
@@ -284,7 +291,10 @@ fn run_case(module: &str, file: &Path) -> Vec<String> {
         Ok(text) => text,
         Err(error) => return vec![format!("cannot read: {error}")],
     };
-    let case: Case = match serde_saphyr::from_str(&text) {
+    // YAML 1.1 as the playbook loader reads it: `mode: 0644` is the octal number 420.
+    let mut options = serde_saphyr::Options::default();
+    options.legacy_octal_numbers = true;
+    let case: Case = match serde_saphyr::from_str_with_options(&text, options) {
         Ok(case) => case,
         Err(error) => return vec![format!("bad case file: {error}")],
     };

@@ -825,7 +825,7 @@ fn arguments_only_ansible_has_are_kept_for_the_runner_or_dropped_with_a_note() {
             "site.yml",
             "- hosts: all\n  tasks:\n\
              \x20   - {name: pkg, package: {name: httpd, enablerepo: epel}}\n\
-             \x20   - {name: motd, copy: {dest: /etc/motd, content: hi, setype: etc_t, unsafe_writes: true}}\n",
+             \x20   - {name: motd, replace: {path: /etc/motd, regexp: a, replace: b, setype: etc_t, unsafe_writes: true}}\n",
         )],
         &options(),
     );
@@ -844,15 +844,19 @@ fn arguments_only_ansible_has_are_kept_for_the_runner_or_dropped_with_a_note() {
         json!("epel"),
         "kept, so it cannot be skipped"
     );
-    let copy = task(play, "motd");
-    assert_eq!(copy.not_implemented, None);
-    assert_eq!(copy.args, json!({"dest": "/etc/motd", "content": "hi"}));
+    // `replace` lacks the SELinux arguments `copy` and `file` accept (without effect).
+    let replace = task(play, "motd");
+    assert_eq!(replace.not_implemented, None);
+    assert_eq!(
+        replace.args,
+        json!({"path": "/etc/motd", "regexp": "a", "replace": "b"})
+    );
     let notes: Vec<&str> = playbook.notes.iter().map(|n| n.message.as_str()).collect();
     assert_eq!(
         notes,
         [
-            "argument `setype` of `copy` is ignored: it has no effect on the hosts converge manages",
-            "argument `unsafe_writes` of `copy` is ignored: it has no effect on the hosts converge manages",
+            "argument `setype` of `replace` is ignored: it has no effect on the hosts converge manages",
+            "argument `unsafe_writes` of `replace` is ignored: it has no effect on the hosts converge manages",
         ]
     );
 }
