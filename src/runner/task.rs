@@ -456,7 +456,9 @@ impl HostRun<'_, '_> {
             _ => Map::new(),
         };
         for (key, value) in facts {
-            namespaced.insert(key.clone(), value.clone());
+            // `ansible_hostname` is `ansible_facts.hostname`, as gathered facts are.
+            let short = key.strip_prefix("ansible_").unwrap_or(key);
+            namespaced.insert(short.to_string(), value.clone());
             fact_vars.insert(key.clone(), value.clone());
         }
         fact_vars.insert("ansible_facts".into(), Value::Object(namespaced));
