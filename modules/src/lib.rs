@@ -45,6 +45,7 @@ pub mod assert;
 pub mod blockinfile;
 pub mod command;
 pub mod copy;
+pub mod cron;
 pub mod debug;
 pub mod dhcpd;
 pub mod fail;
@@ -86,6 +87,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<blockinfile::Blockinfile>::new(),
         &Typed::<command::CommandModule>::new(),
         &Typed::<copy::Copy>::new(),
+        &Typed::<cron::Cron>::new(),
         &Typed::<debug::Debug>::new(),
         &Typed::<dhcpd::Dhcpd>::new(),
         &Typed::<fail::Fail>::new(),
