@@ -214,9 +214,8 @@ impl TypedModule for Cron {
         }
         let existing = match &cron_file {
             Some(path) => match host.read_file(path)? {
-                Some(bytes) => String::from_utf8(bytes).map_err(|_| {
-                    ModuleError::failed(format!("`{path}` is not UTF-8 text"))
-                })?,
+                Some(bytes) => String::from_utf8(bytes)
+                    .map_err(|_| ModuleError::failed(format!("`{path}` is not UTF-8 text")))?,
                 None => String::new(),
             },
             None => read_user_crontab(host, args.user.as_deref())?,
@@ -238,8 +237,10 @@ impl TypedModule for Cron {
             (None, Some(user)) => format!("crontab for user \"{user}\""),
             (None, None) => "crontab".to_string(),
         };
-        plan.result.insert("jobs".into(), Value::from(edit.jobs.clone()));
-        plan.result.insert("envs".into(), Value::from(edit.envs.clone()));
+        plan.result
+            .insert("jobs".into(), Value::from(edit.jobs.clone()));
+        plan.result
+            .insert("envs".into(), Value::from(edit.envs.clone()));
         if let Some(file) = &args.cron_file {
             plan.result
                 .insert("cron_file".into(), Value::String(file.clone()));

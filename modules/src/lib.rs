@@ -50,6 +50,7 @@ pub mod debug;
 pub mod dhcpd;
 pub mod fail;
 pub mod file;
+pub mod hostname;
 pub mod include_vars;
 pub mod ip6tables;
 pub mod iproute;
@@ -68,6 +69,7 @@ pub mod slackbuild;
 pub mod sysctl;
 pub mod systemd;
 pub mod template;
+pub mod timezone;
 pub mod unit;
 pub mod xprofile;
 
@@ -92,6 +94,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<dhcpd::Dhcpd>::new(),
         &Typed::<fail::Fail>::new(),
         &Typed::<file::File>::new(),
+        &Typed::<hostname::Hostname>::new(),
         &Typed::<include_vars::IncludeVars>::new(),
         &Typed::<ip6tables::Ip6tables>::new(),
         &Typed::<iproute::Iproute>::new(),
@@ -109,6 +112,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<systemd::Systemd>::new(),
         &Typed::<systemd::SystemdService>::new(),
         &Typed::<template::Template>::new(),
+        &Typed::<timezone::Timezone>::new(),
         &Typed::<xprofile::Xprofile>::new(),
     ];
     ALL
