@@ -59,6 +59,7 @@ pub mod lineinfile;
 pub mod local;
 pub mod memory_host;
 pub mod meta;
+pub mod mount;
 pub mod package;
 pub mod sendmail_mc;
 pub mod service;
@@ -101,6 +102,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<iptables::Iptables>::new(),
         &Typed::<lineinfile::Lineinfile>::new(),
         &Typed::<meta::Meta>::new(),
+        &Typed::<mount::Mount>::new(),
         &Typed::<package::Package>::new(),
         &Typed::<sendmail_mc::SendmailMc>::new(),
         &Typed::<service::Service>::new(),
