@@ -61,6 +61,7 @@ pub mod memory_host;
 pub mod meta;
 pub mod mount;
 pub mod package;
+pub mod pam_limits;
 pub mod sendmail_mc;
 pub mod service;
 pub mod set_fact;
@@ -104,6 +105,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<meta::Meta>::new(),
         &Typed::<mount::Mount>::new(),
         &Typed::<package::Package>::new(),
+        &Typed::<pam_limits::PamLimits>::new(),
         &Typed::<sendmail_mc::SendmailMc>::new(),
         &Typed::<service::Service>::new(),
         &Typed::<set_fact::SetFact>::new(),

@@ -548,3 +548,360 @@ fn timezone_uses_timedatectl_under_systemd_and_refuses_unknown_zones_and_hwclock
             .contains("not a time zone name")
     );
 }
+
+mod mount {
+    use super::*;
+    use converge_modules::mount::{escape, set_entry, unset_entry, FstabEntry};
+
+    fn fstab() -> String {
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/mount/debian.fstab"
+        ))
+        .expect("fixture")
+    }
+
+    fn entry(src: &str, name: &str, fstype: &str, opts: &str) -> FstabEntry {
+        FstabEntry {
+            src: src.into(),
+            name: name.into(),
+            fstype: fstype.into(),
+            opts: opts.into(),
+            dump: "0".into(),
+            passno: "0".into(),
+        }
+    }
+
+    #[test]
+    fn a_changed_entry_is_rewritten_in_place_and_every_other_line_kept() {
+        let text = fstab();
+        let (after, changed) =
+            set_entry(&text, &entry("/dev/sdb1", "/srv/data", "ext4", "noatime"));
+        assert!(changed);
+        assert_eq!(
+            after,
+            text.replace(
+                "/dev/sdb1       /srv/data       ext4    defaults        0       2\n",
+                "/dev/sdb1 /srv/data ext4 noatime 0 0\n"
+            )
+        );
+        // The same entry again: nothing to do, the original spacing stays.
+        let mut same = entry("/dev/sdb1", "/srv/data", "ext4", "defaults");
+        same.passno = "2".into();
+        assert_eq!(set_entry(&text, &same), (text.clone(), false));
+    }
+
+    #[test]
+    fn a_new_entry_is_appended_and_a_four_field_line_gets_all_six() {
+        let text = fstab();
+        let (after, changed) = set_entry(&text, &entry("tmpfs", "/srv/cache", "tmpfs", "size=64m"));
+        assert!(changed);
+        assert_eq!(
+            after,
+            format!("{text}tmpfs /srv/cache tmpfs size=64m 0 0\n")
+        );
+        // Ansible compares the missing dump/pass with "0" and always rewrites the line.
+        let (after, changed) = set_entry(&text, &entry("tmpfs", "/run/shm", "tmpfs", "defaults"));
+        assert!(changed);
+        assert!(after.contains("tmpfs /run/shm tmpfs defaults 0 0\n"));
+    }
+
+    #[test]
+    fn spaces_are_escaped_and_absent_removes_only_six_field_lines() {
+        assert_eq!(escape("/srv/my data&x\\y"), "/srv/my\\040data\\046x\\134y");
+        let text = fstab();
+        let (after, changed) = unset_entry(&text, "/srv/data", None);
+        assert!(changed);
+        assert!(!after.contains("/srv/data"));
+        assert_eq!(after.lines().count(), text.lines().count() - 1);
+        // Four fields: Ansible's unset_mount does not see it.
+        assert_eq!(unset_entry(&text, "/run/shm", None), (text.clone(), false));
+        // Swap lines are told apart by their device.
+        let (_, changed) = unset_entry(&text, "none", Some("/dev/other"));
+        assert!(!changed);
+    }
+
+    fn mount_host(fstab: &str, mounted: &[&str]) -> MemoryHost {
+        let mut info = String::from("22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n");
+        for (index, path) in mounted.iter().enumerate() {
+            info.push_str(&format!(
+                "{} 22 0:{} / {} rw,relatime - tmpfs tmpfs rw\n",
+                40 + index,
+                50 + index,
+                path.replace(' ', "\\040")
+            ));
+        }
+        MemoryHost::new()
+            .with_file("/etc/fstab", fstab)
+            .with_file("/proc/self/mountinfo", info)
+            .respond(|command| {
+                let line = command.to_shell_line();
+                (line.starts_with("mount ") || line.starts_with("umount ")).then(Output::default)
+            })
+    }
+
+    fn ran(plan: &Plan) -> Vec<String> {
+        plan.steps
+            .iter()
+            .map(|step| match step {
+                converge_modules::Step::Run { command, .. } => command.to_shell_line(),
+                converge_modules::Step::WriteFile { path, .. } => format!("write {path}"),
+                converge_modules::Step::Remove { path } => format!("remove {path}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn mounted_writes_fstab_creates_the_point_mounts_and_then_changes_nothing() {
+        let mut host = mount_host("", &[]);
+        let facts = Facts::default();
+        let args = json!({"path": "/srv/cache", "src": "tmpfs", "fstype": "tmpfs", "opts": "size=16m", "state": "mounted"});
+        let first = plan("mount", args.clone(), &mut host, &facts);
+        assert_eq!(
+            ran(&first),
+            [
+                "write /etc/fstab",
+                "mkdir -p /srv/cache",
+                "mount /srv/cache"
+            ]
+        );
+        assert_eq!(host.text("/etc/fstab").as_deref(), Some(""));
+        first.apply(&mut host).expect("apply");
+        assert_eq!(
+            host.text("/etc/fstab").as_deref(),
+            Some("tmpfs /srv/cache tmpfs size=16m 0 0\n")
+        );
+        // What the kernel would now list.
+        let fstab_now = host.text("/etc/fstab").unwrap_or_default();
+        let mut host = mount_host(&fstab_now, &["/srv/cache"]).with_directory("/srv/cache");
+        assert!(!plan("mount", args, &mut host, &facts).is_change());
+        // New options for a mounted path: the fstab line changes and the path is remounted.
+        let changed = plan(
+            "mount",
+            json!({"path": "/srv/cache", "src": "tmpfs", "fstype": "tmpfs", "opts": "size=32m", "state": "mounted"}),
+            &mut host,
+            &facts,
+        );
+        assert_eq!(
+            ran(&changed),
+            [
+                "write /etc/fstab",
+                "mount -o remount /srv/cache || { umount /srv/cache && mount /srv/cache; }"
+            ]
+        );
+    }
+
+    #[test]
+    fn unmounted_absent_boot_and_other_fstab() {
+        let facts = Facts::default();
+        let text = "tmpfs /srv/cache tmpfs size=16m 0 0\n";
+        let mut host = mount_host(text, &["/srv/cache"]).with_directory("/srv/cache");
+        let unmount = plan(
+            "mount",
+            json!({"path": "/srv/cache", "state": "unmounted"}),
+            &mut host,
+            &facts,
+        );
+        assert_eq!(ran(&unmount), ["umount /srv/cache"]);
+        let absent = plan(
+            "mount",
+            json!({"path": "/srv/cache", "state": "absent"}),
+            &mut host,
+            &facts,
+        );
+        assert_eq!(
+            ran(&absent),
+            ["write /etc/fstab", "umount /srv/cache", "rmdir /srv/cache"]
+        );
+        let from_fstab = plan(
+            "mount",
+            json!({"path": "/srv/cache", "state": "absent_from_fstab"}),
+            &mut host,
+            &facts,
+        );
+        assert_eq!(ran(&from_fstab), ["write /etc/fstab"]);
+        // Not mounted and not in the file: nothing to do.
+        let mut empty = mount_host("", &[]);
+        assert!(!plan(
+            "mount",
+            json!({"path": "/srv/cache", "state": "absent"}),
+            &mut empty,
+            &facts
+        )
+        .is_change());
+        assert!(!plan(
+            "mount",
+            json!({"path": "/srv/cache", "state": "unmounted"}),
+            &mut empty,
+            &facts
+        )
+        .is_change());
+        // boot: no adds noauto; another fstab is passed to mount with -T.
+        let mut other = mount_host("", &[]).with_file("/etc/fstab.lab", "");
+        let planned = plan(
+            "mount",
+            json!({"path": "/srv/x", "src": "/dev/vdb", "fstype": "ext4", "boot": false, "fstab": "/etc/fstab.lab", "state": "mounted"}),
+            &mut other,
+            &facts,
+        );
+        planned.apply(&mut other).expect("apply");
+        assert_eq!(
+            other.text("/etc/fstab.lab").as_deref(),
+            Some("/dev/vdb /srv/x ext4 defaults,noauto 0 0\n")
+        );
+        assert!(other
+            .commands_run
+            .contains(&"mount -T /etc/fstab.lab /srv/x".to_string()));
+    }
+
+    #[test]
+    fn mount_refuses_what_ansible_refuses_and_what_converge_lacks() {
+        let mut host = mount_host("", &[]);
+        for (args, wanted) in [
+            (
+                json!({"path": "/srv/x", "state": "mounted"}),
+                "state is mounted but all of the following are missing: src, fstype",
+            ),
+            (
+                json!({"path": "/srv/x", "src": "a", "fstype": "b", "state": "ephemeral"}),
+                "not built",
+            ),
+            (json!({"path": "/srv/x"}), "needs the argument `state`"),
+        ] {
+            let message = plan_error("mount", args.clone(), &mut host);
+            assert!(message.contains(wanted), "{args}: {message}");
+        }
+    }
+}
+
+mod pam_limits {
+    use super::*;
+    use converge_modules::pam_limits::{edit_limits, PamLimitsArgs};
+
+    const LIMITS: &str = "# /etc/security/limits.conf\n#\n#<domain>      <type>  <item>         <value>\n#*               soft    core            0\n@student        hard    nproc           20   # students\nwww-data        soft    nofile          4096\n\n# End of file\n";
+
+    fn args(value: Value) -> PamLimitsArgs {
+        serde_json::from_value(value).expect("args")
+    }
+
+    fn edit(value: Value) -> Result<String, String> {
+        edit_limits(LIMITS, &args(value)).map(|e| e.text)
+    }
+
+    #[test]
+    fn a_matching_line_takes_the_value_and_keeps_its_comment() {
+        assert_eq!(
+            edit(json!({"domain": "@student", "limit_type": "hard", "limit_item": "nproc", "value": 50})).unwrap(),
+            LIMITS.replace(
+                "@student        hard    nproc           20   # students\n",
+                "@student\thard\tnproc\t50\t# students\n"
+            )
+        );
+    }
+
+    #[test]
+    fn a_new_limit_is_appended_tab_separated_with_its_comment() {
+        assert_eq!(
+            edit(json!({"domain": "*", "limit_type": "-", "limit_item": "core", "value": "unlimited", "comment": "dumps"})).unwrap(),
+            format!("{LIMITS}*\t-\tcore\tunlimited\t#dumps\n")
+        );
+    }
+
+    #[test]
+    fn use_max_and_use_min_compare_with_what_is_there() {
+        let base = json!({"domain": "www-data", "limit_type": "soft", "limit_item": "nofile"});
+        let with = |extra: Value| {
+            let mut value = base.clone();
+            value
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            edit(value).unwrap()
+        };
+        assert_eq!(with(json!({"value": 1024, "use_max": true})), LIMITS);
+        assert!(with(json!({"value": 8192, "use_max": true}))
+            .contains("www-data\tsoft\tnofile\t8192\n"));
+        assert!(with(json!({"value": 1024, "use_min": true}))
+            .contains("www-data\tsoft\tnofile\t1024\n"));
+        assert_eq!(with(json!({"value": "unlimited", "use_min": true})), LIMITS);
+        assert!(
+            with(json!({"value": "unlimited", "use_max": true})).contains("nofile\tunlimited\n")
+        );
+    }
+
+    #[test]
+    fn bad_values_in_the_file_or_the_arguments_are_refused() {
+        let bad = "x soft nofile lots\n";
+        let error = edit_limits(
+            bad,
+            &args(json!({"domain": "y", "limit_type": "soft", "limit_item": "nofile", "value": 1})),
+        )
+        .unwrap_err();
+        assert!(error.contains("invalid configuration found"), "{error}");
+        let mut host = MemoryHost::new();
+        for (value, wanted) in [
+            (
+                json!({"domain": "a", "limit_type": "soft", "limit_item": "nice", "value": 30}),
+                "range -20 to 19",
+            ),
+            (
+                json!({"domain": "a", "limit_type": "soft", "limit_item": "files", "value": 3}),
+                "value of limit_item must be one of",
+            ),
+            (
+                json!({"domain": "a", "limit_type": "both", "limit_item": "nofile", "value": 3}),
+                "unknown variant `both`",
+            ),
+            (
+                json!({"domain": "a", "limit_type": "soft", "limit_item": "nofile", "value": 3, "use_max": true, "use_min": true}),
+                "cannot use use_min and use_max",
+            ),
+        ] {
+            let message = plan_error("pam_limits", value.clone(), &mut host);
+            assert!(message.contains(wanted), "{value}: {message}");
+        }
+    }
+
+    #[test]
+    fn plan_apply_and_plan_again_over_a_memory_host() {
+        let mut host = MemoryHost::new().with_file("/etc/security/limits.conf", LIMITS);
+        let first = converge(
+            "pam_limits",
+            json!({"domain": "www-data", "limit_type": "soft", "limit_item": "nofile", "value": 65536}),
+            &mut host,
+            &Facts::default(),
+        );
+        assert_eq!(
+            first.result["msg"],
+            json!("www-data\tsoft\tnofile\t65536\n")
+        );
+        assert_eq!(
+            host.text("/etc/security/limits.conf").unwrap(),
+            LIMITS.replace(
+                "www-data        soft    nofile          4096\n",
+                "www-data\tsoft\tnofile\t65536\n"
+            )
+        );
+        // A file that does not exist yet is created in an existing directory only.
+        let mut bare = MemoryHost::new().with_directory("/etc/security/limits.d");
+        converge(
+            "pam_limits",
+            json!({"domain": "bob", "limit_type": "hard", "limit_item": "nproc", "value": 10, "dest": "/etc/security/limits.d/bob.conf"}),
+            &mut bare,
+            &Facts::default(),
+        );
+        assert_eq!(
+            bare.text("/etc/security/limits.d/bob.conf").as_deref(),
+            Some("bob\thard\tnproc\t10\n")
+        );
+        let message = plan_error(
+            "pam_limits",
+            json!({"domain": "bob", "limit_type": "hard", "limit_item": "nproc", "value": 10, "dest": "/nowhere/x.conf"}),
+            &mut bare,
+        );
+        assert!(
+            message.contains("directory /nowhere is not writable"),
+            "{message}"
+        );
+    }
+}

@@ -134,3 +134,44 @@ fn lab_sysmods_timezone_relinks_localtime_so_date_shows_the_zone() {
     drop(lab);
     assert_eq!(machine(), machine_before, "the real machine changed");
 }
+
+#[test]
+fn lab_sysmods_mount_mounts_a_tmpfs_from_fstab_then_absent_unmounts_and_removes_it() {
+    let machine_fstab = std::fs::read_to_string("/etc/fstab").ok();
+    let lab = Lab::start(2);
+    let fstab_before = lab.sh("h1", "cat /etc/fstab 2>/dev/null || true");
+    let site = "- hosts: h1\n  gather_facts: no\n  tasks:\n    - ansible.posix.mount:\n        path: /srv/cvg-cache\n        src: tmpfs\n        fstype: tmpfs\n        opts: size=8m,mode=0750\n        state: mounted\n";
+    let probe = "findmnt -n -o FSTYPE /srv/cvg-cache || true; cat /etc/fstab 2>/dev/null || true";
+    converge(&lab, site, probe, 1);
+    assert_eq!(
+        lab.sh("h1", "findmnt -n -o FSTYPE /srv/cvg-cache"),
+        "tmpfs\n"
+    );
+    assert_eq!(
+        lab.sh("h1", "findmnt -n -o SIZE /srv/cvg-cache").trim(),
+        "8M"
+    );
+    assert_eq!(
+        lab.sh("h1", "cat /etc/fstab"),
+        format!("{fstab_before}tmpfs /srv/cvg-cache tmpfs size=8m,mode=0750 0 0\n")
+    );
+    assert_eq!(lab.exec("h2", &["findmnt", "/srv/cvg-cache"]).status, 1);
+
+    let absent = Test::new()
+        .file(
+            "site.yml",
+            "- hosts: h1\n  gather_facts: no\n  tasks:\n    - ansible.posix.mount:\n        path: /srv/cvg-cache\n        state: absent\n",
+        )
+        .args(&["-i", &lab.inventory(), "site.yml"]);
+    let run = absent.run();
+    run.expect_status(0);
+    assert!(run.recap("h1").contains("changed=1"), "{}", run.stderr);
+    assert_eq!(lab.exec("h1", &["findmnt", "/srv/cvg-cache"]).status, 1);
+    assert_eq!(lab.exec("h1", &["test", "-e", "/srv/cvg-cache"]).status, 1);
+    assert_eq!(
+        lab.sh("h1", "cat /etc/fstab 2>/dev/null || true"),
+        fstab_before
+    );
+    drop(lab);
+    assert_eq!(std::fs::read_to_string("/etc/fstab").ok(), machine_fstab);
+}
