@@ -346,7 +346,7 @@ fn hostname_writes_etc_hostname_and_sets_the_live_name() {
         .with_file("/etc/hostname", "old\n")
         .with_file("/proc/sys/kernel/hostname", "old\n")
         .respond(|command| {
-            (command.to_shell_line() == "hostname gw.example.net").then(|| Output::default())
+            (command.to_shell_line() == "hostname gw.example.net").then(Output::default)
         });
     let facts = debian();
     let first = plan(
