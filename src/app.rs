@@ -37,6 +37,13 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
     };
     match cli.command {
         Some(Command::Doc { module }) => doc::run(module.as_deref()).code(),
+        Some(Command::Inventory {
+            inventory,
+            list,
+            graph,
+            host,
+            group,
+        }) => inventory_command(&inventory, list, graph, host.as_deref(), group.as_deref()).code(),
         Some(Command::Validate {
             playbooks,
             inventory,
@@ -157,6 +164,10 @@ fn run_playbooks(args: &RunArgs) -> Exit {
             }
         }
     };
+    if let Some(pattern) = adhoc_list_pattern(args) {
+        list_adhoc_hosts(&inventory, &pattern, args, shard);
+        return Exit::Success;
+    }
     let load_options = LoadOptions {
         roles_path: args.roles_path.clone(),
         collections_path: LoadOptions::collections_path_from_env(),
@@ -345,6 +356,36 @@ fn run_playbooks(args: &RunArgs) -> Exit {
     }
 }
 
+/// The host pattern of `converge -i INV PATTERN --list-hosts` (Ansible's ad-hoc `ansible
+/// PATTERN --list-hosts`): with `-m`, or when the one argument is no file and does not end in
+/// `.yml`/`.yaml` (a mistyped playbook name still gets "cannot read").
+fn adhoc_list_pattern(args: &RunArgs) -> Option<String> {
+    if !args.list_hosts {
+        return None;
+    }
+    let [single] = args.playbooks.as_slice() else {
+        return None;
+    };
+    let looks_like_playbook = single.exists()
+        || single
+            .extension()
+            .is_some_and(|e| e == "yml" || e == "yaml");
+    (args.module_name.is_some() || !looks_like_playbook).then(|| single.display().to_string())
+}
+
+/// Ansible's ad-hoc host list: `  hosts (N):` and one indented line per host.
+fn list_adhoc_hosts(inventory: &Inventory, pattern: &str, args: &RunArgs, shard: Option<Shard>) {
+    let hosts = runner::select_hosts(inventory, pattern, args.limit.as_deref(), shard);
+    if hosts.is_empty() {
+        eprintln!("warning: no host matches `{pattern}`");
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "  hosts ({}):", hosts.len());
+    for host in &hosts {
+        let _ = writeln!(out, "    {}", host.name);
+    }
+}
+
 fn list(playbooks: &[Playbook], inventory: &Inventory, args: &RunArgs, shard: Option<Shard>) {
     let mut out = std::io::stdout().lock();
     for book in playbooks {
@@ -365,6 +406,51 @@ fn list(playbooks: &[Playbook], inventory: &Inventory, args: &RunArgs, shard: Op
                     let _ = writeln!(out, "    {task}");
                 }
             }
+        }
+    }
+}
+
+/// `converge inventory`: print what `ansible-inventory` prints for `--list`, `--graph` or
+/// `--host`.
+fn inventory_command(
+    sources: &[std::path::PathBuf],
+    list: bool,
+    graph: bool,
+    host: Option<&str>,
+    group: Option<&str>,
+) -> Exit {
+    let inventory = if sources.is_empty() {
+        Inventory::implicit()
+    } else {
+        match Inventory::load(sources) {
+            Ok(inventory) => inventory,
+            Err(diagnostic) => {
+                print_diagnostics(&diagnostic.into());
+                return Exit::Invalid;
+            }
+        }
+    };
+    use crate::inventory::export;
+    let output = if list {
+        Ok(export::list(&inventory))
+    } else if graph {
+        let group = group.unwrap_or("all");
+        export::graph(&inventory, group).ok_or_else(|| {
+            format!("`--graph` needs a group name, and the inventory has no group `{group}`")
+        })
+    } else if let Some(name) = host {
+        export::host(&inventory, name).ok_or_else(|| format!("the inventory has no host `{name}`"))
+    } else {
+        Err("give one of `--list`, `--graph` or `--host NAME`".to_string())
+    };
+    match output {
+        Ok(text) => {
+            println!("{text}");
+            Exit::Success
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            Exit::BadOptions
         }
     }
 }

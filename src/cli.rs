@@ -83,6 +83,26 @@ pub enum Command {
         #[arg(long, value_name = "NAME")]
         stdin_name: Option<String>,
     },
+    /// Show the inventory as `ansible-inventory` does: `--list` (JSON with `_meta.hostvars`),
+    /// `--graph [GROUP]` (the group tree) or `--host NAME` (one host's variables as JSON).
+    #[command(group(clap::ArgGroup::new("action").required(true).args(["list", "graph", "host"])))]
+    Inventory {
+        /// Inventory file or directory (may repeat).
+        #[arg(short, long = "inventory", value_name = "PATH")]
+        inventory: Vec<PathBuf>,
+        /// Every group with its hosts and children, and every host's variables, as JSON.
+        #[arg(long)]
+        list: bool,
+        /// The tree of groups and hosts under GROUP (`all` by default).
+        #[arg(long)]
+        graph: bool,
+        /// One host's variables, as JSON.
+        #[arg(long, value_name = "NAME")]
+        host: Option<String>,
+        /// The group `--graph` starts at.
+        #[arg(value_name = "GROUP", requires = "graph")]
+        group: Option<String>,
+    },
     /// List the modules, or show one module's arguments, types, defaults and examples.
     Doc {
         /// The module to document; without it, all modules are listed.
@@ -174,9 +194,10 @@ pub struct RunArgs {
     pub private_key: Option<PathBuf>,
 
     /// How to treat SSH host keys: `strict` refuses unknown and changed keys (the default),
-    /// `accept-new` records unknown hosts in known_hosts, `off` accepts any key (unsafe: a man
-    /// in the middle sees everything, become passwords included). A changed key is refused
-    /// unless `off`.
+    /// `accept-new` records unknown hosts in known_hosts, `off` records unknown hosts and
+    /// accepts changed keys with a warning, as OpenSSH's `StrictHostKeyChecking=no` (unsafe: a
+    /// man in the middle sees everything, become passwords included). A changed key is
+    /// refused unless `off`.
     #[arg(long, value_enum, value_name = "MODE")]
     pub host_key_checking: Option<HostKeyCheckingArg>,
 
@@ -184,8 +205,9 @@ pub struct RunArgs {
     #[arg(short = 'T', long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
 
-    /// Seconds an SSH command may stay silent before the host is called unreachable
-    /// (default 60). Raise it for long quiet builds.
+    /// Seconds an SSH command may stay silent before the host is called unreachable. By
+    /// default there is no limit, as in Ansible: a dead link is found by SSH keepalives
+    /// (every 15 s, 3 unanswered; ServerAliveInterval and ServerAliveCountMax change them).
     #[arg(long, value_name = "SECONDS")]
     pub command_timeout: Option<u64>,
 

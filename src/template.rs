@@ -16,17 +16,26 @@
 //! has no key `nosuch`".
 
 mod filters;
+mod ipaddr;
+mod lookups;
+mod source;
+
+pub use lookups::LookupContext;
 
 use std::cell::OnceCell;
 use std::collections::BTreeSet;
 
-use minijinja::value::Serde;
+use minijinja::value::{merge_maps, Serde};
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value as Jinja};
 use serde_json::{Map, Value};
 
 /// The value `{{ omit }}` renders to. The runner removes every task argument (and list item)
 /// whose value is exactly this string, as Ansible does; [`strip_omitted`] does that.
 pub const OMIT: &str = "__omit_place_holder__converge__";
+
+/// What `{{ ansible_managed }}` gives in a template file when the variables do not set it
+/// (Ansible's `DEFAULT_MANAGED_STR`).
+pub const ANSIBLE_MANAGED: &str = "Ansible managed";
 
 /// Why a template could not be rendered or an expression evaluated.
 ///
@@ -212,7 +221,7 @@ impl Templates {
                 minijinja::escape_formatter(out, state, value)
             }
         });
-        env.set_syntax(file_syntax(FileOptions::default()));
+        env.set_syntax(syntax(&source::Overrides::default()));
         filters::register(&mut env);
         env.add_global("omit", OMIT);
         let globals = env.globals().map(|(name, _)| name.to_string()).collect();
@@ -225,16 +234,27 @@ impl Templates {
     }
 
     /// Render a string that may contain `{{ }}`/`{% %}`; a string without them is returned
-    /// unchanged.
+    /// unchanged. Lookups search the `role_path` and `playbook_dir` variables' directories.
     pub fn render_str(
         &self,
         source: &str,
         vars: &Map<String, Value>,
     ) -> Result<String, TemplateError> {
+        self.render_str_with_lookups(source, &LookupContext::from_vars(vars))
+    }
+
+    /// [`render_str`](Self::render_str) with lookups searching `lookups.search_paths` and
+    /// variables `lookups.vars`.
+    pub fn render_str_with_lookups(
+        &self,
+        source: &str,
+        lookups: &LookupContext<'_>,
+    ) -> Result<String, TemplateError> {
         if !Templates::is_template(source) {
             return Ok(source.to_string());
         }
-        self.render_named(&self.env, "<string>", source, &context(vars), vars)
+        let ctx = context(lookups, false);
+        self.render_text(source, &ctx, lookups.vars)
     }
 
     /// Render every string inside a value recursively (task arguments). A string that is
@@ -246,50 +266,59 @@ impl Templates {
         value: &Value,
         vars: &Map<String, Value>,
     ) -> Result<Value, TemplateError> {
+        self.render_value_with_lookups(value, &LookupContext::from_vars(vars))
+    }
+
+    /// [`render_value`](Self::render_value) with an explicit [`LookupContext`].
+    pub fn render_value_with_lookups(
+        &self,
+        value: &Value,
+        lookups: &LookupContext<'_>,
+    ) -> Result<Value, TemplateError> {
         // Converting the variables is the expensive part; only do it if a template is found.
         let ctx = OnceCell::new();
-        self.render_value_in(value, &ctx, vars)
+        self.render_value_in(value, &ctx, lookups)
     }
 
     fn render_value_in(
         &self,
         value: &Value,
         ctx: &OnceCell<Jinja>,
-        vars: &Map<String, Value>,
+        lookups: &LookupContext<'_>,
     ) -> Result<Value, TemplateError> {
+        let vars = lookups.vars;
         match value {
             Value::String(text) if Templates::is_template(text) => {
-                let ctx = ctx.get_or_init(|| context(vars));
+                let ctx = ctx.get_or_init(|| context(lookups, false));
                 // Only a string that is exactly one expression keeps its native type:
                 // "{{ x }}\n" is text and keeps its newline, as in Ansible.
                 let exact = text.trim() == text.as_str();
                 if let Some((inner, offset)) = single_expression(text).filter(|_| exact) {
-                    if self.env.compile_expression(inner).is_ok() {
+                    let prepared = source::prepare_expression(inner, true);
+                    if self.env.compile_expression(&prepared).is_ok() {
                         let result = self
-                            .eval_in(inner, ctx, vars)
+                            .eval_in(inner, ctx, vars, true)
                             .map_err(|err| err.shift_lines(offset))?;
                         return to_json(&result, inner);
                     }
                 }
-                Ok(Value::String(
-                    self.render_named(&self.env, "<string>", text, ctx, vars)?,
-                ))
+                Ok(Value::String(self.render_text(text, ctx, vars)?))
             }
             Value::Array(items) => items
                 .iter()
-                .map(|item| self.render_value_in(item, ctx, vars))
+                .map(|item| self.render_value_in(item, ctx, lookups))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Value::Array),
             Value::Object(map) => {
                 let mut out = Map::with_capacity(map.len());
                 for (key, item) in map {
                     let key = if Templates::is_template(key) {
-                        let ctx = ctx.get_or_init(|| context(vars));
-                        self.render_named(&self.env, "<string>", key, ctx, vars)?
+                        let ctx = ctx.get_or_init(|| context(lookups, false));
+                        self.render_text(key, ctx, vars)?
                     } else {
                         key.clone()
                     };
-                    out.insert(key, self.render_value_in(item, ctx, vars)?);
+                    out.insert(key, self.render_value_in(item, ctx, lookups)?);
                 }
                 Ok(Value::Object(out))
             }
@@ -305,9 +334,18 @@ impl Templates {
         expression: &str,
         vars: &Map<String, Value>,
     ) -> Result<Value, TemplateError> {
+        self.eval_with_lookups(expression, &LookupContext::from_vars(vars))
+    }
+
+    /// [`eval`](Self::eval) with an explicit [`LookupContext`].
+    pub fn eval_with_lookups(
+        &self,
+        expression: &str,
+        lookups: &LookupContext<'_>,
+    ) -> Result<Value, TemplateError> {
         let (expression, offset) = unwrap_expression(expression);
         let result = self
-            .eval_in(expression, &context(vars), vars)
+            .eval_in(expression, &context(lookups, false), lookups.vars, false)
             .map_err(|err| err.shift_lines(offset))?;
         to_json(&result, expression)
     }
@@ -321,9 +359,19 @@ impl Templates {
         expression: &str,
         vars: &Map<String, Value>,
     ) -> Result<bool, TemplateError> {
+        self.eval_condition_with_lookups(expression, &LookupContext::from_vars(vars))
+    }
+
+    /// [`eval_condition`](Self::eval_condition) with an explicit [`LookupContext`].
+    pub fn eval_condition_with_lookups(
+        &self,
+        expression: &str,
+        lookups: &LookupContext<'_>,
+    ) -> Result<bool, TemplateError> {
         let (inner, offset) = unwrap_expression(expression);
+        // Ansible evaluates conditionals without escaping backslashes (they used to be `{% %}`).
         let result = self
-            .eval_in(inner, &context(vars), vars)
+            .eval_in(inner, &context(lookups, false), lookups.vars, false)
             .map_err(|err| err.shift_lines(offset))?;
         match result.kind() {
             minijinja::value::ValueKind::String => {
@@ -336,16 +384,22 @@ impl Templates {
         }
     }
 
-    /// Render a template file's text for the `template` module with Ansible's defaults
-    /// (trim_blocks on, lstrip_blocks off, trailing newline kept). `name` is the template's
-    /// file name, used in messages.
+    /// Render a template file's text for the `template` module as Ansible does: trim_blocks
+    /// on, lstrip_blocks off, a `#jinja2:` first line applied, trailing newlines of the source
+    /// kept, and `ansible_managed` defined unless the variables set it. `name` is the
+    /// template's file name, used in messages.
     pub fn render_file(
         &self,
         name: &str,
         source: &str,
         vars: &Map<String, Value>,
     ) -> Result<String, TemplateError> {
-        self.render_named(&self.env, name, source, &context(vars), vars)
+        self.render_file_with_lookups(
+            name,
+            source,
+            &LookupContext::from_vars(vars),
+            FileOptions::default(),
+        )
     }
 
     /// [`render_file`](Self::render_file) with the `template` module's `trim_blocks` and
@@ -357,12 +411,28 @@ impl Templates {
         vars: &Map<String, Value>,
         options: FileOptions,
     ) -> Result<String, TemplateError> {
-        if options == FileOptions::default() {
-            return self.render_file(name, source, vars);
-        }
-        let mut env = self.env.clone();
-        env.set_syntax(file_syntax(options));
-        self.render_named(&env, name, source, &context(vars), vars)
+        self.render_file_with_lookups(name, source, &LookupContext::from_vars(vars), options)
+    }
+
+    /// [`render_file_with`](Self::render_file_with) with an explicit [`LookupContext`] (the
+    /// role's and playbook's directories, for `lookup('file', ...)` and friends).
+    pub fn render_file_with_lookups(
+        &self,
+        name: &str,
+        source: &str,
+        lookups: &LookupContext<'_>,
+        options: FileOptions,
+    ) -> Result<String, TemplateError> {
+        let ctx = context(lookups, true);
+        let header = source.starts_with(source::HEADER);
+        render_file_text(&self.env, name, source, &ctx, options).map_err(|err| {
+            let err = self.convert(err, source, false, lookups.vars);
+            if header {
+                err.shift_lines(1)
+            } else {
+                err
+            }
+        })
     }
 
     /// Top-level variable names a template (or, with `expression = true`, a bare expression)
@@ -395,15 +465,17 @@ impl Templates {
     ) -> Result<BTreeSet<String>, TemplateError> {
         let names = if expression {
             let (inner, offset) = unwrap_expression(source);
+            let inner = &*source::prepare_expression(inner, false);
             let compiled = self.env.compile_expression(inner).map_err(|err| {
                 self.convert(err, inner, true, &Map::new())
                     .shift_lines(offset)
             })?;
             compiled.undeclared_variables(nested)
         } else {
+            let prepared = source::prepare(source, &source::Delimiters::default(), false);
             let template = self
                 .env
-                .template_from_named_str("<string>", source)
+                .template_from_named_str("<string>", &prepared)
                 .map_err(|err| self.convert(err, source, false, &Map::new()))?;
             template.undeclared_variables(nested)
         };
@@ -416,29 +488,35 @@ impl Templates {
             .collect())
     }
 
-    fn render_named(
+    /// Render a template string from YAML (task arguments, `debug: msg`): backslashes in
+    /// `{{ }}` string literals stay literal, trailing newlines are kept as Ansible keeps them.
+    fn render_text(
         &self,
-        env: &Environment<'static>,
-        name: &str,
         source: &str,
         ctx: &Jinja,
         vars: &Map<String, Value>,
     ) -> Result<String, TemplateError> {
-        env.template_from_named_str(name, source)
+        let prepared = source::prepare(source, &source::Delimiters::default(), true);
+        self.env
+            .template_from_named_str("<string>", &prepared)
             .and_then(|template| template.render(ctx))
+            .map(|out| preserve_trailing_newlines(source, out, "\n"))
             .map_err(|err| self.convert(err, source, false, vars))
     }
 
     /// Evaluate an expression; an undefined result is an error naming what is missing.
+    /// `escape_backslashes` is Ansible's handling of expressions inside `{{ }}` from YAML.
     fn eval_in(
         &self,
         expression: &str,
         ctx: &Jinja,
         vars: &Map<String, Value>,
+        escape_backslashes: bool,
     ) -> Result<Jinja, TemplateError> {
+        let prepared = source::prepare_expression(expression, escape_backslashes);
         let compiled = self
             .env
-            .compile_expression(expression)
+            .compile_expression(&prepared)
             .map_err(|err| self.convert(err, expression, true, vars))?;
         let result = compiled
             .eval(ctx)
@@ -626,6 +704,26 @@ impl Templates {
     }
 }
 
+/// The items of a `with_<name>: args` loop (`with_items`, `with_fileglob`, `with_sequence`,
+/// `with_first_found`, ...): `args` is the loop's value after templating; a list is the
+/// lookup's terms, anything else one term.
+pub fn lookup_items(
+    name: &str,
+    args: &Value,
+    ctx: &LookupContext<'_>,
+) -> Result<Vec<Value>, TemplateError> {
+    let terms = match args {
+        Value::Array(items) => items.clone(),
+        other => vec![other.clone()],
+    };
+    lookups::run(name, &terms, &Map::new(), &ctx.search_paths, ctx.vars).map_err(|message| {
+        TemplateError::Render {
+            message: format!("with_{name}: {message}"),
+            line: 0,
+        }
+    })
+}
+
 /// Remove every map entry and list item whose value is exactly [`OMIT`], at any depth, as
 /// Ansible does with `{{ omit }}` in task arguments.
 pub fn strip_omitted(value: Value) -> Value {
@@ -647,18 +745,90 @@ pub fn strip_omitted(value: Value) -> Value {
     }
 }
 
-fn file_syntax(options: FileOptions) -> minijinja::syntax::SyntaxConfig {
+fn syntax(overrides: &source::Overrides) -> minijinja::syntax::SyntaxConfig {
+    let d = &overrides.delimiters;
     let mut builder = minijinja::syntax::SyntaxConfig::builder();
     builder
-        .trim_blocks(options.trim_blocks)
-        .lstrip_blocks(options.lstrip_blocks)
-        .keep_trailing_newline(true);
-    // The default delimiters always build; fall back to the defaults rather than panic.
+        .block_delimiters(d.block_start.clone(), d.block_end.clone())
+        .variable_delimiters(d.variable_start.clone(), d.variable_end.clone())
+        .comment_delimiters(d.comment_start.clone(), d.comment_end.clone())
+        .trim_blocks(overrides.trim_blocks)
+        .lstrip_blocks(overrides.lstrip_blocks)
+        .keep_trailing_newline(overrides.keep_trailing_newline);
     builder.build().unwrap_or_default()
 }
 
-fn context(vars: &Map<String, Value>) -> Jinja {
-    Jinja::from(Serde(vars))
+/// Render a template file's text on `env` (the template module and the `template` lookup):
+/// the `#jinja2:` header over `options`, newlines normalised, no backslash escaping, trailing
+/// newlines preserved.
+pub(super) fn render_file_text(
+    env: &Environment<'_>,
+    name: &str,
+    source: &str,
+    ctx: &Jinja,
+    options: FileOptions,
+) -> Result<String, minijinja::Error> {
+    let mut overrides = source::Overrides {
+        trim_blocks: options.trim_blocks,
+        lstrip_blocks: options.lstrip_blocks,
+        ..source::Overrides::default()
+    };
+    let body = source::split_header(source, &mut overrides)
+        .map_err(|message| minijinja::Error::new(ErrorKind::SyntaxError, message))?;
+    // Jinja reads "\r\n" and "\r" as newlines and writes newline_sequence.
+    let body = if body.contains('\r') {
+        std::borrow::Cow::Owned(body.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        std::borrow::Cow::Borrowed(body)
+    };
+    let prepared = source::prepare(&body, &overrides.delimiters, false);
+    let rendered = if overrides == source::Overrides::default() {
+        env.template_from_named_str(name, &prepared)?.render(ctx)?
+    } else {
+        let mut env = env.clone();
+        env.set_syntax(syntax(&overrides));
+        env.template_from_named_str(name, &prepared)?.render(ctx)?
+    };
+    let rendered = if overrides.newline_sequence == "\n" {
+        rendered
+    } else {
+        rendered.replace('\n', &overrides.newline_sequence)
+    };
+    Ok(preserve_trailing_newlines(
+        source,
+        rendered,
+        &overrides.newline_sequence,
+    ))
+}
+
+/// Ansible's `preserve_trailing_newlines`: Jinja drops the template's last newline; add back
+/// as many newlines as the source ends with beyond what the result ends with.
+fn preserve_trailing_newlines(source: &str, mut result: String, newline: &str) -> String {
+    let count = |text: &str| text.len() - text.trim_end_matches('\n').len();
+    let wanted = count(source);
+    let have = count(&result);
+    if wanted > have {
+        result.push_str(&newline.repeat(wanted - have));
+    }
+    result
+}
+
+/// The render context: the host's variables, the lookup state, and in template files
+/// `ansible_managed` unless the variables set it.
+fn context(lookups: &LookupContext<'_>, file: bool) -> Jinja {
+    let vars = Jinja::from(Serde(lookups.vars));
+    let mut extra = std::collections::BTreeMap::new();
+    extra.insert(
+        lookups::STATE_KEY,
+        Jinja::from_object(lookups::LookupState {
+            search_paths: lookups.search_paths.clone(),
+            vars: vars.clone(),
+        }),
+    );
+    if file && !lookups.vars.contains_key("ansible_managed") {
+        extra.insert("ansible_managed", Jinja::from(ANSIBLE_MANAGED));
+    }
+    merge_maps([vars, Jinja::from(extra)])
 }
 
 fn to_json(value: &Jinja, expression: &str) -> Result<Value, TemplateError> {

@@ -17,6 +17,8 @@ use std::path::Path;
 
 /// Names the runner defines for every task.
 const MAGIC_VARIABLES: &[&str] = &[
+    "ansible_failed_task",
+    "ansible_failed_result",
     "inventory_hostname",
     "inventory_hostname_short",
     "group_names",

@@ -32,16 +32,19 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod accounts;
 pub mod args;
 pub mod facts;
 pub mod host;
 pub mod module;
 pub mod plan;
+pub mod pyregex;
 
 mod fsutil;
 mod lines;
 
 pub mod assert;
+pub mod authorized_key;
 pub mod blockinfile;
 pub mod command;
 pub mod copy;
@@ -50,6 +53,8 @@ pub mod debug;
 pub mod dhcpd;
 pub mod fail;
 pub mod file;
+pub mod getent;
+pub mod group;
 pub mod hostname;
 pub mod include_vars;
 pub mod ip6tables;
@@ -73,6 +78,7 @@ pub mod systemd;
 pub mod template;
 pub mod timezone;
 pub mod unit;
+pub mod user;
 pub mod xprofile;
 
 pub use facts::Facts;
@@ -88,6 +94,7 @@ pub use plan::{ApplyError, Change, ChangeDetail, Confirmation, Plan, Step};
 pub fn all() -> &'static [&'static dyn Module] {
     static ALL: &[&dyn Module] = &[
         &Typed::<assert::Assert>::new(),
+        &Typed::<authorized_key::AuthorizedKey>::new(),
         &Typed::<blockinfile::Blockinfile>::new(),
         &Typed::<command::CommandModule>::new(),
         &Typed::<copy::Copy>::new(),
@@ -96,6 +103,8 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<dhcpd::Dhcpd>::new(),
         &Typed::<fail::Fail>::new(),
         &Typed::<file::File>::new(),
+        &Typed::<getent::Getent>::new(),
+        &Typed::<group::Group>::new(),
         &Typed::<hostname::Hostname>::new(),
         &Typed::<include_vars::IncludeVars>::new(),
         &Typed::<ip6tables::Ip6tables>::new(),
@@ -117,6 +126,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<systemd::SystemdService>::new(),
         &Typed::<template::Template>::new(),
         &Typed::<timezone::Timezone>::new(),
+        &Typed::<user::User>::new(),
         &Typed::<xprofile::Xprofile>::new(),
     ];
     ALL

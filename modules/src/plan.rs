@@ -106,6 +106,9 @@ pub struct Plan {
     pub changes: Vec<Change>,
     /// What apply does, in order.
     pub steps: Vec<Step>,
+    /// Steps a real run always performs first that are no change to report, as Ansible
+    /// counts them (`systemctl daemon-reload`). They run even when nothing else changes.
+    pub always: Vec<Step>,
     /// Values for `register` beyond `changed`/`failed` (e.g. `stat`, `msg`).
     pub result: Map<String, Value>,
     /// Things the user should know even when nothing fails (shown as warnings).
@@ -151,7 +154,7 @@ impl Plan {
     /// `stderr_lines` of the last command (what Ansible users `register`).
     pub fn apply(&self, host: &mut dyn Host) -> Result<Map<String, Value>, ApplyError> {
         let mut result = self.result.clone();
-        for step in &self.steps {
+        for step in self.always.iter().chain(&self.steps) {
             match step {
                 Step::WriteFile {
                     path,

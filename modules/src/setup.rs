@@ -2,8 +2,13 @@
 //!
 //! One shell script prints marked sections (`==hostname==`, `==os-release==`, `==addr==`…)
 //! from `hostname`, `/etc/slackware-version`, `/etc/os-release`, `/etc/debian_version`,
-//! `uname`, `id`, `$HOME`, `ip -o addr show`, `ip -o link show` and the default routes; the
-//! script never changes the host. [`parse`] turns that text into [`Facts`] (a pure function
+//! `uname`, `id`, `getent`, `$HOME`, `env`, `ip -o addr show`, `ip -o link show`, the default
+//! routes, `/proc/meminfo`, `/proc/cpuinfo`, `date`, the mount table with `stat -f`, `lsblk`
+//! and `findmnt`, selinuxfs, and the files Ansible reads to detect containers and VMs; the
+//! script never changes the host. Where converge differs from Ansible on purpose:
+//! `service_mgr` is `bsdinit` on Slackware and `pkg_mgr` is `slackpkg` there (the `service`
+//! and `package` modules use them), `service_mgr` does not read `/proc/1/comm`, and
+//! `systemd-detect-virt` answers when none of Ansible's virtualization checks matched. [`parse`] turns that text into [`Facts`] (a pure function
 //! tested with fixture outputs) and [`to_ansible_vars`] spells the facts the way playbooks
 //! read them (`ansible_facts.os_family`, `ansible_default_ipv6.address`, `ansible_eth0`).
 //! Idempotence: setup never changes anything; its plan is always "ok".
@@ -13,41 +18,105 @@
 //!     filter: "ansible_default_ipv*"
 //! ```
 
+mod system;
+
 use crate::args::StringList;
-use crate::facts::{DefaultRoute, Facts, Interface};
+use crate::facts::{DefaultRoute, Facts, Interface, Mount, Selinux};
 use crate::host::{Command, Host, HostError};
 use crate::module::{Context, ModuleError, TypedModule};
 use crate::Plan;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+pub use system::{
+    detect_virtualization, getfqdn, parse_date_time, parse_env, parse_memory, parse_mounts,
+    parse_passwd, parse_processor, parse_selinux, VirtInputs,
+};
 
 /// The script [`gather`] runs: every section starts with a `==NAME==` line.
 ///
 /// `/sbin` and `/usr/sbin` are added to `PATH` because `ip` lives there on Slackware and a
 /// non-root login shell does not have them.
-pub const SCRIPT: &str = r#"PATH="$PATH:/sbin:/usr/sbin:/bin:/usr/bin"; export PATH
+pub const SCRIPT: &str = r#"echo '==env=='; env -0 2>/dev/null || env; echo
+PATH="$PATH:/sbin:/usr/sbin:/bin:/usr/bin"; export PATH
 echo '==hostname=='; hostname 2>/dev/null || cat /proc/sys/kernel/hostname 2>/dev/null
 echo '==fqdn=='; hostname -f 2>/dev/null
+echo '==nodename=='; uname -n
+echo '==fqdn-lookup=='
+set -- $(getent ahosts "$(uname -n)" 2>/dev/null | head -n 1)
+[ -n "$1" ] && getent hosts "$1" 2>/dev/null | head -n 1
 echo '==slackware-version=='; cat /etc/slackware-version 2>/dev/null
 echo '==os-release=='; cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null
 echo '==debian-version=='; cat /etc/debian_version 2>/dev/null
 echo '==kernel=='; uname -r
+echo '==kernel-version=='; uname -v
 echo '==machine=='; uname -m
 echo '==service-mgr=='
 if [ -d /run/systemd/system ]; then echo systemd
 elif [ -f /etc/rc.d/rc.M ]; then echo bsdinit
+elif [ -e /sbin/openrc ]; then echo openrc
 else echo sysvinit; fi
 echo '==pkg-mgr=='
 if command -v apt-get >/dev/null 2>&1; then echo apt
 elif command -v slackpkg >/dev/null 2>&1 || [ -x /sbin/installpkg ]; then echo slackpkg
+elif [ -e /usr/bin/dnf5 ]; then echo dnf5
+elif [ -e /usr/bin/dnf ] || [ -e /usr/bin/yum ]; then echo dnf
+elif [ -e /usr/bin/zypper ]; then echo zypper
+elif [ -e /usr/bin/pacman ]; then echo pacman
+elif [ -e /sbin/apk ]; then echo apk
+elif [ -e /usr/bin/emerge ]; then echo portage
+elif [ -e /usr/bin/xbps-install ]; then echo xbps
 else echo unknown; fi
 echo '==user-id=='; id -un 2>/dev/null || whoami 2>/dev/null
 echo '==user-dir=='; echo "$HOME"
+echo '==passwd=='; getent passwd "$(id -un 2>/dev/null)" 2>/dev/null | head -n 1
 echo '==link=='; ip -o link show 2>/dev/null
 echo '==addr=='; ip -o addr show 2>/dev/null
 echo '==route4=='; ip -4 route show default 2>/dev/null
 echo '==route6=='; ip -6 route show default 2>/dev/null
+echo '==meminfo=='
+grep -E '^(MemTotal|MemFree|Buffers|Cached|SwapCached|SwapTotal|SwapFree):' /proc/meminfo 2>/dev/null
+echo '==cpuinfo=='
+grep -E '^(processor|vendor_id|model name|Processor|cpu|Vendor|physical id|core id|cpu cores|siblings|# processors|max thread id|ncpus active|machine)[[:space:]]*:' /proc/cpuinfo 2>/dev/null
+echo '==nproc=='; nproc 2>/dev/null
+echo '==date=='; date '+%Y %m %d %H %M %S %s %N %z %A %w %W %Z'
+echo '==zones=='
+y=$(date +%Y); date -d "$y-01-01 12:00" '+%z %Z' 2>/dev/null; date -d "$y-07-01 12:00" '+%z %Z' 2>/dev/null
+m=/etc/mtab; [ -e $m ] || m=/proc/mounts
+echo '==mounts=='; cat $m 2>/dev/null
+echo '==statfs=='
+set --
+while read -r dev mnt fs rest; do
+  case "$fs" in none) continue;; esac
+  case "$dev" in /*|\\*|*:/*) ;; *) continue;; esac
+  case "$mnt" in *\\[0-7][0-7][0-7]*) mnt=$(printf '%b' "$(printf '%s' "$mnt" | sed 's/\\\([0-7]\)/\\0\1/g')");; esac
+  set -- "$@" "$mnt"
+done < $m
+[ $# -gt 0 ] && stat -f -c '%S %s %b %a %c %d %n' -- "$@" 2>/dev/null
+set --
+echo '==lsblk=='; lsblk --list --noheadings --paths --output NAME,UUID --exclude 2 2>/dev/null
+echo '==findmnt=='; findmnt --list --noheadings --notruncate 2>/dev/null
+echo '==selinux=='
+if [ -r /sys/fs/selinux/enforce ]; then
+  echo "enforce=$(cat /sys/fs/selinux/enforce)"
+  echo "policyvers=$(cat /sys/fs/selinux/policyvers 2>/dev/null)"
+  grep -E '^(SELINUX|SELINUXTYPE)=' /etc/selinux/config 2>/dev/null
+fi
+echo '==cgroup1=='; cat /proc/1/cgroup 2>/dev/null
+echo '==environ1=='; tr '\0' '\n' 2>/dev/null < /proc/1/environ | grep '^container='
+echo '==virt-files=='
+for f in /proc/vz /proc/bc /proc/lve /.dockerenv /.dockerinit /proc/xen /dev/kvm; do
+  [ -e $f ] && echo $f
+done
+echo '==systemd-container=='; cat /run/systemd/container 2>/dev/null
+echo '==xen-capabilities=='; cat /proc/xen/capabilities 2>/dev/null
+echo '==dmi=='
+for k in product_name sys_vendor product_family bios_vendor; do
+  [ -r /sys/devices/virtual/dmi/id/$k ] && echo "$k=$(cat /sys/devices/virtual/dmi/id/$k)"
+done
+echo '==vxid=='; grep '^VxID:' /proc/self/status 2>/dev/null
+echo '==modules=='; cut -d' ' -f1 /proc/modules 2>/dev/null | grep -xE 'kvm|vboxdrv|virtio'
+echo '==detect-virt=='; systemd-detect-virt 2>/dev/null
 echo '==end=='
 exit 0
 "#;
@@ -102,8 +171,23 @@ pub fn parse(text: &str) -> Facts {
     if let Some((short, _)) = facts.hostname.split_once('.') {
         facts.hostname = short.to_string();
     }
+    facts.nodename = first("nodename");
+    if facts.nodename.is_empty() {
+        facts.nodename = first("hostname");
+    } else {
+        // Ansible's `hostname` is the node name's first label.
+        facts.hostname = facts
+            .nodename
+            .split('.')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+    }
     let fqdn = first("fqdn");
-    facts.fqdn = if fqdn.is_empty() || (fqdn == "localhost" && !facts.hostname.is_empty()) {
+    facts.fqdn = if sections.iter().any(|(n, _)| *n == "fqdn-lookup") {
+        // The reverse lookup Python's socket.getfqdn() does, which Ansible reports.
+        getfqdn(&first("fqdn-lookup"), &facts.nodename)
+    } else if fqdn.is_empty() || (fqdn == "localhost" && !facts.hostname.is_empty()) {
         first("hostname")
     } else {
         fqdn
@@ -115,11 +199,36 @@ pub fn parse(text: &str) -> Facts {
     set_distribution(&mut facts, &os_release, &slackware, &debian_version);
 
     facts.kernel = first("kernel");
+    facts.kernel_version = first("kernel-version");
     facts.architecture = first("machine");
     facts.service_mgr = first("service-mgr");
     facts.pkg_mgr = first("pkg-mgr");
     facts.user_id = first("user-id");
     facts.user_dir = first("user-dir");
+    facts.user = parse_passwd(&first("passwd"));
+    facts.env = parse_env(&section("env").join("\n"));
+    facts.memory = parse_memory(&section("meminfo"));
+    facts.processor = parse_processor(&section("cpuinfo"), &first("nproc"), &facts.architecture);
+    facts.date_time = parse_date_time(&first("date"), &section("zones"));
+    facts.mounts = parse_mounts(
+        &section("mounts"),
+        &section("statfs"),
+        &section("lsblk"),
+        &section("findmnt"),
+    );
+    facts.selinux = parse_selinux(&section("selinux"));
+    facts.virtualization = detect_virtualization(&VirtInputs {
+        cgroup: section("cgroup1"),
+        environ: section("environ1"),
+        files: section("virt-files").into_iter().map(str::trim).collect(),
+        systemd_container: first("systemd-container"),
+        xen_capabilities: section("xen-capabilities"),
+        dmi: section("dmi"),
+        vxid: section("vxid"),
+        cpuinfo: section("cpuinfo"),
+        modules: section("modules").into_iter().map(str::trim).collect(),
+        detect_virt: first("detect-virt"),
+    });
     facts.interfaces = parse_interfaces(&section("link"), &section("addr"));
     facts.default_ipv4 = parse_default_route(&section("route4"));
     facts.default_ipv6 = parse_default_route(&section("route6"));
@@ -458,6 +567,52 @@ fn default_route_value(route: &Option<DefaultRoute>, facts: &Facts, v6: bool) ->
     Value::Object(value)
 }
 
+/// One `ansible_mounts` entry.
+fn mount_value(mount: &Mount) -> Value {
+    let mut value = json!({
+        "mount": mount.mount,
+        "device": mount.device,
+        "fstype": mount.fstype,
+        "options": mount.options,
+        "dump": mount.dump,
+        "passno": mount.passno,
+        "uuid": mount.uuid,
+    });
+    if let Some(size) = &mount.size {
+        value["size_total"] = json!(size.fragment_size * size.block_total);
+        value["size_available"] = json!(size.fragment_size * size.block_available);
+        value["block_size"] = json!(size.block_size);
+        value["block_total"] = json!(size.block_total);
+        value["block_available"] = json!(size.block_available);
+        value["block_used"] = json!(size.block_total.saturating_sub(size.block_available));
+        value["inode_total"] = json!(size.inode_total);
+        value["inode_available"] = json!(size.inode_available);
+        value["inode_used"] = json!(size.inode_total.saturating_sub(size.inode_available));
+    }
+    value
+}
+
+fn selinux_value(selinux: &Selinux) -> Value {
+    let mut value = Map::new();
+    let status = if selinux.status.is_empty() {
+        "disabled"
+    } else {
+        &selinux.status
+    };
+    value.insert("status".into(), json!(status));
+    for (key, field) in [
+        ("mode", &selinux.mode),
+        ("config_mode", &selinux.config_mode),
+        ("type", &selinux.policy_type),
+        ("policyvers", &selinux.policyvers),
+    ] {
+        if let Some(field) = field {
+            value.insert(key.into(), json!(field));
+        }
+    }
+    Value::Object(value)
+}
+
 /// The `ansible_facts` dictionary (keys without the `ansible_` prefix).
 pub fn ansible_facts(facts: &Facts) -> Map<String, Value> {
     let major = facts
@@ -486,6 +641,69 @@ pub fn ansible_facts(facts: &Facts) -> Map<String, Value> {
     put("pkg_mgr", json!(facts.pkg_mgr));
     put("user_id", json!(facts.user_id));
     put("user_dir", json!(facts.user_dir));
+    put("nodename", json!(facts.nodename));
+    put(
+        "domain",
+        json!(facts
+            .fqdn
+            .split_once('.')
+            .map(|(_, domain)| domain)
+            .unwrap_or("")),
+    );
+    put("kernel_version", json!(facts.kernel_version));
+    if let Some(uid) = facts.user.uid {
+        put("user_uid", json!(uid));
+        put("user_gid", json!(facts.user.gid));
+        put("user_gecos", json!(facts.user.gecos));
+        put("user_shell", json!(facts.user.shell));
+    }
+    put("env", json!(facts.env));
+    put(
+        "mounts",
+        Value::Array(facts.mounts.iter().map(mount_value).collect()),
+    );
+    put("selinux", selinux_value(&facts.selinux));
+    let virt = &facts.virtualization;
+    if !virt.kind.is_empty() {
+        put("virtualization_type", json!(virt.kind));
+        put("virtualization_role", json!(virt.role));
+        put("virtualization_tech_guest", json!(virt.tech_guest));
+        put("virtualization_tech_host", json!(virt.tech_host));
+    }
+    let memory = &facts.memory;
+    if let Some(total) = memory.total {
+        put("memtotal_mb", json!(total));
+        put("memfree_mb", json!(memory.free));
+        put("swaptotal_mb", json!(memory.swap_total));
+        put("swapfree_mb", json!(memory.swap_free));
+        let minus = |a: Option<u64>, b: Option<u64>| Some(a?.saturating_sub(b?));
+        let nocache_free = (|| Some(memory.cached? + memory.free? + memory.buffers?))();
+        put(
+            "memory_mb",
+            json!({
+                "real": {"total": total, "used": minus(Some(total), memory.free), "free": memory.free},
+                "nocache": {"free": nocache_free, "used": minus(Some(total), nocache_free)},
+                "swap": {
+                    "total": memory.swap_total,
+                    "free": memory.swap_free,
+                    "used": minus(memory.swap_total, memory.swap_free),
+                    "cached": memory.swap_cached,
+                },
+            }),
+        );
+    }
+    let cpu = &facts.processor;
+    if !cpu.processor.is_empty() {
+        put("processor", json!(cpu.processor));
+        put("processor_count", json!(cpu.count));
+        put("processor_cores", json!(cpu.cores));
+        put("processor_threads_per_core", json!(cpu.threads_per_core));
+        put("processor_vcpus", json!(cpu.vcpus));
+        put("processor_nproc", json!(cpu.nproc));
+    }
+    if !facts.date_time.is_empty() {
+        put("date_time", json!(facts.date_time));
+    }
     put(
         "interfaces",
         json!(facts

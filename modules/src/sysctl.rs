@@ -317,11 +317,12 @@ pub struct ConfEdit {
 /// The file after `edits`: each managed key's first line gets the new value in place (its own
 /// spelling and spacing kept; untouched when the value is already equal), its later duplicates
 /// are removed, keys not in the file are appended at the end (spaced like the file's last
-/// setting, else `key = value`). Every other line is kept byte for byte.
+/// setting, else Ansible's `key=value`). Every other line is kept byte for byte.
 pub fn edit_conf(text: &str, edits: &[ConfEdit]) -> String {
     let mut lines = Lines::parse(text);
     let mut seen = vec![false; edits.len()];
-    let mut spaced = true;
+    // A file with no key lines yet gets `key=value`, as Ansible writes it.
+    let mut spaced = false;
     let mut index = 0;
     while index < lines.len() {
         let line = lines.text(index).to_string();
@@ -856,8 +857,9 @@ mod tests {
     fn appends_with_the_file_spacing() {
         let out = edit_conf("a.b=1\n", &[edit("c.d", Some("2"))]);
         assert_eq!(out, "a.b=1\nc.d=2\n");
+        // A new file gets Ansible's `key=value`.
         let out = edit_conf("", &[edit("c.d", Some("2"))]);
-        assert_eq!(out, "c.d = 2\n");
+        assert_eq!(out, "c.d=2\n");
     }
 
     #[test]

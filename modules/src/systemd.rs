@@ -4,7 +4,8 @@
 //! one call. Plans, in Ansible's order: `systemctl daemon-reload`, `mask`/`unmask`,
 //! `enable`/`disable`, then `start`/`stop`/`restart`/`reload` — each a `systemctl` argv.
 //! Idempotence: `started`/`stopped`/`enabled`/`masked` change only when the unit differs;
-//! `restarted`, `reloaded` and `daemon_reload: yes` always run (as in Ansible). A unit that
+//! `restarted` and `reloaded` always run (as in Ansible); `daemon_reload: yes` always runs but,
+//! as in Ansible, is no change by itself. A unit that
 //! is not running counts as stopped; `reloaded` on a stopped unit starts it.
 //!
 //! ```yaml

@@ -145,20 +145,12 @@ pub fn check_unit_name(name: &str) -> Result<(), ArgsError> {
 /// Read the unit and plan the changes `request` asks for.
 pub fn plan_unit(host: &mut dyn Host, request: &UnitRequest) -> Result<Plan, ModuleError> {
     let mut plan = Plan::unchanged();
+    // Ansible runs these but does not count them as a change; neither does converge.
     if request.daemon_reload {
-        plan.push(
-            Change::note("systemd", "reload unit files (`systemctl daemon-reload`)"),
-            [systemctl(&["daemon-reload"], None, false)],
-        );
+        plan.always.push(systemctl(&["daemon-reload"], None, false));
     }
     if request.daemon_reexec {
-        plan.push(
-            Change::note(
-                "systemd",
-                "re-execute the manager (`systemctl daemon-reexec`)",
-            ),
-            [systemctl(&["daemon-reexec"], None, false)],
-        );
+        plan.always.push(systemctl(&["daemon-reexec"], None, false));
     }
     let Some(name) = request.name.as_deref() else {
         return Ok(plan);

@@ -31,10 +31,11 @@ fn plan(
         .plan(&args, host, &Context { facts })
 }
 
-/// The command lines of the plan's steps.
+/// The command lines of the plan's steps, those that always run first.
 fn steps(plan: &Plan) -> Vec<String> {
-    plan.steps
+    plan.always
         .iter()
+        .chain(&plan.steps)
         .map(|step| match step {
             Step::Run { command, .. } => command.to_shell_line(),
             other => format!("{other:?}"),
@@ -412,6 +413,20 @@ fn systemd_daemon_reload_mask_and_state() {
             "systemctl start foo"
         ]
     );
+}
+
+#[test]
+fn a_lone_daemon_reload_runs_but_is_no_change_as_in_ansible() {
+    let mut host = MemoryHost::new();
+    let plan = plan(
+        "systemd",
+        json!({"daemon_reload": true}),
+        &mut host,
+        &facts("systemd"),
+    )
+    .expect("plan");
+    assert!(!plan.is_change());
+    assert_eq!(steps(&plan), ["systemctl daemon-reload"]);
 }
 
 #[test]

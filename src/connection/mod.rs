@@ -19,6 +19,19 @@ pub trait Connection: Host + Send {
     /// Take converge's per-host run lock until the connection closes, so that two runs
     /// never change one host at the same time.
     fn hold_run_lock(&mut self) -> Result<(), RunLockError>;
+
+    /// Facts about how the connection was made that are worth a line with `-v`: SSH options
+    /// accepted without effect (`ControlPersist`, `GSSAPIAuthentication`…), algorithms not
+    /// implemented, a host key recorded.
+    fn notes(&self) -> &[String] {
+        &[]
+    }
+
+    /// What the user must see even without `-v`: a changed host key accepted because host key
+    /// checking is off.
+    fn warnings(&self) -> &[String] {
+        &[]
+    }
 }
 
 /// Where the run lock lives on a host: on the persistent filesystem (not /run, which a

@@ -1,9 +1,14 @@
-//! Choosing and opening a host's transport from its inventory variables, Ansible's way:
+//! Choosing and opening a host's transport from its variables, Ansible's way:
 //! `ansible_connection`, `ansible_host`, `ansible_port`, `ansible_user`,
-//! `ansible_ssh_private_key_file`, and the `-o`/`-F` options in `ansible_ssh_common_args`
-//! and `ansible_ssh_extra_args`.
+//! `ansible_ssh_private_key_file`, `ansible_password`, `ansible_host_key_checking`,
+//! `ansible_timeout`, and the OpenSSH client arguments in `ansible_ssh_args`,
+//! `ansible_ssh_common_args` and `ansible_ssh_extra_args` (`-o KEY=VALUE`, `-F`, `-i`, `-p`,
+//! `-l`, `-J`, `-C`, `-4`/`-6`, `-c`, `-m`; every other OpenSSH flag is accepted and noted).
+//! Extra variables (`-e`) win over the inventory's, as in Ansible; the command line's
+//! connection flags (`-u`, `--private-key`, `-T`…) win over both.
 
 use super::local::LocalConnection;
+use super::ssh::config::HostConfig;
 use super::ssh::{HostKeyChecking, SshConnection, SshTarget};
 use super::{Connection, Secret};
 use crate::extra_vars::split_words;
@@ -57,14 +62,38 @@ impl Endpoint {
             Endpoint::Local => Endpoint::Local,
             Endpoint::Ssh(target) => {
                 let mut target = target.clone();
-                target.connect_timeout = timeout;
+                target.connect_timeout = Some(timeout);
                 Endpoint::Ssh(target)
             }
         }
     }
+
+    /// The SSH arguments accepted without effect, in words (for `-v`). The connection's
+    /// [`super::Connection::notes`] has these and those of `~/.ssh/config`.
+    pub fn notes(&self) -> &[String] {
+        match self {
+            Endpoint::Local => &[],
+            Endpoint::Ssh(target) => &target.options.notes,
+        }
+    }
 }
 
-/// Work out how to reach `host` from its variables.
+/// The variables that decide a host's connection: the inventory's, overridden by the extra
+/// variables (`-e`), which win over everything in Ansible. The runner's become settings
+/// (`ansible_become`, `ansible_become_user`, `ansible_become_method`) read the same map.
+pub fn connection_vars(
+    host_vars: &Map<String, Value>,
+    extra_vars: &Map<String, Value>,
+) -> Map<String, Value> {
+    let mut vars = host_vars.clone();
+    for (key, value) in extra_vars {
+        vars.insert(key.clone(), value.clone());
+    }
+    vars
+}
+
+/// Work out how to reach `host` from its variables: [`connection_vars`] (the inventory's with
+/// the extra variables over them).
 pub fn endpoint(
     host: &str,
     vars: &Map<String, Value>,
@@ -78,6 +107,7 @@ pub fn endpoint(
             _ => None,
         }
     };
+    let first = |keys: &[&str]| keys.iter().find_map(|k| text(k));
     let kind = options
         .connection
         .clone()
@@ -85,7 +115,7 @@ pub fn endpoint(
         .unwrap_or_else(|| "ssh".into());
     match kind.as_str() {
         "local" => return Ok(Endpoint::Local),
-        "ssh" | "smart" | "paramiko" => {}
+        "ssh" | "smart" | "paramiko" | "ansible.builtin.ssh" | "ansible.legacy.ssh" => {}
         other => {
             return Err(format!(
                 "unknown connection type `{other}` for `{host}`; converge knows `local` and `ssh`"
@@ -93,10 +123,10 @@ pub fn endpoint(
         }
     }
     let mut target = SshTarget::new(host);
-    if let Some(address) = text("ansible_host").or_else(|| text("ansible_ssh_host")) {
+    if let Some(address) = first(&["ansible_host", "ansible_ssh_host"]) {
         target.address = address;
     }
-    if let Some(port) = text("ansible_port").or_else(|| text("ansible_ssh_port")) {
+    if let Some(port) = first(&["ansible_port", "ansible_ssh_port"]) {
         target.port =
             Some(port.parse().map_err(|_| {
                 format!("`ansible_port` of `{host}` is `{port}`, not a port number")
@@ -105,128 +135,163 @@ pub fn endpoint(
     target.user = options
         .user
         .clone()
-        .or_else(|| text("ansible_user"))
-        .or_else(|| text("ansible_ssh_user"));
-    if let Some(key) = options
-        .private_key
-        .clone()
-        .or_else(|| text("ansible_ssh_private_key_file").map(PathBuf::from))
-        .or_else(|| text("ansible_private_key_file").map(PathBuf::from))
-    {
+        .or_else(|| first(&["ansible_user", "ansible_ssh_user"]));
+    if let Some(key) = options.private_key.clone().or_else(|| {
+        first(&["ansible_ssh_private_key_file", "ansible_private_key_file"]).map(PathBuf::from)
+    }) {
         target.identity_files.push(key);
     }
-    if let Some(checking) = text("ansible_host_key_checking") {
+    if let Some(checking) = first(&["ansible_host_key_checking", "ansible_ssh_host_key_checking"]) {
+        // Ansible's `host_key_checking = False` is OpenSSH's `StrictHostKeyChecking=no`;
+        // True adds nothing, leaving the ssh arguments and config to decide.
         if matches!(
             checking.to_ascii_lowercase().as_str(),
             "false" | "no" | "0" | "off"
         ) {
-            target.host_key_checking = HostKeyChecking::Off;
+            target.host_key_checking = Some(HostKeyChecking::Off);
         }
     }
-    for key in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
+    if let Some(seconds) = first(&["ansible_timeout", "ansible_ssh_timeout"]) {
+        target.connect_timeout = Some(Duration::from_secs(seconds.parse().map_err(|_| {
+            format!("`ansible_timeout` of `{host}` is `{seconds}`, not a number of seconds")
+        })?));
+    }
+    // In the order Ansible passes them to ssh: the first value given for an option wins.
+    for key in [
+        "ansible_ssh_args",
+        "ansible_ssh_common_args",
+        "ansible_ssh_extra_args",
+    ] {
         if let Some(args) = text(key) {
             apply_ssh_args(&mut target, &args).map_err(|e| format!("`{key}` of `{host}`: {e}"))?;
         }
     }
     if let Some(checking) = options.host_key_checking {
-        target.host_key_checking = checking;
+        target.host_key_checking = Some(checking);
     }
     if let Some(seconds) = options.timeout {
-        target.connect_timeout = Duration::from_secs(seconds);
+        target.connect_timeout = Some(Duration::from_secs(seconds));
     }
-    if let Some(seconds) = options.command_timeout {
-        target.command_timeout = Duration::from_secs(seconds);
-    }
-    target.password = options.password.clone();
+    target.command_timeout = options.command_timeout.map(Duration::from_secs);
+    target.password = options.password.clone().or_else(|| {
+        first(&[
+            "ansible_password",
+            "ansible_ssh_pass",
+            "ansible_ssh_password",
+        ])
+        .map(Secret)
+    });
     target.passphrase = options.passphrase.clone();
     Ok(Endpoint::Ssh(Box::new(target)))
 }
 
-/// The OpenSSH client options converge understands in `ansible_ssh_common_args`.
+/// OpenSSH's flags that take a value (`ssh -p 2222`, `-p2222`).
+const FLAGS_WITH_VALUE: &str = "BbcDEeFIiJLlmOoPpQRSWw";
+/// OpenSSH's flags without a value (`-C`, `-4`, `-vvv`).
+const FLAGS_ALONE: &str = "46AaCfGgKkMNnqsTtVvXxYy";
+
+/// The OpenSSH client arguments of `ansible_ssh_common_args` and friends, read as ssh reads
+/// its command line. Every ssh flag and `-o` option is accepted; those without meaning for
+/// converge are noted in `target.options.notes`.
 fn apply_ssh_args(target: &mut SshTarget, args: &str) -> Result<(), String> {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"));
+    let name = target.name.clone();
     let words = split_words(args).ok_or("unclosed quote")?;
     let mut words = words.into_iter();
     while let Some(word) = words.next() {
-        let (flag, inline) = if word.len() > 2 && word.starts_with('-') && !word.starts_with("--") {
-            (word[..2].to_string(), Some(word[2..].to_string()))
-        } else {
-            (word.clone(), None)
+        let Some(flags) = word.strip_prefix('-').filter(|f| !f.is_empty()) else {
+            target
+                .options
+                .notes
+                .push(format!("ssh argument `{word}` is not an option; ignored"));
+            continue;
         };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| words.next())
-                .ok_or_else(|| format!("`{flag}` needs a value"))
-        };
-        match flag.as_str() {
-            "-o" => {
-                let option = value()?;
-                let (key, val) = option
-                    .split_once('=')
-                    .or_else(|| option.split_once(' '))
-                    .ok_or_else(|| format!("`-o {option}` is not KEY=VALUE"))?;
-                apply_option(target, key.trim(), val.trim())?;
+        for (at, flag) in flags.char_indices() {
+            if FLAGS_WITH_VALUE.contains(flag) {
+                let inline = &flags[at + flag.len_utf8()..];
+                let value = if inline.is_empty() {
+                    words
+                        .next()
+                        .ok_or_else(|| format!("`-{flag}` needs a value"))?
+                } else {
+                    inline.to_string()
+                };
+                apply_flag(target, flag, &value, &home, &name)?;
+                break;
             }
-            "-F" => target.ssh_config = Some(PathBuf::from(value()?)),
-            "-i" => target.identity_files.push(PathBuf::from(value()?)),
-            "-p" => {
-                let port = value()?;
-                target.port = Some(port.parse().map_err(|_| format!("`-p {port}` is not a port"))?);
+            if !FLAGS_ALONE.contains(flag) {
+                target
+                    .options
+                    .notes
+                    .push(format!("`-{flag}` is not an OpenSSH client flag; ignored"));
+                continue;
             }
-            "-l" => target.user = Some(value()?),
-            "-J" => {
-                return Err(
-                    "`-J` is not supported here; put `ProxyJump` in ~/.ssh/config or a file named with `-F`"
-                        .into(),
-                )
+            let options = &mut target.options;
+            let set = |options: &mut HostConfig, key: &str, value: &str| {
+                options.set(key, value, &home, &name)
+            };
+            match flag {
+                '4' => set(options, "AddressFamily", "inet")?,
+                '6' => set(options, "AddressFamily", "inet6")?,
+                'C' => set(options, "Compression", "yes")?,
+                'A' | 'a' => options
+                    .notes
+                    .push(format!("`-{flag}` (agent forwarding): converge opens no forwardings; ignored")),
+                'X' | 'x' | 'Y' => options
+                    .notes
+                    .push(format!("`-{flag}` (X11 forwarding): converge opens no forwardings; ignored")),
+                'v' | 'q' => options
+                    .notes
+                    .push(format!("`-{flag}` (OpenSSH's own logging): converge reports with -v; ignored")),
+                't' | 'T' => options.notes.push(format!(
+                    "`-{flag}` (terminal allocation): converge runs commands without a terminal; ignored"
+                )),
+                other => options.notes.push(format!(
+                    "`-{other}`: an OpenSSH client flag with no meaning for converge; ignored"
+                )),
             }
-            other => return Err(format!("ssh option `{other}` is not supported by converge")),
         }
     }
     Ok(())
 }
 
-fn apply_option(target: &mut SshTarget, key: &str, value: &str) -> Result<(), String> {
-    match key.to_ascii_lowercase().as_str() {
-        "userknownhostsfile" => target.known_hosts = Some(PathBuf::from(value)),
-        "stricthostkeychecking" => {
-            target.host_key_checking = match value.to_ascii_lowercase().as_str() {
-                "yes" | "true" => HostKeyChecking::Strict,
-                "accept-new" => HostKeyChecking::AcceptNew,
-                "no" | "off" | "false" => HostKeyChecking::Off,
-                other => {
-                    return Err(format!(
-                        "StrictHostKeyChecking `{other}` is not yes, accept-new or no"
-                    ))
-                }
+/// One ssh flag that takes a value.
+fn apply_flag(
+    target: &mut SshTarget,
+    flag: char,
+    value: &str,
+    home: &std::path::Path,
+    name: &str,
+) -> Result<(), String> {
+    let options = &mut target.options;
+    match flag {
+        'o' => {
+            let (key, val) = value
+                .split_once('=')
+                .or_else(|| value.trim().split_once(char::is_whitespace))
+                .ok_or_else(|| format!("`-o {value}` is not KEY=VALUE"))?;
+            options.set(key.trim(), val.trim(), home, name)?;
+        }
+        'F' => {
+            if target.ssh_config.is_none() {
+                target.ssh_config = Some(PathBuf::from(value));
             }
         }
-        "identityfile" => target.identity_files.push(PathBuf::from(value)),
-        "port" => {
-            target.port = Some(
-                value
-                    .parse()
-                    .map_err(|_| format!("Port `{value}` is not a port"))?,
-            )
-        }
-        "user" => target.user = Some(value.to_string()),
-        "connecttimeout" => {
-            let seconds: u64 = value
-                .parse()
-                .map_err(|_| format!("ConnectTimeout `{value}` is not a number of seconds"))?;
-            target.connect_timeout = Duration::from_secs(seconds);
-        }
-        // Options that change nothing for converge's client.
-        "identitiesonly"
-        | "controlmaster"
-        | "controlpersist"
-        | "controlpath"
-        | "kexalgorithms"
-        | "compression"
-        | "serveraliveinterval"
-        | "loglevel"
-        | "batchmode" => {}
-        other => return Err(format!("ssh option `{other}` is not supported by converge")),
+        'i' => options.set("IdentityFile", value, home, name)?,
+        'p' => options.set("Port", value, home, name)?,
+        'l' => options.set("User", value, home, name)?,
+        'J' => options.set("ProxyJump", value, home, name)?,
+        'c' => options.set("Ciphers", value, home, name)?,
+        'm' => options.set("MACs", value, home, name)?,
+        'S' => options.set("ControlPath", value, home, name)?,
+        'L' | 'R' | 'D' | 'W' | 'w' => options.notes.push(format!(
+            "`-{flag} {value}` (forwarding): converge opens no forwardings; ignored"
+        )),
+        other => options.notes.push(format!(
+            "`-{other} {value}`: an OpenSSH client flag with no meaning for converge; ignored"
+        )),
     }
     Ok(())
 }
@@ -234,10 +299,26 @@ fn apply_option(target: &mut SshTarget, key: &str, value: &str) -> Result<(), St
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::connection::ssh::config::{AddressFamily, Proxy};
     use serde_json::json;
 
+    fn endpoint_of(
+        vars: Value,
+        extra: Value,
+        options: &ConnectOptions,
+    ) -> Result<Endpoint, String> {
+        endpoint(
+            "h1",
+            &connection_vars(
+                vars.as_object().expect("map"),
+                extra.as_object().expect("map"),
+            ),
+            options,
+        )
+    }
+
     fn target(vars: Value, options: &ConnectOptions) -> SshTarget {
-        match endpoint("h1", vars.as_object().expect("map"), options) {
+        match endpoint_of(vars, json!({}), options) {
             Ok(Endpoint::Ssh(target)) => *target,
             other => panic!("expected ssh, got {other:?}"),
         }
@@ -259,8 +340,59 @@ mod tests {
         assert_eq!(t.port, Some(2222));
         assert_eq!(t.user.as_deref(), Some("deploy"));
         assert_eq!(t.identity_files, vec![PathBuf::from("/keys/id")]);
-        assert_eq!(t.known_hosts, Some(PathBuf::from("/lab/known_hosts")));
-        assert_eq!(t.host_key_checking, HostKeyChecking::AcceptNew);
+        assert_eq!(
+            t.options.user_known_hosts_files,
+            vec![PathBuf::from("/lab/known_hosts")]
+        );
+        assert!(t.options.identities_only);
+        assert_eq!(
+            t.options.strict_host_key_checking,
+            Some(HostKeyChecking::AcceptNew)
+        );
+        assert_eq!(t.host_key_checking, None);
+        assert_eq!(t.command_timeout, None, "no command timeout unless asked");
+    }
+
+    #[test]
+    fn extra_vars_win_over_the_inventory() {
+        let inventory = json!({
+            "ansible_host": "10.0.0.1",
+            "ansible_port": 22,
+            "ansible_user": "deploy",
+            "ansible_ssh_private_key_file": "/keys/inventory",
+            "ansible_ssh_common_args": "-o ServerAliveInterval=30",
+            "ansible_host_key_checking": true
+        });
+        let extra = json!({
+            "ansible_host": "10.0.0.2",
+            "ansible_port": "2222",
+            "ansible_user": "admin",
+            "ansible_ssh_private_key_file": "/keys/extra",
+            "ansible_ssh_common_args": "-o ServerAliveInterval=5",
+            "ansible_host_key_checking": "False",
+            "ansible_password": "pw",
+            "ansible_timeout": "7"
+        });
+        let Ok(Endpoint::Ssh(t)) =
+            endpoint_of(inventory.clone(), extra, &ConnectOptions::default())
+        else {
+            panic!("expected ssh")
+        };
+        assert_eq!(t.address, "10.0.0.2");
+        assert_eq!(t.port, Some(2222));
+        assert_eq!(t.user.as_deref(), Some("admin"));
+        assert_eq!(t.identity_files, vec![PathBuf::from("/keys/extra")]);
+        assert_eq!(t.options.server_alive_interval, Some(5));
+        assert_eq!(t.host_key_checking, Some(HostKeyChecking::Off));
+        assert_eq!(t.password.as_ref().map(|p| p.0.as_str()), Some("pw"));
+        assert_eq!(t.connect_timeout, Some(Duration::from_secs(7)));
+        // `-e ansible_connection=local` makes the host local.
+        let local = endpoint_of(
+            inventory,
+            json!({"ansible_connection": "local"}),
+            &ConnectOptions::default(),
+        );
+        assert!(matches!(local, Ok(Endpoint::Local)), "{local:?}");
     }
 
     #[test]
@@ -268,14 +400,16 @@ mod tests {
         let options = ConnectOptions {
             user: Some("root".into()),
             host_key_checking: Some(HostKeyChecking::Strict),
+            command_timeout: Some(30),
             ..ConnectOptions::default()
         };
         let t = target(
-            json!({"ansible_user": "deploy", "ansible_ssh_common_args": "-o StrictHostKeyChecking=no"}),
+            json!({"ansible_user": "deploy", "ansible_host_key_checking": false}),
             &options,
         );
         assert_eq!(t.user.as_deref(), Some("root"));
-        assert_eq!(t.host_key_checking, HostKeyChecking::Strict);
+        assert_eq!(t.host_key_checking, Some(HostKeyChecking::Strict));
+        assert_eq!(t.command_timeout, Some(Duration::from_secs(30)));
         let local = endpoint(
             "h",
             json!({"ansible_connection": "local"}).as_object().unwrap(),
@@ -285,15 +419,61 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_options_are_refused_not_ignored() {
-        let error = endpoint(
-            "h1",
-            json!({"ansible_ssh_common_args": "-o ProxyCommand=nc"})
-                .as_object()
-                .unwrap(),
+    fn every_openssh_option_is_accepted_and_the_ineffective_ones_are_noted() {
+        let t = target(
+            json!({
+                "ansible_port": 2200,
+                "ansible_ssh_args": "-C -o ControlMaster=auto -o ControlPersist=60s",
+                "ansible_ssh_common_args": "-4 -vvv -o ProxyCommand='ssh -W %h:%p gw' -oServerAliveInterval=5 -o ServerAliveCountMax=2 -o GSSAPIAuthentication=no -o ForwardAgent=yes -o \"PreferredAuthentications publickey\" -o StrictHostKeyChecking=no -o HostKeyAlgorithms=ssh-ed25519 -o PubkeyAcceptedAlgorithms=+ssh-rsa -o Port=2222 -p2223 -o GlobalKnownHostsFile=/etc/kh",
+                "ansible_ssh_extra_args": "-o ServerAliveInterval=99 -L 8080:localhost:80"
+            }),
+            &ConnectOptions::default(),
+        );
+        let o = &t.options;
+        assert_eq!(
+            t.port,
+            Some(2200),
+            "ansible_port comes before the arguments"
+        );
+        assert_eq!(o.port, Some(2222), "the first Port given wins");
+        assert_eq!(o.compression, Some(true));
+        assert_eq!(o.address_family, Some(AddressFamily::Inet));
+        assert_eq!(o.proxy, Some(Proxy::Command("ssh -W %h:%p gw".into())));
+        assert_eq!(o.server_alive_interval, Some(5));
+        assert_eq!(o.server_alive_count_max, Some(2));
+        assert_eq!(o.strict_host_key_checking, Some(HostKeyChecking::Off));
+        assert_eq!(o.host_key_algorithms.as_deref(), Some("ssh-ed25519"));
+        assert_eq!(o.pubkey_accepted_algorithms.as_deref(), Some("+ssh-rsa"));
+        assert_eq!(o.global_known_hosts_files, vec![PathBuf::from("/etc/kh")]);
+        let notes = o.notes.join("\n");
+        for noted in [
+            "`ControlMaster auto`",
+            "`ControlPersist 60s`",
+            "`-v` (OpenSSH's own logging)",
+            "`GSSAPIAuthentication no`",
+            "`ForwardAgent yes`",
+            "`PreferredAuthentications publickey`",
+            "`-L 8080:localhost:80` (forwarding)",
+        ] {
+            assert!(notes.contains(noted), "{noted} not in:\n{notes}");
+        }
+        assert_eq!(
+            Endpoint::Ssh(Box::new(t.clone())).notes(),
+            o.notes.as_slice()
+        );
+    }
+
+    #[test]
+    fn a_bad_value_is_an_error_naming_the_variable() {
+        let error = endpoint_of(
+            json!({"ansible_ssh_common_args": "-o ServerAliveInterval=often"}),
+            json!({}),
             &ConnectOptions::default(),
         )
         .unwrap_err();
-        assert!(error.contains("`proxycommand` is not supported"), "{error}");
+        assert_eq!(
+            error,
+            "`ansible_ssh_common_args` of `h1`: ServerAliveInterval `often` is not a number"
+        );
     }
 }

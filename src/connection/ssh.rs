@@ -7,18 +7,23 @@
 //! target, validates it, copies mode and owner, backs up and renames. With become, the same
 //! lines are wrapped in `sudo`/`su`, so files are written by the become user directly.
 //!
-//! Connecting follows OpenSSH where it matters to an Ansible user: `~/.ssh/config` (see
-//! [`config`]), known_hosts checking with hashed entries (see [`known_hosts`]), ProxyJump
-//! chains, and the authentication order ssh-agent, identity files, default keys, password.
-//! [`HostKeyChecking::Off`] accepts any host key: it allows a man in the middle to read and
-//! change everything the run sends, including become passwords.
+//! Connecting follows OpenSSH where it matters to an Ansible user: the client options of
+//! `ansible_ssh_common_args` and `~/.ssh/config` (see [`config`]), known_hosts checking in the
+//! user's then the global files with hashed entries (see [`known_hosts`]), ProxyJump chains,
+//! ProxyCommand, the algorithm lists, and the authentication order ssh-agent, identity files,
+//! default keys, password. A dead link is found by keepalives, not by a silent command (see
+//! [`liveness`]). [`HostKeyChecking::Off`] accepts changed host keys: it allows a man in the
+//! middle to read and change everything the run sends, including become passwords.
 
 pub mod config;
 mod exec;
 pub mod known_hosts;
+pub mod liveness;
+mod proxy_command;
 mod relay;
 mod script;
 
+use std::cell::RefCell;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::unix::io::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
@@ -29,9 +34,11 @@ use std::time::{Duration, Instant};
 use converge_modules::{Command, FileStat, Host, HostError, Output, WriteOptions, WriteOutcome};
 use ssh2::{ErrorCode, MethodType, Session};
 
-use self::config::{HostConfig, SshConfig};
-use self::exec::{describe, seconds, ExecError};
+use self::config::{algorithm_list, AddressFamily, HostConfig, Proxy, SshConfig};
+use self::exec::{blocking_timeout_ms, describe, seconds, ExecError, Limits};
 use self::known_hosts::Verdict;
+use self::liveness::{Heard, Keepalive, Liveness};
+use self::proxy_command::ProxyCommand;
 use self::relay::Relay;
 use super::RunLockError;
 use super::{Become, Connection, Secret};
@@ -39,47 +46,62 @@ use super::{Become, Connection, Secret};
 /// What to do with the server's host key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum HostKeyChecking {
-    /// Refuse hosts that are not in known_hosts, and changed keys.
+    /// Refuse hosts that are not in known_hosts, and changed keys (`StrictHostKeyChecking
+    /// yes`).
     #[default]
     Strict,
     /// Record unknown hosts in known_hosts and continue; refuse changed keys.
     AcceptNew,
-    /// Accept any key. Unsafe: a man in the middle sees and changes everything.
+    /// OpenSSH's `StrictHostKeyChecking no`, which Ansible's `host_key_checking = False`
+    /// sets: record unknown hosts, accept a changed key with a warning and without password
+    /// authentication. Unsafe: a man in the middle sees and changes everything.
     Off,
 }
 
-/// Where and how to connect; fields left unset come from `~/.ssh/config`, then defaults.
+/// Where and how to connect; fields left unset come from [`SshTarget::options`], then
+/// `~/.ssh/config`, then defaults.
 #[derive(Debug, Clone)]
 pub struct SshTarget {
     /// The inventory name (for messages, and matched against `Host` patterns).
     pub name: String,
     /// `ansible_host`, or the name; IPv6 literals allowed, with or without brackets.
     pub address: String,
-    /// `ansible_port`; else the config's Port, else 22.
+    /// `ansible_port`; else the options' or config's Port, else 22.
     pub port: Option<u16>,
-    /// `ansible_user`; else the config's User, else `$USER`.
+    /// `ansible_user`; else the options' or config's User, else `$USER`.
     pub user: Option<String>,
-    /// `ansible_ssh_private_key_file`: tried after ssh-agent, before the config's keys.
+    /// `ansible_ssh_private_key_file`: tried after ssh-agent, before the options' and config's
+    /// keys.
     pub identity_files: Vec<PathBuf>,
-    /// The known_hosts file; else the config's UserKnownHostsFile, else `~/.ssh/known_hosts`.
+    /// The known_hosts file; else UserKnownHostsFile, else `~/.ssh/known_hosts` and
+    /// `~/.ssh/known_hosts2`. GlobalKnownHostsFile (default `/etc/ssh/ssh_known_hosts` and
+    /// `…2`) is read after it.
     pub known_hosts: Option<PathBuf>,
     /// The ssh config file; else `~/.ssh/config` when it exists.
     pub ssh_config: Option<PathBuf>,
-    /// Host key policy.
-    pub host_key_checking: HostKeyChecking,
-    /// TCP connect and handshake limit (the config's ConnectTimeout wins when set).
-    pub connect_timeout: Duration,
-    /// Limit for each blocking operation (a command silent for longer fails).
-    pub command_timeout: Duration,
-    /// Login password (`--ask-pass`), tried last.
+    /// Host key policy (`--host-key-checking`, `ansible_host_key_checking`); else the
+    /// StrictHostKeyChecking of the options or config; else strict.
+    pub host_key_checking: Option<HostKeyChecking>,
+    /// TCP connect and handshake limit (`-T`); else ConnectTimeout; else 10 s.
+    pub connect_timeout: Option<Duration>,
+    /// `--command-timeout`: a command silent this long fails the host. `None` (the default, as
+    /// in Ansible): commands may be silent as long as the link answers keepalives.
+    pub command_timeout: Option<Duration>,
+    /// OpenSSH client options given as arguments (`-o`, `-J`, `-C`… in
+    /// `ansible_ssh_common_args`); they come before `~/.ssh/config`, and the first value wins.
+    pub options: HostConfig,
+    /// Login password (`--ask-pass`, `ansible_password`), tried last.
     pub password: Option<Secret>,
     /// Passphrase for encrypted private keys.
     pub passphrase: Option<Secret>,
 }
 
+/// Connect timeout unless `-T` or ConnectTimeout say otherwise.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl SshTarget {
-    /// A target with the defaults: port, user and keys from the ssh config, strict host key
-    /// checking, 10 s connect timeout, 60 s command timeout.
+    /// A target with the defaults: port, user, keys and options from the ssh config, strict
+    /// host key checking, 10 s connect timeout, no command timeout.
     pub fn new(name: impl Into<String>) -> SshTarget {
         let name = name.into();
         SshTarget {
@@ -90,9 +112,10 @@ impl SshTarget {
             identity_files: Vec::new(),
             known_hosts: None,
             ssh_config: None,
-            host_key_checking: HostKeyChecking::Strict,
-            connect_timeout: Duration::from_secs(10),
-            command_timeout: Duration::from_secs(60),
+            host_key_checking: None,
+            connect_timeout: None,
+            command_timeout: None,
+            options: HostConfig::default(),
             password: None,
             passphrase: None,
         }
@@ -105,15 +128,22 @@ pub struct SshConnection {
     user: String,
     session: Session,
     fd: RawFd,
-    command_timeout: Duration,
+    liveness: Liveness,
+    limits: Limits,
     become_as: Option<Become>,
     /// Set when the session failed; later operations report the host unreachable.
     broken: Option<String>,
     /// The channel whose `flock` holds converge's per-host run lock; closing the session
     /// (or losing it) ends the process and frees the lock.
     run_lock: Option<ssh2::Channel>,
+    /// Options accepted without effect, and other facts worth a line with `-v`.
+    notes: Vec<String>,
+    /// What must be shown even without `-v` (a changed host key accepted).
+    warnings: Vec<String>,
     /// Sessions of the jump hosts, each served by its relay thread (dropped after `session`).
     _relays: Vec<Relay>,
+    /// The ProxyCommand the session runs over (dropped after `session`).
+    _proxy: Option<ProxyCommand>,
 }
 
 impl std::fmt::Debug for SshConnection {
@@ -171,14 +201,31 @@ struct Endpoint {
     identity_files: Vec<PathBuf>,
     use_agent: bool,
     use_default_keys: bool,
+    /// HostKeyAlias (the target only).
+    host_key_alias: Option<String>,
 }
 
 struct Settings {
-    known_hosts: PathBuf,
+    /// User known_hosts files; new keys are recorded in the first.
+    user_known_hosts: Vec<PathBuf>,
+    global_known_hosts: Vec<PathBuf>,
     checking: HostKeyChecking,
     connect_timeout: Duration,
     password: Option<Secret>,
     passphrase: Option<Secret>,
+    host_key_algorithms: Option<String>,
+    kex_algorithms: Option<String>,
+    ciphers: Option<String>,
+    macs: Option<String>,
+    pubkey_accepted_algorithms: Option<String>,
+    pubkey_authentication: bool,
+    compression: bool,
+    address_family: Option<AddressFamily>,
+    notes: RefCell<Vec<String>>,
+    warnings: RefCell<Vec<String>>,
+    /// Set when a changed host key was accepted (checking off): as OpenSSH, no password is
+    /// then sent to what may be a man in the middle.
+    no_password: std::cell::Cell<bool>,
 }
 
 fn unreachable(reason: impl Into<String>) -> HostError {
@@ -200,6 +247,15 @@ fn strip_brackets(address: &str) -> &str {
         .unwrap_or(address)
 }
 
+/// A session ready for the handshake, with what keeps its transport alive.
+struct Opened {
+    session: Session,
+    fd: RawFd,
+    liveness: Liveness,
+    relay: Option<Relay>,
+    proxy: Option<ProxyCommand>,
+}
+
 impl SshConnection {
     /// Connect, check the host key and authenticate; errors are [`HostError::Unreachable`]
     /// with a reason that names what failed.
@@ -216,7 +272,8 @@ impl SshConnection {
             ))
         })?;
         let address = strip_brackets(&target.address).to_string();
-        let hc = config.lookup(&[target.name.as_str(), address.as_str()], &home);
+        let mut hc = target.options.clone();
+        config.apply(&mut hc, &[target.name.as_str(), address.as_str()], &home);
         let default_user = std::env::var("USER").unwrap_or_else(|_| "root".into());
         let mut identity_files = target.identity_files.clone();
         identity_files.extend(hc.identity_files.iter().cloned());
@@ -236,56 +293,116 @@ impl SshConnection {
             use_agent: !hc.identities_only || identity_files.is_empty(),
             use_default_keys: !hc.identities_only,
             identity_files,
+            host_key_alias: hc.host_key_alias.clone(),
+        };
+        let user_known_hosts = match &target.known_hosts {
+            Some(file) => vec![file.clone()],
+            None if !hc.user_known_hosts_files.is_empty() => hc.user_known_hosts_files.clone(),
+            None => vec![
+                home.join(".ssh/known_hosts"),
+                home.join(".ssh/known_hosts2"),
+            ],
+        };
+        let global_known_hosts = if hc.global_known_hosts_files.is_empty() {
+            vec![
+                PathBuf::from("/etc/ssh/ssh_known_hosts"),
+                PathBuf::from("/etc/ssh/ssh_known_hosts2"),
+            ]
+        } else {
+            hc.global_known_hosts_files.clone()
         };
         let settings = Settings {
-            known_hosts: target
-                .known_hosts
-                .clone()
-                .or(hc.user_known_hosts_file.clone())
-                .unwrap_or_else(|| home.join(".ssh/known_hosts")),
-            checking: target.host_key_checking,
-            connect_timeout: hc.connect_timeout.unwrap_or(target.connect_timeout),
-            password: target.password.clone(),
+            user_known_hosts,
+            global_known_hosts,
+            checking: target
+                .host_key_checking
+                .or(hc.strict_host_key_checking)
+                .unwrap_or_default(),
+            connect_timeout: target
+                .connect_timeout
+                .or(hc.connect_timeout)
+                .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            password: if hc.password_authentication == Some(false) {
+                None
+            } else {
+                target.password.clone()
+            },
             passphrase: target.passphrase.clone(),
+            host_key_algorithms: hc.host_key_algorithms.clone(),
+            kex_algorithms: hc.kex_algorithms.clone(),
+            ciphers: hc.ciphers.clone(),
+            macs: hc.macs.clone(),
+            pubkey_accepted_algorithms: hc.pubkey_accepted_algorithms.clone(),
+            pubkey_authentication: hc.pubkey_authentication != Some(false),
+            compression: hc.compression == Some(true),
+            address_family: hc.address_family,
+            notes: RefCell::new(std::mem::take(&mut hc.notes)),
+            warnings: RefCell::new(Vec::new()),
+            no_password: std::cell::Cell::new(false),
         };
-        let jumps: Vec<Endpoint> = match &hc.proxy_jump {
-            Some(spec) => spec
-                .split(',')
-                .map(|hop| jump_endpoint(hop.trim(), &config, &home, &default_user))
-                .collect::<Result<_, _>>()?,
-            None => Vec::new(),
+        let (jumps, proxy_command): (Vec<Endpoint>, Option<String>) = match &hc.proxy {
+            Some(Proxy::Jump(spec)) => (
+                spec.split(',')
+                    .map(|hop| jump_endpoint(hop.trim(), &config, &home, &default_user))
+                    .collect::<Result<_, _>>()?,
+                None,
+            ),
+            Some(Proxy::Command(command)) => (Vec::new(), Some(command.clone())),
+            Some(Proxy::None) | None => (Vec::new(), None),
         };
 
         let _permit = HandshakePermit::acquire();
         let mut relays = Vec::new();
-        let mut previous: Option<(Session, RawFd, String)> = None;
+        let mut proxy = None;
+        let mut previous: Option<(Session, RawFd, Liveness, String)> = None;
         for hop in jumps.iter().chain(std::iter::once(&endpoint)) {
-            let (session, fd) = match previous.take() {
-                None => open_direct(hop, &settings)?,
-                Some((jump, jump_fd, jump_label)) => {
-                    let (session, fd, relay) =
-                        open_through(hop, &settings, jump, jump_fd, &jump_label)?;
-                    relays.push(relay);
-                    (session, fd)
+            let opened = match previous.take() {
+                None => match &proxy_command {
+                    Some(command) => open_proxied(hop, &settings, command, &target.name)?,
+                    None => open_direct(hop, &settings)?,
+                },
+                Some((jump, jump_fd, _, jump_label)) => {
+                    open_through(hop, &settings, jump, jump_fd, &jump_label)?
                 }
             };
-            previous = Some((session, fd, hop.label.clone()));
+            relays.extend(opened.relay);
+            if opened.proxy.is_some() {
+                proxy = opened.proxy;
+            }
+            previous = Some((
+                opened.session,
+                opened.fd,
+                opened.liveness,
+                hop.label.clone(),
+            ));
         }
-        let Some((session, fd, _)) = previous else {
+        let Some((session, fd, liveness, _)) = previous else {
             return Err(unreachable("no endpoint to connect to"));
         };
-        session.set_timeout(duration_ms(target.command_timeout));
-        session.set_keepalive(true, 15);
+        let keepalive =
+            Keepalive::from_options(hc.server_alive_interval, hc.server_alive_count_max);
+        let limits = Limits {
+            command_timeout: target.command_timeout,
+            keepalive,
+        };
+        session.set_timeout(blocking_timeout_ms(&limits));
+        // No libssh2 keepalive interval: with one, libssh2 ends a blocking call with a timeout
+        // as soon as an interval passes in silence. The exec loop sends keepalives itself.
+        session.set_keepalive(true, 0);
         Ok(SshConnection {
             name: target.name.clone(),
             user: endpoint.user,
             session,
             fd,
-            command_timeout: target.command_timeout,
+            liveness,
+            limits,
             become_as: None,
             broken: None,
             run_lock: None,
+            notes: settings.notes.into_inner(),
+            warnings: settings.warnings.into_inner(),
             _relays: relays,
+            _proxy: proxy,
         })
     }
 
@@ -295,8 +412,9 @@ impl SshConnection {
         if self.run_lock.is_some() {
             return Ok(());
         }
+        let timeout = self.limits.blocking().unwrap_or_default();
         let fail = |what: &str, e: ssh2::Error| {
-            RunLockError::Host(unreachable(describe(what, &e, self.command_timeout)))
+            RunLockError::Host(unreachable(describe(what, &e, timeout)))
         };
         self.session.set_blocking(true);
         let mut channel = self
@@ -338,6 +456,18 @@ impl SshConnection {
         &self.user
     }
 
+    /// SSH options accepted without effect and other facts about the connection, one line
+    /// each, for `-v`.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// What the user must see even without `-v` (a changed host key accepted because host key
+    /// checking is off).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
     /// Run one shell line (wrapped for become), feeding `stdin`.
     fn exec_line(&mut self, line: &str, stdin: &[u8]) -> Result<Output, HostError> {
         if let Some(reason) = &self.broken {
@@ -347,7 +477,8 @@ impl SshConnection {
         match exec::exec(
             &self.session,
             self.fd,
-            self.command_timeout,
+            &self.liveness,
+            &self.limits,
             &wrapped.line,
             stdin,
             wrapped.handshake.as_ref(),
@@ -411,26 +542,32 @@ fn jump_endpoint(
         use_agent: !hc.identities_only || hc.identity_files.is_empty(),
         use_default_keys: !hc.identities_only,
         identity_files: hc.identity_files,
+        host_key_alias: None,
     })
 }
 
 /// TCP connect (with timeout, TCP_NODELAY), then handshake, host key and authentication; a
 /// dropped banner or handshake is retried up to 3 attempts.
-fn open_direct(ep: &Endpoint, settings: &Settings) -> Result<(Session, RawFd), HostError> {
+fn open_direct(ep: &Endpoint, settings: &Settings) -> Result<Opened, HostError> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let stream = tcp_connect(ep, settings.connect_timeout)?;
+        let stream = tcp_connect(ep, settings)?;
         let fd = stream.as_raw_fd();
         let mut session = Session::new().map_err(|e| unreachable(e.to_string()))?;
         session.set_tcp_stream(stream);
         match handshake(&mut session, ep, settings) {
             Ok(()) => {
                 authenticate(&session, ep, settings)?;
-                return Ok((session, fd));
+                return Ok(Opened {
+                    session,
+                    fd,
+                    liveness: Liveness::Tcp(fd),
+                    relay: None,
+                    proxy: None,
+                });
             }
-            Err(Handshake::Retry(reason)) if attempt < 3 => {
-                let _ = reason;
+            Err(Handshake::Retry(_)) if attempt < 3 => {
                 std::thread::sleep(Duration::from_millis(100 * (1 << attempt)));
             }
             Err(Handshake::Retry(reason)) | Err(Handshake::Fatal(reason)) => {
@@ -440,6 +577,35 @@ fn open_direct(ep: &Endpoint, settings: &Settings) -> Result<(Session, RawFd), H
     }
 }
 
+/// The same over a ProxyCommand's stdin and stdout.
+fn open_proxied(
+    ep: &Endpoint,
+    settings: &Settings,
+    template: &str,
+    name: &str,
+) -> Result<Opened, HostError> {
+    let command = proxy_command::expand(template, &ep.address, ep.port, &ep.user, name);
+    let heard = Heard::new();
+    let (mut proxy, ours) = ProxyCommand::spawn(&command, heard.clone())
+        .map_err(|e| unreachable(format!("cannot start ProxyCommand `{command}`: {e}")))?;
+    let fd = ours.as_raw_fd();
+    let mut session = Session::new().map_err(|e| unreachable(e.to_string()))?;
+    session.set_tcp_stream(ours);
+    if let Err(Handshake::Retry(reason) | Handshake::Fatal(reason)) =
+        handshake(&mut session, ep, settings)
+    {
+        return Err(unreachable(proxy.failure(&reason)));
+    }
+    authenticate(&session, ep, settings)?;
+    Ok(Opened {
+        session,
+        fd,
+        liveness: Liveness::Relayed(heard),
+        relay: None,
+        proxy: Some(proxy),
+    })
+}
+
 /// The same over a direct-tcpip channel of the previous hop's session.
 fn open_through(
     ep: &Endpoint,
@@ -447,7 +613,7 @@ fn open_through(
     jump: Session,
     jump_fd: RawFd,
     jump_label: &str,
-) -> Result<(Session, RawFd, Relay), HostError> {
+) -> Result<Opened, HostError> {
     let channel = jump
         .channel_direct_tcpip(&ep.address, ep.port, None)
         .map_err(|e| {
@@ -459,7 +625,8 @@ fn open_through(
         })?;
     let (ours, theirs) =
         UnixStream::pair().map_err(|e| unreachable(format!("socket pair: {e}")))?;
-    let relay = Relay::start(jump, jump_fd, channel, theirs)
+    let heard = Heard::new();
+    let relay = Relay::start(jump, jump_fd, channel, theirs, heard.clone())
         .map_err(|e| unreachable(format!("start ProxyJump relay: {e}")))?;
     let fd = ours.as_raw_fd();
     let mut session = Session::new().map_err(|e| unreachable(e.to_string()))?;
@@ -471,7 +638,13 @@ fn open_through(
         }
     }
     authenticate(&session, ep, settings)?;
-    Ok((session, fd, relay))
+    Ok(Opened {
+        session,
+        fd,
+        liveness: Liveness::Relayed(heard),
+        relay: Some(relay),
+        proxy: None,
+    })
 }
 
 fn display_addr(address: &str, port: u16) -> String {
@@ -491,14 +664,28 @@ fn io_reason(e: &std::io::Error) -> String {
     text.to_lowercase()
 }
 
-fn tcp_connect(ep: &Endpoint, timeout: Duration) -> Result<TcpStream, HostError> {
+fn tcp_connect(ep: &Endpoint, settings: &Settings) -> Result<TcpStream, HostError> {
+    let timeout = settings.connect_timeout;
     let shown = display_addr(&ep.address, ep.port);
     let addrs: Vec<SocketAddr> = (ep.address.as_str(), ep.port)
         .to_socket_addrs()
         .map_err(|e| unreachable(format!("resolve `{}`: {}", ep.address, io_reason(&e))))?
+        .filter(|a| match settings.address_family {
+            Some(AddressFamily::Inet) => a.is_ipv4(),
+            Some(AddressFamily::Inet6) => a.is_ipv6(),
+            None => true,
+        })
         .collect();
     let deadline = Instant::now() + timeout;
-    let mut last = unreachable(format!("resolve `{}`: no address", ep.address));
+    let mut last = unreachable(match settings.address_family {
+        Some(family) => format!(
+            "resolve `{}`: no address of AddressFamily {family:?}",
+            ep.address
+        )
+        .replace("Inet6", "inet6")
+        .replace("Inet", "inet"),
+        None => format!("resolve `{}`: no address", ep.address),
+    });
     for addr in addrs {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -530,24 +717,86 @@ enum Handshake {
     Fatal(String),
 }
 
+/// Ask libssh2 for the algorithms an OpenSSH-style list names. A list that leaves nothing
+/// libssh2 implements is an error; names it does not implement are noted.
+fn prefer_algorithms(
+    session: &Session,
+    methods: &[MethodType],
+    keyword: &str,
+    spec: &str,
+    settings: &Settings,
+) -> Result<(), Handshake> {
+    let available = session
+        .supported_algs(methods[0])
+        .map_err(|e| Handshake::Fatal(format!("{keyword}: {}", e.message().to_lowercase())))?;
+    let (list, missing) = algorithm_list(spec, &available);
+    if list.is_empty() {
+        return Err(Handshake::Fatal(format!(
+            "{keyword} `{spec}` leaves no algorithm converge's SSH client (libssh2) implements; it implements {}",
+            available.join(",")
+        )));
+    }
+    if !missing.is_empty() {
+        settings.notes.borrow_mut().push(format!(
+            "{keyword}: `{}` not implemented by converge's SSH client (libssh2); using {}",
+            missing.join(","),
+            list.join(",")
+        ));
+    }
+    for method in methods {
+        session
+            .method_pref(*method, &list.join(","))
+            .map_err(|e| Handshake::Fatal(format!("{keyword}: {}", e.message().to_lowercase())))?;
+    }
+    Ok(())
+}
+
 fn handshake(session: &mut Session, ep: &Endpoint, settings: &Settings) -> Result<(), Handshake> {
     session.set_timeout(duration_ms(settings.connect_timeout));
-    let key_name = known_hosts::host_key_name(&ep.address, ep.port);
-    let text = match std::fs::read_to_string(&settings.known_hosts) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => {
-            return Err(Handshake::Fatal(format!(
-                "cannot read {}: {e}",
-                settings.known_hosts.display()
-            )))
+    let key_name = ep
+        .host_key_alias
+        .clone()
+        .unwrap_or_else(|| known_hosts::host_key_name(&ep.address, ep.port));
+    let files: Vec<PathBuf> = settings
+        .user_known_hosts
+        .iter()
+        .chain(&settings.global_known_hosts)
+        .cloned()
+        .collect();
+    let entries = known_hosts::entries_in(&files, &key_name).map_err(Handshake::Fatal)?;
+    if settings.compression {
+        session.set_compress(true);
+    }
+    for (methods, keyword, spec) in [
+        (
+            &[MethodType::Kex][..],
+            "KexAlgorithms",
+            &settings.kex_algorithms,
+        ),
+        (
+            &[MethodType::CryptCs, MethodType::CryptSc][..],
+            "Ciphers",
+            &settings.ciphers,
+        ),
+        (
+            &[MethodType::MacCs, MethodType::MacSc][..],
+            "MACs",
+            &settings.macs,
+        ),
+        (
+            &[MethodType::HostKey][..],
+            "HostKeyAlgorithms",
+            &settings.host_key_algorithms,
+        ),
+    ] {
+        if let Some(spec) = spec {
+            prefer_algorithms(session, methods, keyword, spec, settings)?;
         }
-    };
-    let entries = known_hosts::entries_for(&text, &key_name);
-    if settings.checking != HostKeyChecking::Off {
+    }
+    if settings.host_key_algorithms.is_none() {
         if let Some(known) = known_hosts::host_key_methods(&entries) {
-            // Known types first, then the rest: a server that lost the known key still shows
-            // its new one, so the refusal can say which line is stale.
+            // As OpenSSH: known types first, then the rest: a server that lost the known key
+            // still shows its new one, so the refusal can say which line is stale.
             let mut prefs: Vec<String> = known.split(',').map(str::to_string).collect();
             if let Ok(all) = session.supported_algs(MethodType::HostKey) {
                 for alg in all {
@@ -576,74 +825,177 @@ fn handshake(session: &mut Session, ep: &Endpoint, settings: &Settings) -> Resul
         return Err(Handshake::Fatal(format!("`{}` sent no host key", ep.label)));
     };
     let key = key.to_vec();
-    let file = settings.known_hosts.display();
+    let record = settings
+        .user_known_hosts
+        .first()
+        .cloned()
+        .unwrap_or_else(|| home_dir().join(".ssh/known_hosts"));
+    let record_shown = record.display();
     match (settings.checking, known_hosts::check(&entries, &key)) {
-        (HostKeyChecking::Off, _) | (_, Verdict::Match) => Ok(()),
-        (_, Verdict::Mismatch { line }) => Err(Handshake::Fatal(format!(
-            "host key for `{}` ({key_name}) has CHANGED and does not match {file}:{line}; \
-             if the host was reinstalled, remove the stale entry with `ssh-keygen -R '{key_name}' -f {file}`, \
-             otherwise someone may be intercepting the connection",
-            ep.label
-        ))),
+        (_, Verdict::Match) => Ok(()),
+        (HostKeyChecking::Off, Verdict::Mismatch { file, line }) => {
+            settings.no_password.set(true);
+            settings.warnings.borrow_mut().push(format!(
+                "host key for `{}` ({key_name}) has CHANGED and does not match {}:{line}; accepted because host key checking is off (StrictHostKeyChecking no), password authentication disabled",
+                ep.label,
+                file.display()
+            ));
+            Ok(())
+        }
+        (_, Verdict::Mismatch { file, line }) => {
+            let file = file.display();
+            Err(Handshake::Fatal(format!(
+                "host key for `{}` ({key_name}) has CHANGED and does not match {file}:{line}; \
+                 if the host was reinstalled, remove the stale entry with `ssh-keygen -R '{key_name}' -f {file}`, \
+                 otherwise someone may be intercepting the connection",
+                ep.label
+            )))
+        }
         (HostKeyChecking::Strict, Verdict::NotFound) => Err(Handshake::Fatal(format!(
-            "host key for `{}` ({key_name}) is not known; add it to {file} or run with --host-key-checking accept-new",
+            "host key for `{}` ({key_name}) is not known; add it to {record_shown} or run with --host-key-checking accept-new",
             ep.label
         ))),
         (HostKeyChecking::AcceptNew, Verdict::NotFound) => {
-            known_hosts::append(&settings.known_hosts, &key_name, &key).map_err(|e| {
-                Handshake::Fatal(format!("cannot record the host key of `{}` in {file}: {e}", ep.label))
+            known_hosts::append(&record, &key_name, &key).map_err(|e| {
+                Handshake::Fatal(format!(
+                    "cannot record the host key of `{}` in {record_shown}: {e}",
+                    ep.label
+                ))
             })
+        }
+        (HostKeyChecking::Off, Verdict::NotFound) => {
+            // OpenSSH records the key and goes on even when it cannot.
+            let note = match known_hosts::append(&record, &key_name, &key) {
+                Ok(()) => format!("recorded the host key of `{}` in {record_shown}", ep.label),
+                Err(e) => format!(
+                    "could not record the host key of `{}` in {record_shown}: {e}",
+                    ep.label
+                ),
+            };
+            settings.notes.borrow_mut().push(note);
+            Ok(())
         }
     }
 }
 
+/// What converge's client can sign with, for PubkeyAcceptedAlgorithms.
+const SIGNING_ALGORITHMS: [&str; 7] = [
+    "ssh-ed25519",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "rsa-sha2-512",
+    "rsa-sha2-256",
+    "ssh-rsa",
+];
+
+/// Whether a key of `key_type` (as in a `.pub` file) may sign with one of `accepted`.
+fn key_type_accepted(key_type: &str, accepted: &[String]) -> bool {
+    if key_type == "ssh-rsa" {
+        accepted
+            .iter()
+            .any(|a| matches!(a.as_str(), "rsa-sha2-512" | "rsa-sha2-256" | "ssh-rsa"))
+    } else {
+        accepted.iter().any(|a| a == key_type)
+    }
+}
+
+/// The key type of a private key file, from its `.pub` beside it or from the public part of
+/// an OpenSSH-format private key; `None` when it cannot be told.
+fn private_key_type(path: &Path) -> Option<String> {
+    let public = PathBuf::from(format!("{}.pub", path.display()));
+    if let Ok(text) = std::fs::read_to_string(public) {
+        return text.split_whitespace().next().map(str::to_string);
+    }
+    let text = std::fs::read_to_string(path).ok()?;
+    known_hosts::openssh_private_key_type(&text)
+}
+
 fn authenticate(session: &Session, ep: &Endpoint, settings: &Settings) -> Result<(), HostError> {
     let mut tried: Vec<String> = Vec::new();
-    if ep.use_agent && std::env::var_os("SSH_AUTH_SOCK").is_some() {
-        tried.push("ssh-agent".into());
-        if session.userauth_agent(&ep.user).is_ok() && session.authenticated() {
-            return Ok(());
-        }
-    }
-    let mut keys: Vec<(PathBuf, bool)> = ep
-        .identity_files
-        .iter()
-        .map(|p| (p.clone(), true))
-        .collect();
-    if ep.use_default_keys {
-        let ssh_dir = home_dir().join(".ssh");
-        for name in ["id_ed25519", "id_ecdsa", "id_rsa"] {
-            keys.push((ssh_dir.join(name), false));
-        }
-    }
-    let mut seen: Vec<PathBuf> = Vec::new();
-    for (key, explicit) in keys {
-        if seen.contains(&key) {
-            continue;
-        }
-        seen.push(key.clone());
-        if !key.exists() {
-            if explicit {
-                tried.push(format!("{} (missing)", key.display()));
+    let accepted: Option<Vec<String>> = match &settings.pubkey_accepted_algorithms {
+        None => None,
+        Some(spec) => {
+            let (list, _) = algorithm_list(spec, &SIGNING_ALGORITHMS);
+            if list.is_empty() {
+                return Err(unreachable(format!(
+                    "PubkeyAcceptedAlgorithms `{spec}` leaves no key algorithm converge's SSH client (libssh2) can sign with; it can sign with {}",
+                    SIGNING_ALGORITHMS.join(",")
+                )));
             }
-            continue;
-        }
-        let public = PathBuf::from(format!("{}.pub", key.display()));
-        let public = public.exists().then_some(public);
-        let passphrase = settings.passphrase.as_ref().map(|s| s.0.as_str());
-        match session.userauth_pubkey_file(&ep.user, public.as_deref(), &key, passphrase) {
-            Ok(()) if session.authenticated() => return Ok(()),
-            Err(e) if e.code() == ErrorCode::Session(-16) => {
-                // LIBSSH2_ERROR_FILE: unreadable or encrypted without the right passphrase.
-                tried.push(format!("{} (cannot load: {})", key.display(), e.message()));
+            let rsa: Vec<&str> = list
+                .iter()
+                .map(String::as_str)
+                .filter(|a| a.starts_with("rsa-") || *a == "ssh-rsa")
+                .collect();
+            if !rsa.is_empty() {
+                let _ = session.method_pref(MethodType::SignAlgo, &rsa.join(","));
             }
-            _ => tried.push(key.display().to_string()),
+            Some(list)
+        }
+    };
+    if settings.pubkey_authentication {
+        if ep.use_agent && std::env::var_os("SSH_AUTH_SOCK").is_some() {
+            tried.push("ssh-agent".into());
+            if session.userauth_agent(&ep.user).is_ok() && session.authenticated() {
+                return Ok(());
+            }
+        }
+        let mut keys: Vec<(PathBuf, bool)> = ep
+            .identity_files
+            .iter()
+            .map(|p| (p.clone(), true))
+            .collect();
+        if ep.use_default_keys {
+            let ssh_dir = home_dir().join(".ssh");
+            for name in ["id_ed25519", "id_ecdsa", "id_rsa"] {
+                keys.push((ssh_dir.join(name), false));
+            }
+        }
+        let mut seen: Vec<PathBuf> = Vec::new();
+        for (key, explicit) in keys {
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key.clone());
+            if !key.exists() {
+                if explicit {
+                    tried.push(format!("{} (missing)", key.display()));
+                }
+                continue;
+            }
+            if let Some(accepted) = &accepted {
+                if let Some(kind) = private_key_type(&key) {
+                    if !key_type_accepted(&kind, accepted) {
+                        tried.push(format!(
+                            "{} (skipped: {kind} is not in PubkeyAcceptedAlgorithms)",
+                            key.display()
+                        ));
+                        continue;
+                    }
+                }
+            }
+            let public = PathBuf::from(format!("{}.pub", key.display()));
+            let public = public.exists().then_some(public);
+            let passphrase = settings.passphrase.as_ref().map(|s| s.0.as_str());
+            match session.userauth_pubkey_file(&ep.user, public.as_deref(), &key, passphrase) {
+                Ok(()) if session.authenticated() => return Ok(()),
+                Err(e) if e.code() == ErrorCode::Session(-16) => {
+                    // LIBSSH2_ERROR_FILE: unreadable or encrypted without the right passphrase.
+                    tried.push(format!("{} (cannot load: {})", key.display(), e.message()));
+                }
+                _ => tried.push(key.display().to_string()),
+            }
         }
     }
     if let Some(password) = &settings.password {
-        tried.push("password".into());
-        if session.userauth_password(&ep.user, &password.0).is_ok() && session.authenticated() {
-            return Ok(());
+        if settings.no_password.get() {
+            tried.push("no password (the host key changed)".into());
+        } else {
+            tried.push("password".into());
+            if session.userauth_password(&ep.user, &password.0).is_ok() && session.authenticated() {
+                return Ok(());
+            }
         }
     }
     Err(unreachable(if tried.is_empty() {
@@ -769,5 +1121,13 @@ impl Connection for SshConnection {
 
     fn hold_run_lock(&mut self) -> Result<(), RunLockError> {
         SshConnection::hold_run_lock(self)
+    }
+
+    fn notes(&self) -> &[String] {
+        SshConnection::notes(self)
+    }
+
+    fn warnings(&self) -> &[String] {
+        SshConnection::warnings(self)
     }
 }

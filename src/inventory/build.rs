@@ -118,7 +118,7 @@ impl Builder {
         self.hosts[host].vars.insert(key, value);
     }
 
-    /// Set a group variable; `ansible_group_priority` also sets the group's priority.
+    /// Set a group variable; `ansible_group_priority` sets the group's priority instead.
     /// The value has been checked by `check_variable` already.
     pub fn set_group_var(&mut self, group: usize, key: String, value: Value) {
         if key == "ansible_group_priority" {
@@ -130,6 +130,8 @@ impl Builder {
             if let Some(priority) = priority {
                 self.groups[group].priority = priority;
             }
+            // Ansible's Group.set_variable keeps it as the priority only, never as a variable.
+            return;
         }
         self.groups[group].vars.insert(key, value);
     }
@@ -226,6 +228,8 @@ impl Builder {
                 name: entry.name.clone(),
                 vars: entry.vars.clone(),
                 ordered_hosts,
+                direct_hosts: entry.hosts.clone(),
+                children: children[index].clone(),
             });
         }
         Ok(Inventory {

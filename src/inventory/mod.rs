@@ -10,6 +10,7 @@
 mod build;
 mod checks;
 pub mod error;
+pub mod export;
 mod ini;
 mod pattern;
 mod range;
@@ -94,6 +95,10 @@ struct Group {
     vars: Map<String, Value>,
     /// Its hosts and its descendants' hosts, in Ansible's listing order.
     ordered_hosts: Vec<usize>,
+    /// Hosts listed in the group itself, in the order added (`ansible-inventory`'s `hosts`).
+    direct_hosts: Vec<usize>,
+    /// Child groups in the order declared (`ansible-inventory`'s `children`).
+    children: Vec<usize>,
 }
 
 impl Inventory {

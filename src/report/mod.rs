@@ -80,6 +80,8 @@ pub trait Reporter: Send + Sync {
     fn host_done(&self, _host: &str) {}
     /// Something the user should know.
     fn warning(&self, message: &str);
+    /// Something only a user who asked for detail (`-v`) wants to know.
+    fn note(&self, _message: &str) {}
     /// The end of the run.
     fn recap(&self, stats: &[(String, HostStats)]);
 }
@@ -253,6 +255,12 @@ impl Reporter for Console {
         self.write(&format!("{label}: {message}\n"));
     }
 
+    fn note(&self, message: &str) {
+        if self.verbosity > 0 {
+            self.write(&format!("note: {message}\n"));
+        }
+    }
+
     fn recap(&self, stats: &[(String, HostStats)]) {
         self.finish_progress();
         let width = stats.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
@@ -298,6 +306,10 @@ impl Reporter for Fanout {
     fn warning(&self, message: &str) {
         let message = crate::vault::redact(message);
         self.0.iter().for_each(|r| r.warning(&message));
+    }
+    fn note(&self, message: &str) {
+        let message = crate::vault::redact(message);
+        self.0.iter().for_each(|r| r.note(&message));
     }
     fn recap(&self, stats: &[(String, HostStats)]) {
         self.0.iter().for_each(|r| r.recap(stats));

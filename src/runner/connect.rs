@@ -9,7 +9,7 @@ use crate::connection::{Connection, RunLockError};
 use crate::report::Status;
 use converge_modules as modules;
 use converge_modules::HostError;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 impl HostRun<'_, '_> {
     pub(super) fn expose_facts(&mut self) {
@@ -57,7 +57,7 @@ impl HostRun<'_, '_> {
     /// (not unreachable: it answered).
     pub(super) fn connection(&mut self) -> Result<&mut Box<dyn Connection>, (Status, String)> {
         if self.slot.connection.is_none() {
-            let mut host_vars = self.runner.inventory.host_vars(&self.host.name);
+            let mut host_vars = self.connection_vars(&self.host.name);
             // The play's `remote_user` is the login user where the inventory names none, as
             // in Ansible, where `ansible_user` wins over the keyword.
             if let Some(user) = &self.play.remote_user {
@@ -73,6 +73,7 @@ impl HostRun<'_, '_> {
             let mut connection = endpoint
                 .connect(&self.host.name)
                 .map_err(|error| (Status::Unreachable, error.to_string()))?;
+            self.report_connection_notes(&self.host.name, connection.as_ref());
             if !self.options().check {
                 connection.hold_run_lock().map_err(|error| match error {
                     RunLockError::Host(HostError::Unreachable { reason }) => {
@@ -100,7 +101,7 @@ impl HostRun<'_, '_> {
         if !self.slot.delegates.contains_key(delegate) {
             let inventory = self.runner.inventory;
             let endpoint = if inventory.host(delegate).is_some() {
-                let host_vars = inventory.host_vars(delegate);
+                let host_vars = self.connection_vars(delegate);
                 open_connection::endpoint(delegate, &host_vars, &self.options().connect)
                     .map_err(|message| (Status::Failed, message))?
             } else if matches!(delegate, "localhost" | "127.0.0.1" | "::1") {
@@ -117,12 +118,32 @@ impl HostRun<'_, '_> {
                     format!("cannot reach `{delegate}` (delegate_to): {error}"),
                 )
             })?;
+            self.report_connection_notes(delegate, connection.as_ref());
             self.slot.delegates.insert(delegate.to_string(), connection);
         }
         self.slot
             .delegates
             .get_mut(delegate)
             .ok_or_else(|| (Status::Failed, "no connection".to_string()))
+    }
+
+    /// A host's connection variables: its inventory variables with `-e` winning, as in
+    /// Ansible (`-e ansible_port=2222`).
+    pub(super) fn connection_vars(&self, host: &str) -> Map<String, Value> {
+        let host_vars = self.runner.inventory.host_vars(host);
+        open_connection::connection_vars(&host_vars, &self.options().extra_vars)
+    }
+
+    /// What the transport says about the options it was given: warnings always, notes
+    /// (options that mean nothing to converge) with `-v`.
+    fn report_connection_notes(&self, host: &str, connection: &dyn Connection) {
+        let reporter = self.runner.reporter;
+        for warning in connection.warnings() {
+            reporter.warning(&format!("[{host}] {warning}"));
+        }
+        for note in connection.notes() {
+            reporter.note(&format!("[{host}] {note}"));
+        }
     }
 
     /// The lock-out guard: prove the host still takes new connections after a risky change

@@ -10,6 +10,7 @@ use crate::vars;
 use converge_modules as modules;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
+use std::path::{Path, PathBuf};
 
 impl HostRun<'_, '_> {
     pub(super) fn controller_module(
@@ -112,16 +113,30 @@ impl HostRun<'_, '_> {
         parsed: modules::include_vars::IncludeVarsArgs,
         role: Option<&RoleInstance>,
     ) -> Outcome {
+        let wanted = parsed
+            .file
+            .as_deref()
+            .or(parsed.dir.as_deref())
+            .unwrap_or_default();
+        // Ansible's search: the role's vars/, then the playbook's vars/ and directory.
         let mut candidates = Vec::new();
         if let Some(role) = role {
-            candidates.push(role.role.path.join("vars").join(&parsed.file));
+            candidates.push(role.role.path.join("vars").join(wanted));
         }
-        candidates.push(self.playbook_dir.join("vars").join(&parsed.file));
-        candidates.push(self.playbook_dir.join(&parsed.file));
-        let Some(path) = candidates.iter().find(|p| p.is_file()) else {
+        candidates.push(self.playbook_dir.join("vars").join(wanted));
+        candidates.push(self.playbook_dir.join(wanted));
+        let found = candidates.iter().find(|p| match parsed.dir {
+            Some(_) => p.is_dir(),
+            None => p.is_file(),
+        });
+        let Some(found) = found else {
             return Outcome::failed(format!(
-                "vars file `{}` not found; searched {}",
-                parsed.file,
+                "vars {} `{wanted}` not found; searched {}",
+                if parsed.dir.is_some() {
+                    "directory"
+                } else {
+                    "file"
+                },
                 candidates
                     .iter()
                     .map(|p| format!("`{}`", p.display()))
@@ -129,16 +144,30 @@ impl HostRun<'_, '_> {
                     .join(", ")
             ));
         };
-        let loaded = match crate::yaml::load_file(path) {
-            Ok(file) => file.root.to_value(),
-            Err(diagnostic) => return Outcome::failed(diagnostic.to_string()),
+        let files = match parsed.dir {
+            Some(_) => match vars_dir_files(found, &parsed) {
+                Ok(files) => files,
+                Err(message) => return Outcome::failed(message),
+            },
+            None => vec![found.clone()],
         };
-        let Value::Object(loaded) = loaded else {
-            return Outcome::failed(format!(
-                "vars file `{}` must hold a mapping",
-                path.display()
-            ));
-        };
+        let mut loaded = Map::new();
+        for path in &files {
+            let value = match crate::yaml::load_file(path) {
+                Ok(file) => file.root.to_value(),
+                Err(diagnostic) => return Outcome::failed(diagnostic.to_string()),
+            };
+            match value {
+                Value::Object(map) => loaded.extend(map),
+                Value::Null => {}
+                _ => {
+                    return Outcome::failed(format!(
+                        "vars file `{}` must hold a mapping",
+                        path.display()
+                    ))
+                }
+            }
+        }
         match parsed.name {
             Some(name) => {
                 self.slot
@@ -153,6 +182,13 @@ impl HostRun<'_, '_> {
         }
         let mut result = Map::new();
         result.insert("ansible_facts".into(), Value::Object(loaded));
+        result.insert(
+            "ansible_included_var_files".into(),
+            json!(files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()),
+        );
         ok(None, result)
     }
 }
@@ -166,6 +202,48 @@ fn meta(parsed: modules::meta::MetaArgs) -> Outcome {
             ..ok(Some("ending the play for this host".into()), Map::new())
         },
     }
+}
+
+/// The files `include_vars: {dir: ...}` loads: every file below `dir` (to `depth`, 0 for no
+/// limit) with one of the `extensions`, matching `files_matching` and not in `ignore_files`,
+/// in alphabetical order of their paths, as Ansible sorts them.
+fn vars_dir_files(
+    dir: &Path,
+    parsed: &modules::include_vars::IncludeVarsArgs,
+) -> Result<Vec<PathBuf>, String> {
+    let matching =
+        match &parsed.files_matching {
+            Some(pattern) => Some(regex::Regex::new(pattern).map_err(|error| {
+                format!("`files_matching` is not a regular expression: {error}")
+            })?),
+            None => None,
+        };
+    let mut files = Vec::new();
+    let mut pending = vec![(dir.to_path_buf(), 1u32)];
+    while let Some((current, depth)) = pending.pop() {
+        let entries = std::fs::read_dir(&current)
+            .map_err(|error| format!("cannot read `{}`: {error}", current.display()))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if parsed.depth == 0 || depth < parsed.depth {
+                    pending.push((path, depth + 1));
+                }
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if !parsed.extensions.iter().any(|wanted| wanted == extension)
+                || parsed.ignore_files.contains(&name)
+                || matching.as_ref().is_some_and(|re| !re.is_match(&name))
+            {
+                continue;
+            }
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 /// The arguments, already checked at load time, as the module's typed struct.

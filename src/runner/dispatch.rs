@@ -140,6 +140,24 @@ impl HostRun<'_, '_> {
                 end_host: false,
             };
         }
+        if !changed && !plan.always.is_empty() {
+            // Steps that are no change (`daemon-reload`) still run on a real run.
+            let applied = match &delegate_to {
+                Some(delegate) => self.delegate_connection(delegate),
+                None => self.connection(),
+            }
+            .map_err(|(_, message)| message)
+            .and_then(|connection| {
+                plan.apply(&mut WithEnvironment {
+                    host: connection.as_mut(),
+                    environment: &environment,
+                })
+                .map_err(|error| error.to_string())
+            });
+            if let Err(message) = applied {
+                return Outcome::failed(message);
+            }
+        }
         if !changed {
             result.insert("changed".into(), json!(false));
             return Outcome {

@@ -198,11 +198,14 @@ impl<'a> Runner<'a> {
                 if self.aborted.load(Ordering::SeqCst) {
                     break;
                 }
+                // Absolute, as Ansible's `playbook_dir` is: globs and lookups build paths on it.
                 let playbook_dir = book
                     .path
                     .parent()
+                    .filter(|parent| !parent.as_os_str().is_empty())
                     .map(Path::to_path_buf)
                     .unwrap_or_else(|| PathBuf::from("."));
+                let playbook_dir = std::path::absolute(&playbook_dir).unwrap_or(playbook_dir);
                 let hosts = self.play_hosts(play);
                 for host in &hosts {
                     if !order.contains(&host.name) {
@@ -300,6 +303,7 @@ impl<'a> Runner<'a> {
             batch_size,
             fatal_failure: false,
             last_result: None,
+            last_failure: None,
         };
         run.run_play();
         self.reporter.host_done(&host.name);

@@ -24,6 +24,9 @@ pub(super) struct HostRun<'r, 's> {
     pub(super) fatal_failure: bool,
     /// The status and registered result of the last task, for `run_once`.
     pub(super) last_result: Option<(Status, Map<String, Value>)>,
+    /// The last task that failed here, for a `rescue:` (`ansible_failed_task`,
+    /// `ansible_failed_result`).
+    pub(super) last_failure: Option<(Value, Map<String, Value>)>,
 }
 
 impl HostRun<'_, '_> {
@@ -106,7 +109,14 @@ impl HostRun<'_, '_> {
             // The failure is handled: Ansible counts it as rescued instead of failed.
             self.slot.stats.failed = self.slot.stats.failed.saturating_sub(1);
             self.slot.stats.rescued += 1;
-            flow = self.run_nodes(&block.rescue, &scope);
+            let mut rescue_scope = scope.clone();
+            if let Some((task, result)) = self.last_failure.take() {
+                rescue_scope.vars.insert("ansible_failed_task".into(), task);
+                rescue_scope
+                    .vars
+                    .insert("ansible_failed_result".into(), Value::Object(result));
+            }
+            flow = self.run_nodes(&block.rescue, &rescue_scope);
         }
         if flow != Flow::Unreachable {
             let always = self.run_nodes(&block.always, &scope);

@@ -249,7 +249,7 @@ impl HostRun<'_, '_> {
     }
 
     pub(super) fn effective_become(&self, scope: &Scope) -> Option<Become> {
-        let host_vars = self.runner.inventory.host_vars(&self.host.name);
+        let host_vars = self.connection_vars(&self.host.name);
         let from_inventory = BecomeSettings {
             enabled: host_vars.get("ansible_become").and_then(value_as_bool),
             user: host_vars

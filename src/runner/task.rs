@@ -18,13 +18,7 @@ impl HostRun<'_, '_> {
         scope: &Scope,
         role: Option<&RoleInstance>,
     ) -> Result<Vec<Value>, String> {
-        if let Some(lookup) = &spec.lookup {
-            return Err(format!(
-                "`with_{lookup}` loops are not built yet; write `loop:` with a list"
-            ));
-        }
-        let merged = self.variables(scope, role, Some(&spec.items))?;
-        let mut merged = merged;
+        let mut merged = self.variables(scope, role, Some(&spec.items))?;
         if let Value::String(source) = &spec.items {
             self.add_hostvars_if_used(&mut merged, source);
         }
@@ -33,6 +27,13 @@ impl HostRun<'_, '_> {
             .templates
             .render_value(&spec.items, &merged)
             .map_err(|e| e.to_string())?;
+        if let Some(lookup) = &spec.lookup {
+            // `with_<lookup>: terms` is `loop: "{{ query('<lookup>', terms) }}"`, searched
+            // from the role's directory, then the playbook's.
+            let context = template::LookupContext::from_vars(&merged);
+            return template::lookup_items(lookup, &rendered, &context)
+                .map_err(|e| format!("`with_{lookup}`: {e}"));
+        }
         let items = match rendered {
             Value::Array(items) => items,
             Value::Null => Vec::new(),
@@ -195,6 +196,9 @@ impl HostRun<'_, '_> {
         } else {
             Status::Ok
         };
+        if status == Status::Failed && !(any_failed && ignore_errors) {
+            self.last_failure = Some((failed_task(task, &display_name), result.clone()));
+        }
         self.last_result = Some((status, result));
         self.count(status, any_failed && ignore_errors);
         if any_changed {
@@ -269,6 +273,9 @@ impl HostRun<'_, '_> {
                 .insert(name.clone(), Value::Object(outcome.result.clone()));
         }
         self.last_result = Some((outcome.status, outcome.result.clone()));
+        if outcome.status == Status::Failed && !ignored {
+            self.last_failure = Some((failed_task(task, display_name), outcome.result.clone()));
+        }
         match outcome.status {
             Status::Changed => {
                 self.notify(task);
@@ -424,8 +431,35 @@ impl HostRun<'_, '_> {
         if outcome.status == Status::Unreachable {
             return (outcome, merged);
         }
+        self.keep_module_facts(task, &outcome);
         self.apply_overrides(task, &mut outcome, &mut merged);
         (outcome, merged)
+    }
+
+    /// Facts a host module returns (`getent`, `service_facts`, `package_facts`…) become the
+    /// host's facts, as in Ansible: under `ansible_facts` and as variables of their own name.
+    fn keep_module_facts(&mut self, task: &Task, outcome: &Outcome) {
+        if matches!(outcome.status, Status::Failed | Status::Skipped) {
+            return;
+        }
+        let is_host_module = converge_modules::find(&task.module)
+            .is_some_and(|module| module.target() == converge_modules::Target::Host);
+        let Some(Value::Object(facts)) = outcome.result.get("ansible_facts") else {
+            return;
+        };
+        if !is_host_module || task.module == "setup" {
+            return;
+        }
+        let fact_vars = &mut self.slot.fact_vars;
+        let mut namespaced = match fact_vars.remove("ansible_facts") {
+            Some(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        for (key, value) in facts {
+            namespaced.insert(key.clone(), value.clone());
+            fact_vars.insert(key.clone(), value.clone());
+        }
+        fact_vars.insert("ansible_facts".into(), Value::Object(namespaced));
     }
 
     /// How the task runs: check mode (fixed, templated or the run's), who it runs as, its
@@ -530,10 +564,11 @@ pub(super) fn describe(value: &Value) -> String {
     }
 }
 
-/// `ansible_loop` for item `index` of `items` (`loop_control: {extended: true}`).
+/// `ansible_loop` for item `index` of `items` (`loop_control: {extended: true}`). As in
+/// Ansible, the first item has no `previtem` and the last no `nextitem`.
 fn extended_loop(items: &[Value], index: usize) -> Value {
     let length = items.len();
-    json!({
+    let mut ansible_loop = json!({
         "allitems": items,
         "index": index + 1,
         "index0": index,
@@ -542,7 +577,22 @@ fn extended_loop(items: &[Value], index: usize) -> Value {
         "first": index == 0,
         "last": index + 1 == length,
         "length": length,
-        "previtem": if index > 0 { items[index - 1].clone() } else { Value::Null },
-        "nextitem": items.get(index + 1).cloned().unwrap_or(Value::Null),
+    });
+    if let Value::Object(map) = &mut ansible_loop {
+        if index > 0 {
+            map.insert("previtem".into(), items[index - 1].clone());
+        }
+        if let Some(next) = items.get(index + 1) {
+            map.insert("nextitem".into(), next.clone());
+        }
+    }
+    ansible_loop
+}
+
+/// `ansible_failed_task` as a rescue sees it: the task's name and module.
+fn failed_task(task: &Task, display_name: &str) -> Value {
+    json!({
+        "name": task.common.name.clone().unwrap_or_else(|| display_name.to_string()),
+        "action": task.module,
     })
 }

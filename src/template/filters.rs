@@ -4,12 +4,14 @@
 //! plain function over data, and JSON values are what the runner hands to modules anyway.
 
 use std::cmp::Ordering;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+use super::lookups;
 
 use base64::Engine as _;
+use converge_modules::pyregex::{self, Flags, PyRegex, PyRegexError};
 use minijinja::value::{Kwargs, Rest, Serde, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, State, Value};
-use regex::Regex;
 use serde_json::{Map, Value as Json};
 
 /// Filters registered on top of minijinja's built-ins (used for "did you mean" hints too).
@@ -17,6 +19,12 @@ pub(super) const FILTERS: &[&str] = &[
     "b64decode",
     "b64encode",
     "basename",
+    "checksum",
+    "comment",
+    "hash",
+    "product",
+    "subelements",
+    "zip_longest",
     "bool",
     "combine",
     "dict",
@@ -155,6 +163,17 @@ pub(super) const BUILTIN_TESTS: &[&str] = &[
 pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("b64decode", b64decode);
     env.add_filter("b64encode", b64encode);
+    env.add_filter("checksum", checksum);
+    env.add_filter("comment", comment);
+    env.add_filter("ipaddr", super::ipaddr::ipaddr);
+    env.add_filter("ipv4", super::ipaddr::ipv4);
+    env.add_filter("ipv6", super::ipaddr::ipv6);
+    env.add_filter("ipwrap", super::ipaddr::ipwrap);
+    env.add_filter("password_hash", password_hash);
+    env.add_filter("hash", hash);
+    env.add_filter("product", product);
+    env.add_filter("subelements", subelements);
+    env.add_filter("zip_longest", zip_longest);
     env.add_filter("basename", basename);
     env.add_filter("bool", to_bool_filter);
     env.add_filter("combine", combine);
@@ -663,6 +682,233 @@ fn symmetric_difference(value: &Value, other: &Value) -> Result<Value, Error> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// comment, hash, product, zip_longest, subelements
+
+/// Ansible's `comment`: styles plain, erlang, c, cblock, xml, and its keyword arguments.
+fn comment(value: &Value, style: Option<String>, kwargs: Kwargs) -> Result<String, Error> {
+    let text = text_of(value)?;
+    let style = style.unwrap_or_else(|| "plain".into());
+    let (beginning, decoration, end) = match style.as_str() {
+        "plain" => ("", "# ", ""),
+        "erlang" => ("", "% ", ""),
+        "c" => ("", "// ", ""),
+        "cblock" => ("/*", " * ", " */"),
+        "xml" => ("<!--", " - ", "-->"),
+        other => {
+            return Err(invalid(format!(
+                "`comment`: invalid style `{other}` (available: plain, erlang, c, cblock, xml)"
+            )))
+        }
+    };
+    let text_arg = |name: &str, default: &str| -> Result<String, Error> {
+        Ok(kwargs
+            .get::<Option<String>>(name)?
+            .unwrap_or_else(|| default.to_string()))
+    };
+    let decoration = text_arg("decoration", decoration)?;
+    let newline = text_arg("newline", "\n")?;
+    let beginning = text_arg("beginning", beginning)?;
+    let prefix = text_arg("prefix", decoration.trim_end())?;
+    let postfix = text_arg("postfix", decoration.trim_end())?;
+    let end = text_arg("end", end)?;
+    let prefix_count: usize = kwargs.get::<Option<usize>>("prefix_count")?.unwrap_or(1);
+    let postfix_count: usize = kwargs.get::<Option<usize>>("postfix_count")?.unwrap_or(1);
+    kwargs.assert_all_used()?;
+    let mut out = String::new();
+    if !beginning.is_empty() {
+        out.push_str(&beginning);
+        out.push_str(&newline);
+    }
+    if !prefix.is_empty() {
+        let one = if prefix != newline {
+            format!("{prefix}{newline}")
+        } else {
+            newline.clone()
+        };
+        out.push_str(&one.repeat(prefix_count));
+    }
+    let body = format!(
+        "{decoration}{}",
+        text.replace(&newline, &format!("{newline}{decoration}"))
+    )
+    .replace(
+        &format!("{decoration}{newline}"),
+        &format!("{}{newline}", decoration.trim_end()),
+    );
+    out.push_str(&body);
+    for _ in 0..postfix_count {
+        out.push_str(&newline);
+        out.push_str(&postfix);
+    }
+    if !end.is_empty() {
+        out.push_str(&newline);
+        out.push_str(&end);
+    }
+    Ok(out)
+}
+
+fn digest(data: &[u8], kind: &str) -> Result<String, Error> {
+    use sha2::Digest as _;
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+    Ok(match kind {
+        "sha1" => hex(&sha1::Sha1::digest(data)),
+        "md5" => hex(&md5::Md5::digest(data)),
+        "sha224" => hex(&sha2::Sha224::digest(data)),
+        "sha256" => hex(&sha2::Sha256::digest(data)),
+        "sha384" => hex(&sha2::Sha384::digest(data)),
+        "sha512" => hex(&sha2::Sha512::digest(data)),
+        other => {
+            return Err(invalid(format!(
+                "`hash`: unsupported hash type `{other}` (use sha1, md5, sha224, sha256, sha384 or sha512)"
+            )))
+        }
+    })
+}
+
+fn hash(value: &Value, kind: Option<String>) -> Result<String, Error> {
+    digest(
+        text_of(value)?.as_bytes(),
+        kind.as_deref().unwrap_or("sha1"),
+    )
+}
+
+/// `password_hash(scheme, salt, rounds=N)`: a crypt(3) hash as Ansible writes it with passlib
+/// (`$6$rounds=656000$salt$...` for sha512 by default; the salt is random when not given).
+fn password_hash(
+    value: &Value,
+    scheme: Option<String>,
+    salt: Option<String>,
+    kwargs: Kwargs,
+) -> Result<String, Error> {
+    let password = text_of(value)?;
+    let scheme = scheme.unwrap_or_else(|| "sha512".into());
+    let rounds: Option<usize> = kwargs.get("rounds")?;
+    let salt_kwarg: Option<String> = kwargs.get("salt")?;
+    let _ident: Option<String> = kwargs.get("ident")?;
+    kwargs.assert_all_used()?;
+    let salt = match salt.or(salt_kwarg) {
+        Some(salt) => salt,
+        None => random_salt(16),
+    };
+    let salt: String = salt.chars().take(16).collect();
+    let bad = |message: String| invalid(format!("`password_hash`: {message}"));
+    let (id, hashed, rounds) = match scheme.as_str() {
+        "sha512" | "sha512_crypt" => {
+            let rounds = rounds.unwrap_or(656_000);
+            let params = sha_crypt::Sha512Params::new(rounds).map_err(|e| bad(format!("{e:?}")))?;
+            let hashed = sha_crypt::sha512_crypt_b64(password.as_bytes(), salt.as_bytes(), &params)
+                .map_err(|e| bad(format!("{e:?}")))?;
+            ("6", hashed, rounds)
+        }
+        "sha256" | "sha256_crypt" => {
+            let rounds = rounds.unwrap_or(535_000);
+            let params = sha_crypt::Sha256Params::new(rounds).map_err(|e| bad(format!("{e:?}")))?;
+            let hashed = sha_crypt::sha256_crypt_b64(password.as_bytes(), salt.as_bytes(), &params)
+                .map_err(|e| bad(format!("{e:?}")))?;
+            ("5", hashed, rounds)
+        }
+        other => {
+            return Err(bad(format!(
+                "the scheme `{other}` is not built in converge (it has sha512 and sha256)"
+            )))
+        }
+    };
+    // passlib leaves out the rounds when they are crypt's implicit 5000.
+    let rounds = if rounds == 5_000 {
+        String::new()
+    } else {
+        format!("rounds={rounds}$")
+    };
+    Ok(format!("${id}${rounds}{salt}${hashed}"))
+}
+
+/// A random salt from crypt's alphabet.
+fn random_salt(length: usize) -> String {
+    const ALPHABET: &[u8] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut bytes = vec![0u8; length];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No entropy source: a salt from the clock still differs between hosts and runs.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            *byte = (nanos >> (i % 16 * 8)) as u8;
+        }
+    }
+    bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect()
+}
+
+/// Ansible's `checksum`: the SHA-1 of the text.
+fn checksum(value: &Value) -> Result<String, Error> {
+    digest(text_of(value)?.as_bytes(), "sha1")
+}
+
+fn product(value: &Value, others: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
+    let repeat: Option<usize> = kwargs.get("repeat")?;
+    kwargs.assert_all_used()?;
+    let mut lists = vec![list_of(value, "product")?];
+    for other in &others.0 {
+        lists.push(list_of(other, "product")?);
+    }
+    let lists: Vec<Vec<Json>> = (0..repeat.unwrap_or(1))
+        .flat_map(|_| lists.clone())
+        .collect();
+    Ok(value_of(Json::Array(
+        lookups::product(&lists)
+            .into_iter()
+            .map(Json::Array)
+            .collect(),
+    )))
+}
+
+fn zip_longest(value: &Value, others: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
+    let fill: Option<Value> = kwargs.get("fillvalue")?;
+    kwargs.assert_all_used()?;
+    let fill = match fill {
+        Some(fill) => json_of(&fill)?,
+        None => Json::Null,
+    };
+    let mut lists = vec![list_of(value, "zip_longest")?];
+    for other in &others.0 {
+        lists.push(list_of(other, "zip_longest")?);
+    }
+    let longest = lists.iter().map(Vec::len).max().unwrap_or(0);
+    Ok(value_of(Json::Array(
+        (0..longest)
+            .map(|i| {
+                Json::Array(
+                    lists
+                        .iter()
+                        .map(|l| l.get(i).cloned().unwrap_or_else(|| fill.clone()))
+                        .collect(),
+                )
+            })
+            .collect(),
+    )))
+}
+
+fn subelements(
+    value: &Value,
+    key: String,
+    skip_missing: Option<bool>,
+    kwargs: Kwargs,
+) -> Result<Value, Error> {
+    let skip = match skip_missing {
+        Some(skip) => skip,
+        None => kwargs.get::<Option<bool>>("skip_missing")?.unwrap_or(false),
+    };
+    kwargs.assert_all_used()?;
+    let items = lookups::subelements(&json_of(value)?, &key, skip).map_err(invalid)?;
+    Ok(value_of(Json::Array(items)))
+}
+
+// ---------------------------------------------------------------------------------------------
 // JSON and YAML
 
 /// How Python's `json.dumps` lays out its output.
@@ -835,38 +1081,19 @@ fn from_yaml(value: String) -> Result<Value, Error> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Regular expressions
+// Regular expressions (Python's `re`, through converge_modules::pyregex)
 
-/// Translate Python `re` syntax that Rust's regex spells differently.
-fn python_pattern(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len());
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some('Z') => out.push_str("\\z"),
-                Some(other) => {
-                    out.push('\\');
-                    out.push(other);
-                }
-                None => out.push('\\'),
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
+fn compile_regex(pattern: &str, ignorecase: bool, multiline: bool) -> Result<PyRegex, Error> {
+    let flags = Flags {
+        ignorecase,
+        multiline,
+        dotall: false,
+    };
+    PyRegex::new(pattern, flags).map_err(regex_error)
 }
 
-fn compile_regex(pattern: &str, ignorecase: bool, multiline: bool) -> Result<Regex, Error> {
-    let flags = match (ignorecase, multiline) {
-        (false, false) => "",
-        (true, false) => "(?i)",
-        (false, true) => "(?m)",
-        (true, true) => "(?im)",
-    };
-    Regex::new(&format!("{flags}{}", python_pattern(pattern)))
-        .map_err(|err| invalid(format!("invalid regular expression `{pattern}`: {err}")))
+fn regex_error(err: PyRegexError) -> Error {
+    invalid(err.to_string())
 }
 
 fn regex_flags(kwargs: &Kwargs) -> Result<(bool, bool), Error> {
@@ -875,68 +1102,25 @@ fn regex_flags(kwargs: &Kwargs) -> Result<(bool, bool), Error> {
     Ok((ignorecase.unwrap_or(false), multiline.unwrap_or(false)))
 }
 
-/// Translate a Python replacement string (`\1`, `\g<name>`, `\n`) into regex's `${1}` syntax.
-pub(super) fn python_replacement(replacement: &str) -> String {
-    let mut out = String::with_capacity(replacement.len());
-    let chars: Vec<char> = replacement.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        match c {
-            '$' => out.push_str("$$"),
-            '\\' if i + 1 < chars.len() => {
-                let next = chars[i + 1];
-                i += 1;
-                match next {
-                    d if d.is_ascii_digit() => {
-                        let mut group = d.to_string();
-                        if i + 1 < chars.len() && chars[i + 1].is_ascii_digit() {
-                            i += 1;
-                            group.push(chars[i]);
-                        }
-                        out.push_str(&format!("${{{group}}}"));
-                    }
-                    'g' if chars.get(i + 1) == Some(&'<') => {
-                        let rest: String = chars[i + 2..].iter().collect();
-                        if let Some(end) = rest.find('>') {
-                            out.push_str(&format!("${{{}}}", &rest[..end]));
-                            i += 2 + rest[..end].chars().count();
-                        } else {
-                            out.push_str("\\g");
-                        }
-                    }
-                    'n' => out.push('\n'),
-                    't' => out.push('\t'),
-                    'r' => out.push('\r'),
-                    '\\' => out.push('\\'),
-                    other => {
-                        out.push('\\');
-                        out.push(other);
-                    }
-                }
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    out
-}
-
 fn regex_replace(
-    value: String,
+    value: &Value,
     pattern: String,
     replacement: Option<String>,
     kwargs: Kwargs,
 ) -> Result<String, Error> {
+    let value = text_of(value)?;
     let (ignorecase, multiline) = regex_flags(&kwargs)?;
     let count: Option<usize> = kwargs.get("count")?;
     let mandatory_count: Option<usize> = kwargs.get("mandatory_count")?;
     kwargs.assert_all_used()?;
     let regex = compile_regex(&pattern, ignorecase, multiline)?;
-    let replacement = python_replacement(replacement.as_deref().unwrap_or(""));
-    let count = count.unwrap_or(0);
-    let found = regex.find_iter(&value).count();
-    let replaced = if count == 0 { found } else { found.min(count) };
+    let (out, replaced) = regex
+        .sub(
+            &value,
+            replacement.as_deref().unwrap_or(""),
+            count.unwrap_or(0),
+        )
+        .map_err(regex_error)?;
     if let Some(expected) = mandatory_count.filter(|n| *n > 0) {
         if replaced != expected {
             return Err(invalid(format!(
@@ -944,108 +1128,135 @@ fn regex_replace(
             )));
         }
     }
-    Ok(regex
-        .replacen(&value, count, replacement.as_str())
-        .into_owned())
+    Ok(out)
+}
+
+/// Ansible's filters call `to_text` on their input: numbers and booleans become strings.
+fn text_of(value: &Value) -> Result<String, Error> {
+    check_defined(value)?;
+    Ok(match value.as_str() {
+        Some(text) => text.to_string(),
+        None if value.is_none() => "None".to_string(),
+        None => value.to_string(),
+    })
 }
 
 fn regex_search(
-    value: String,
+    value: &Value,
     pattern: String,
     groups: Rest<String>,
     kwargs: Kwargs,
 ) -> Result<Value, Error> {
+    let value = text_of(value)?;
     let (ignorecase, multiline) = regex_flags(&kwargs)?;
     kwargs.assert_all_used()?;
     let regex = compile_regex(&pattern, ignorecase, multiline)?;
-    let Some(captures) = regex.captures(&value) else {
+    let Some(found) = regex.search(&value).map_err(regex_error)? else {
         return Ok(Value::from(()));
     };
     if groups.0.is_empty() {
-        let whole = captures.get(0).map_or("", |m| m.as_str());
-        return Ok(Value::from(whole));
+        return Ok(Value::from(found.as_str()));
     }
     let mut out = Vec::new();
     for group in &groups.0 {
-        let matched =
-            if let Some(name) = group.strip_prefix("\\g<").and_then(|g| g.strip_suffix('>')) {
-                match name.parse::<usize>() {
-                    Ok(index) => captures.get(index),
-                    Err(_) => captures.name(name),
-                }
-            } else if let Some(number) = group.strip_prefix('\\') {
-                let index: usize = number.parse().map_err(|_| {
-                    invalid(format!("`regex_search`: bad group reference `{group}`"))
-                })?;
-                captures.get(index)
-            } else {
-                return Err(invalid(format!(
-                    "`regex_search`: group arguments look like `\\1` or `\\g<name>`, not `{group}`"
-                )));
-            };
-        out.push(matched.map_or(Value::from(()), |m| Value::from(m.as_str())));
+        let index = if let Some(name) = group.strip_prefix("\\g<").and_then(|g| g.strip_suffix('>'))
+        {
+            match name.parse::<usize>() {
+                Ok(index) => Some(index),
+                Err(_) => regex.group_index(name),
+            }
+        } else if let Some(number) = group.strip_prefix('\\') {
+            number.parse().ok()
+        } else {
+            return Err(invalid(format!(
+                "`regex_search`: group arguments look like `\\1` or `\\g<name>`, not `{group}`"
+            )));
+        };
+        let index = index
+            .filter(|index| *index <= regex.groups())
+            .ok_or_else(|| invalid(format!("`regex_search`: no group `{group}` in `{pattern}`")))?;
+        out.push(found.group(index).map_or(Value::from(()), Value::from));
     }
     Ok(Value::from(out))
 }
 
-fn regex_findall(value: String, pattern: String, kwargs: Kwargs) -> Result<Value, Error> {
+fn regex_findall(value: &Value, pattern: String, kwargs: Kwargs) -> Result<Value, Error> {
+    let value = text_of(value)?;
     let (ignorecase, multiline) = regex_flags(&kwargs)?;
     kwargs.assert_all_used()?;
     let regex = compile_regex(&pattern, ignorecase, multiline)?;
-    let groups = regex.captures_len() - 1;
-    // Python's findall: whole matches without groups, the group with one, tuples with several.
+    // Python's findall: whole matches without groups, the group with one, lists with several.
     let out: Vec<Value> = regex
-        .captures_iter(&value)
-        .map(|captures| {
-            let text = |i: usize| captures.get(i).map_or("", |m| m.as_str()).to_string();
-            match groups {
-                0 => Value::from(text(0)),
-                1 => Value::from(text(1)),
-                n => Value::from((1..=n).map(text).collect::<Vec<_>>()),
+        .findall(&value)
+        .map_err(regex_error)?
+        .into_iter()
+        .map(|mut groups| {
+            if regex.groups() <= 1 {
+                Value::from(groups.pop().unwrap_or_default())
+            } else {
+                Value::from(groups)
             }
         })
         .collect();
     Ok(Value::from(out))
 }
 
-fn regex_escape(value: String) -> String {
-    regex::escape(&value)
+/// Ansible's `regex_escape` (re_type `python`: `re.escape`; `posix_basic`: BRE specials).
+fn regex_escape(value: &Value, re_type: Option<String>) -> Result<String, Error> {
+    let value = text_of(value)?;
+    match re_type.as_deref().unwrap_or("python") {
+        "python" => Ok(pyregex::escape(&value)),
+        "posix_basic" => Ok(value
+            .chars()
+            .flat_map(|c| {
+                let special = "\\^$.[]*".contains(c);
+                special
+                    .then_some('\\')
+                    .into_iter()
+                    .chain(std::iter::once(c))
+            })
+            .collect()),
+        other => Err(invalid(format!(
+            "`regex_escape`: re_type must be `python` or `posix_basic`, not `{other}`"
+        ))),
+    }
 }
 
-fn regex_match(value: String, pattern: String, kwargs: Kwargs) -> Result<bool, Error> {
+fn regex_match(value: &Value, pattern: String, kwargs: Kwargs) -> Result<bool, Error> {
     regex_test_kind(value, pattern, kwargs, "match")
 }
 
-fn regex_search_test(value: String, pattern: String, kwargs: Kwargs) -> Result<bool, Error> {
+fn regex_search_test(value: &Value, pattern: String, kwargs: Kwargs) -> Result<bool, Error> {
     regex_test_kind(value, pattern, kwargs, "search")
 }
 
-fn regex_test(value: String, pattern: String, kwargs: Kwargs) -> Result<bool, Error> {
+fn regex_test(value: &Value, pattern: String, kwargs: Kwargs) -> Result<bool, Error> {
     let match_type: Option<String> = kwargs.get("match_type")?;
     let match_type = match_type.unwrap_or_else(|| "search".into());
     regex_test_kind(value, pattern, kwargs, &match_type)
 }
 
 fn regex_test_kind(
-    value: String,
+    value: &Value,
     pattern: String,
     kwargs: Kwargs,
     kind: &str,
 ) -> Result<bool, Error> {
+    let value = text_of(value)?;
     let (ignorecase, multiline) = regex_flags(&kwargs)?;
     kwargs.assert_all_used()?;
-    // Python's re.match anchors at the start only; fullmatch at both ends.
-    let anchored = match kind {
-        "search" => pattern,
-        "match" => format!("\\A(?:{pattern})"),
-        "fullmatch" => format!("\\A(?:{pattern})\\z"),
+    let regex = compile_regex(&pattern, ignorecase, multiline)?;
+    let found = match kind {
+        "search" => regex.search(&value),
+        "match" => regex.match_start(&value),
+        "fullmatch" => regex.fullmatch(&value),
         other => {
             return Err(invalid(format!(
                 "`regex` test: match_type must be search, match or fullmatch, not `{other}`"
             )))
         }
     };
-    Ok(compile_regex(&anchored, ignorecase, multiline)?.is_match(&value))
+    Ok(found.map_err(regex_error)?.is_some())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1206,38 +1417,61 @@ fn version(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Lookups
+// Lookups (the lookups themselves are in lookups.rs)
 
 fn lookup(state: &State, name: String, terms: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
-    let results = run_lookup(state, &name, &terms.0, &kwargs)?;
     let wantlist: Option<bool> = kwargs.get("wantlist")?;
-    kwargs.assert_all_used()?;
+    let results = run_lookup(state, &name, &terms.0, &kwargs)?;
     if wantlist.unwrap_or(false) {
-        return Ok(Value::from(results));
+        return Ok(value_of(Json::Array(results)));
     }
-    // Ansible joins several results with commas unless asked for a list.
-    Ok(Value::from(results.join(",")))
+    // Ansible 2.19: one result is returned as itself, several strings joined with commas,
+    // anything else as the list.
+    Ok(match results.len() {
+        1 => value_of(results.into_iter().next().unwrap_or(Json::Null)),
+        _ if !results.is_empty() && results.iter().all(Json::is_string) => Value::from(
+            results
+                .iter()
+                .filter_map(Json::as_str)
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        _ => value_of(Json::Array(results)),
+    })
 }
 
 fn query(state: &State, name: String, terms: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
-    let results = run_lookup(state, &name, &terms.0, &kwargs)?;
-    kwargs.assert_all_used()?;
-    Ok(Value::from(results))
+    let _: Option<bool> = kwargs.get("wantlist")?;
+    Ok(value_of(Json::Array(run_lookup(
+        state, &name, &terms.0, &kwargs,
+    )?)))
 }
 
-fn term_strings(terms: &[Value], lookup: &str) -> Result<Vec<String>, Error> {
-    terms
-        .iter()
-        .map(|term| {
-            check_defined(term)?;
-            term.as_str().map(str::to_string).ok_or_else(|| {
-                invalid(format!(
-                    "lookup `{lookup}` expects strings, got {}",
-                    term.kind()
-                ))
+/// Variables as a template sees them: the render's context, loop variables included.
+struct StateVariables<'a, 'b> {
+    state: &'a State<'a, 'b>,
+    all: Option<&'a Value>,
+}
+
+impl lookups::Variables for StateVariables<'_, '_> {
+    fn get(&self, name: &str) -> Option<Json> {
+        self.state
+            .lookup(name)
+            .filter(|value| !value.is_undefined())
+            .and_then(|value| serde_json::to_value(&value).ok())
+    }
+
+    fn names(&self) -> Vec<String> {
+        let Some(all) = self.all else {
+            return Vec::new();
+        };
+        all.try_iter()
+            .map(|keys| {
+                keys.filter_map(|k| k.as_str().map(str::to_string))
+                    .collect()
             })
-        })
-        .collect()
+            .unwrap_or_default()
+    }
 }
 
 fn run_lookup(
@@ -1245,74 +1479,100 @@ fn run_lookup(
     name: &str,
     terms: &[Value],
     kwargs: &Kwargs,
-) -> Result<Vec<String>, Error> {
-    let name = name.strip_prefix("ansible.builtin.").unwrap_or(name);
-    match name {
-        "env" => {
-            let default: Option<String> = kwargs.get("default")?;
-            let default = default.unwrap_or_default();
-            Ok(term_strings(terms, "env")?
-                .into_iter()
-                .map(|var| std::env::var(&var).unwrap_or_else(|_| default.clone()))
-                .collect())
+) -> Result<Vec<Json>, Error> {
+    let errors: Option<String> = kwargs.get("errors")?;
+    let mut options = Map::new();
+    let keys: Vec<String> = kwargs.args().map(str::to_string).collect();
+    for key in keys {
+        if key == "wantlist" || key == "errors" {
+            continue;
         }
-        "file" => {
-            let rstrip: Option<bool> = kwargs.get("rstrip")?;
-            let lstrip: Option<bool> = kwargs.get("lstrip")?;
-            let mut out = Vec::new();
-            for term in term_strings(terms, "file")? {
-                let path = find_file(state, &term)?;
-                let text = std::fs::read_to_string(&path).map_err(|err| {
-                    invalid(format!(
-                        "lookup `file`: cannot read `{}`: {err}",
-                        path.display()
-                    ))
-                })?;
-                let text = if rstrip.unwrap_or(true) {
-                    text.trim_end()
-                } else {
-                    &text[..]
-                };
-                let text = if lstrip.unwrap_or(false) {
-                    text.trim_start()
-                } else {
-                    text
-                };
-                out.push(text.to_string());
-            }
-            Ok(out)
-        }
-        other => Err(invalid(format!(
-            "lookup `{other}` is not supported (converge supports `env` and `file`)"
+        let value: Value = kwargs.get(&key)?;
+        options.insert(key, json_of(&value)?);
+    }
+    kwargs.assert_all_used()?;
+    let terms = terms.iter().map(json_of).collect::<Result<Vec<_>, _>>()?;
+    let lookup_state = state.lookup(lookups::STATE_KEY);
+    let found = lookup_state
+        .as_ref()
+        .and_then(|value| value.downcast_object_ref::<lookups::LookupState>());
+    let search_paths: Vec<PathBuf> = match found {
+        Some(found) => found.search_paths.clone(),
+        None => ["role_path", "playbook_dir"]
+            .iter()
+            .filter_map(|var| state.lookup(var))
+            .filter_map(|value| value.as_str().map(PathBuf::from))
+            .collect(),
+    };
+    let short = name.strip_prefix("ansible.builtin.").unwrap_or(name);
+    let result = if short == "template" {
+        template_lookup(
+            state,
+            &terms,
+            &options,
+            &search_paths,
+            lookup_state.as_ref(),
+        )
+    } else {
+        let variables = StateVariables {
+            state,
+            all: found.map(|found| &found.vars),
+        };
+        lookups::run(name, &terms, &options, &search_paths, &variables).map_err(invalid)
+    };
+    match (result, errors.as_deref()) {
+        (Ok(results), _) => Ok(results),
+        (Err(_), Some("ignore") | Some("warn")) => Ok(Vec::new()),
+        (Err(err), None | Some("strict")) => Err(err),
+        (Err(_), Some(other)) => Err(invalid(format!(
+            "lookup `{name}`: errors must be strict, warn or ignore, not `{other}`"
         ))),
     }
 }
 
-/// Ansible's search order for a relative path: the role's files/, the role, the playbook's
-/// files/, the playbook directory, then the working directory.
-fn find_file(state: &State, term: &str) -> Result<PathBuf, Error> {
-    let path = Path::new(term);
-    if path.is_absolute() {
-        return Ok(path.to_path_buf());
-    }
-    let mut candidates = Vec::new();
-    for var in ["role_path", "playbook_dir"] {
-        if let Some(dir) = state.lookup(var).as_ref().and_then(Value::as_str) {
-            candidates.push(Path::new(dir).join("files").join(path));
-            candidates.push(Path::new(dir).join(path));
-        }
-    }
-    candidates.push(path.to_path_buf());
-    candidates
-        .iter()
-        .find(|candidate| candidate.is_file())
-        .cloned()
-        .ok_or_else(|| {
-            let searched: Vec<String> =
-                candidates.iter().map(|c| c.display().to_string()).collect();
+/// The `template` lookup: each term a template file under `templates/`, rendered with the
+/// current variables as the template module would.
+fn template_lookup(
+    state: &State,
+    terms: &[Json],
+    options: &Map<String, Json>,
+    search_paths: &[PathBuf],
+    lookup_state: Option<&Value>,
+) -> Result<Vec<Json>, Error> {
+    let flag =
+        |key: &str, default: bool| options.get(key).and_then(Json::as_bool).unwrap_or(default);
+    let file_options = super::FileOptions {
+        trim_blocks: flag("trim_blocks", true),
+        lstrip_blocks: flag("lstrip_blocks", false),
+    };
+    let found = lookup_state.and_then(|value| value.downcast_object_ref::<lookups::LookupState>());
+    let mut out = Vec::new();
+    for term in terms {
+        let Some(name) = term.as_str() else {
+            return Err(invalid(format!(
+                "lookup `template` expects file names, got {term}"
+            )));
+        };
+        let path = lookups::find_file(search_paths, "templates", name)
+            .filter(|path| path.is_file())
+            .ok_or_else(|| invalid(format!("lookup `template`: could not find `{name}`")))?;
+        let source = std::fs::read_to_string(&path).map_err(|err| {
             invalid(format!(
-                "lookup `file`: could not find `{term}` (searched {})",
-                searched.join(", ")
+                "lookup `template`: cannot read `{}`: {err}",
+                path.display()
             ))
-        })
+        })?;
+        let vars = found.map_or_else(|| Value::from(()), |found| found.vars.clone());
+        let mut extra = std::collections::BTreeMap::new();
+        if let Some(lookup_state) = lookup_state {
+            extra.insert(lookups::STATE_KEY, lookup_state.clone());
+        }
+        if state.lookup("ansible_managed").is_none() {
+            extra.insert("ansible_managed", Value::from(super::ANSIBLE_MANAGED));
+        }
+        let ctx = minijinja::value::merge_maps([vars, Value::from(extra)]);
+        let text = super::render_file_text(state.env(), name, &source, &ctx, file_options)?;
+        out.push(Json::String(text));
+    }
+    Ok(out)
 }

@@ -204,3 +204,38 @@ fn vars_prompt_takes_extra_vars_and_without_a_terminal_refuses_clearly() {
         Some("15.0")
     );
 }
+
+#[test]
+fn with_lookup_loops_give_ansibles_items() {
+    let test = sandboxed_play(
+        "    - copy: {dest: \"/etc/conv-dict-{{ item.key }}\", content: \"uid={{ item.value.uid }}\"}\n      with_dict: \"{{ users }}\"\n    - copy: {dest: \"/etc/conv-sub-{{ item.0.name }}-{{ item.1 }}\", content: x}\n      with_subelements:\n        - \"{{ people }}\"\n        - groups\n    - copy: {dest: \"/etc/conv-seq-{{ item }}\", content: x}\n      with_sequence: start=1 end=3 format=n%02d\n    - copy: {dest: \"/etc/conv-tog-{{ item.0 }}{{ item.1 }}\", content: x}\n      with_together: [[a, b], [1, 2]]\n    - copy: {dest: \"/etc/conv-nest-{{ item.0 }}{{ item.1 }}\", content: x}\n      with_nested: [[x], [1, 2]]\n    - copy: {dest: \"/etc/conv-idx-{{ item.0 }}-{{ item.1 }}\", content: x}\n      with_indexed_items: [p, q]\n    - include_vars: \"{{ item }}\"\n      with_first_found:\n        - files: [\"{{ missing_os }}.yml\", default.yml]\n          paths: [vars]\n    - copy: {dest: /etc/conv-found, content: \"{{ found_in }}\"}\n  vars:\n    missing_os: Plan9\n    users: {alice: {uid: 1001}, bob: {uid: 1002}}\n    people:\n      - {name: carol, groups: [wheel, adm]}\n",
+    )
+    .file("vars/default.yml", "found_in: default\n");
+    test.run().expect_status(0);
+    assert_eq!(
+        test.sandbox_file("/etc/conv-dict-alice").as_deref(),
+        Some("uid=1001")
+    );
+    assert_eq!(
+        test.sandbox_file("/etc/conv-dict-bob").as_deref(),
+        Some("uid=1002")
+    );
+    for path in [
+        "/etc/conv-sub-carol-wheel",
+        "/etc/conv-sub-carol-adm",
+        "/etc/conv-seq-n01",
+        "/etc/conv-seq-n03",
+        "/etc/conv-tog-a1",
+        "/etc/conv-tog-b2",
+        "/etc/conv-nest-x1",
+        "/etc/conv-nest-x2",
+        "/etc/conv-idx-0-p",
+        "/etc/conv-idx-1-q",
+    ] {
+        assert!(test.sandbox_file(path).is_some(), "{path} missing");
+    }
+    assert_eq!(
+        test.sandbox_file("/etc/conv-found").as_deref(),
+        Some("default")
+    );
+}

@@ -98,6 +98,31 @@ impl Lab {
         }
     }
 
+    /// Write `content` to `path` inside a host with `mode`, copied from the controller's side
+    /// (a host has its own /tmp, so a checkout under /tmp is not visible inside it).
+    pub fn put(&self, host: &str, path: &str, content: &[u8], mode: u32) {
+        use std::io::Write;
+        let script = format!(
+            "mkdir -p \"$(dirname '{path}')\" && cat > '{path}' && chmod {mode:o} '{path}'"
+        );
+        let mut child = Command::new(SCRIPT)
+            .arg("exec")
+            .arg(&self.state)
+            .arg(host)
+            .args(["sh", "-c", &script])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("run tests/lab/lab exec");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(content)
+            .expect("write to the host");
+        let status = child.wait().expect("wait for tests/lab/lab exec");
+        assert!(status.success(), "writing {path} in {host} failed");
+    }
+
     /// Run a shell script inside a host; panics unless it succeeds; returns stdout.
     pub fn sh(&self, host: &str, script: &str) -> String {
         let result = self.exec(host, &["sh", "-c", script]);

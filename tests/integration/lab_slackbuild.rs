@@ -32,12 +32,13 @@ fn packages(lab: &Lab) -> String {
 #[test]
 fn lab_slackbuild_builds_dependencies_first_installs_and_removes() {
     let lab = Lab::start(1);
-    lab.sh(
-        "h1",
-        &format!(
-            "mkdir -p /usr/local/sbin && cp {REPO}/tests/fixtures/pkgtools/makepkg {REPO}/tests/fixtures/pkgtools/installpkg {REPO}/tests/fixtures/pkgtools/upgradepkg {REPO}/tests/fixtures/pkgtools/removepkg /usr/local/sbin/ && chmod 755 /usr/local/sbin/*pkg"
-        ),
-    );
+    // Copied in from the controller: the checkout may live under /tmp, which the host does
+    // not share.
+    for tool in ["makepkg", "installpkg", "upgradepkg", "removepkg"] {
+        let script = std::fs::read(format!("{REPO}/tests/fixtures/pkgtools/{tool}"))
+            .expect("pkgtools fixture");
+        lab.put("h1", &format!("/usr/local/sbin/{tool}"), &script, 0o755);
+    }
     let inventory = lab.inventory();
     let greeting = fixture("sources/hello-greeting/hello-greeting-1.0.txt");
     let program = fixture("sources/hello-converge/hello-converge-1.0.sh");

@@ -275,3 +275,46 @@ fn a_second_run_is_refused_while_the_first_holds_the_hosts_run_lock() {
     quick.run().expect_status(0);
     assert_eq!(lab.sh("h1", "cat /etc/conv-lock"), "second\n");
 }
+
+#[test]
+fn a_silent_command_keeps_its_host_and_a_cut_link_is_found_by_keepalives() {
+    let lab = Lab::start(2);
+    let state = lab.state().display().to_string();
+    // Keepalives every 2 s, 2 unanswered make the link dead: 6 s of silence from the host.
+    let args = format!(
+        "-o UserKnownHostsFile={state}/known_hosts -o IdentitiesOnly=yes -o ServerAliveInterval=2 -o ServerAliveCountMax=2 -o ControlMaster=auto -o ControlPersist=60s"
+    );
+    let test = Test::new()
+        .file(
+            "keepalive.yml",
+            &format!(
+                "all:\n  hosts:\n    h1:\n      ansible_ssh_common_args: \"{args}\"\n    h2:\n      ansible_ssh_common_args: \"{args}\"\n"
+            ),
+        )
+        .file(
+            "site.yml",
+            "- hosts: lab\n  gather_facts: false\n  tasks:\n    - command: sleep 9\n    - copy: {dest: /etc/conv-after-silence, content: \"done\\n\"}\n",
+        )
+        .args(&["-i", &lab.inventory(), "-i", "keepalive.yml", "site.yml"]);
+    let started = std::time::Instant::now();
+    let run = std::thread::scope(|scope| {
+        let run = scope.spawn(|| test.run());
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        lab.sh("h2", "ip link set eth0 down");
+        run.join().expect("converge run")
+    });
+    let elapsed = started.elapsed();
+    run.expect_status(3).stderr_has("the link is down");
+    // h1's command was silent for 9 s, longer than the dead-link bound: still reachable.
+    assert!(
+        run.recap("h1").contains("unreachable=0 failed=0"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(lab.sh("h1", "cat /etc/conv-after-silence"), "done\n");
+    assert!(run.recap("h2").contains("unreachable=1"), "{}", run.stderr);
+    assert!(
+        elapsed < std::time::Duration::from_secs(25),
+        "the cut host held the run for {elapsed:?}"
+    );
+}

@@ -64,11 +64,17 @@ fn lab_sysctl_sets_forwarding_and_accept_ra_live_and_in_the_file() {
         file_before.ends_with('\n'),
         "the machine's file ends with a newline"
     );
-    assert_eq!(
-        file_after,
-        format!(
-            "{file_before}net.ipv6.conf.all.forwarding = 1\nnet.ipv6.conf.eth0.accept_ra = 2\n"
-        )
+    // Appended like the file's last setting; a stock file with every line commented gets
+    // Ansible's `key=value`.
+    let appended = [
+        "net.ipv6.conf.all.forwarding = 1\nnet.ipv6.conf.eth0.accept_ra = 2\n",
+        "net.ipv6.conf.all.forwarding=1\nnet.ipv6.conf.eth0.accept_ra=2\n",
+    ];
+    assert!(
+        appended
+            .iter()
+            .any(|tail| file_after == format!("{file_before}{tail}")),
+        "{file_after}"
     );
     // Never `sysctl -p` here: the file may hold kernel.*/vm.* keys that are machine-wide.
 

@@ -152,8 +152,7 @@ impl Sshd {
         t.identity_files = vec![self.client_key.clone()];
         t.known_hosts = Some(self.path("known_hosts"));
         t.ssh_config = Some(self.path("ssh_config"));
-        t.connect_timeout = Duration::from_secs(5);
-        t.command_timeout = Duration::from_secs(30);
+        t.connect_timeout = Some(Duration::from_secs(5));
         t
     }
 
@@ -458,7 +457,7 @@ fn accept_new_records_the_key_then_strict_passes() {
     let known = server.path("known_hosts");
     std::fs::remove_file(&known).expect("no known_hosts");
     let mut target = server.target();
-    target.host_key_checking = HostKeyChecking::AcceptNew;
+    target.host_key_checking = Some(HostKeyChecking::AcceptNew);
     SshConnection::connect(&target).expect("accept-new connects");
     let text = std::fs::read_to_string(&known).expect("recorded");
     assert_eq!(text, server.known_line());
@@ -484,7 +483,7 @@ fn changed_host_key_is_refused_naming_the_line() {
     .expect("known_hosts");
     for checking in [HostKeyChecking::Strict, HostKeyChecking::AcceptNew] {
         let mut target = server.target();
-        target.host_key_checking = checking;
+        target.host_key_checking = Some(checking);
         let reason = unreachable_reason(SshConnection::connect(&target));
         assert!(
             reason.contains(&format!("{}:4", known.display())),
@@ -701,7 +700,7 @@ fn silent_server_times_out_with_the_limit_in_the_message() {
     target.address = "127.0.0.1".into();
     target.port = Some(port);
     target.ssh_config = Some(PathBuf::from("/nonexistent/ssh_config"));
-    target.connect_timeout = Duration::from_secs(1);
+    target.connect_timeout = Some(Duration::from_secs(1));
     let started = Instant::now();
     let reason = unreachable_reason(SshConnection::connect(&target));
     assert!(reason.contains("timed out after 1 s"), "{reason}");
@@ -728,4 +727,258 @@ fn many_parallel_connections_all_succeed() {
     for (i, t) in threads.into_iter().enumerate() {
         assert_eq!(t.join().expect("thread"), format!("{i}\n"));
     }
+}
+
+/// `-o KEY=VALUE` as ansible_ssh_common_args would give it.
+fn set(target: &mut SshTarget, key: &str, value: &str) {
+    target
+        .options
+        .set(key, value, Path::new("/nonexistent"), &target.name.clone())
+        .expect("valid option");
+}
+
+/// A ProxyCommand that relays with bash's /dev/tcp and writes the pids of its two copying
+/// processes to `pids`, so a test can freeze the link.
+fn bash_proxy(pids: &Path) -> String {
+    format!(
+        "bash -c 'exec 3<>/dev/tcp/%h/%p; cat <&3 & echo $! > {p}; echo $$ >> {p}; exec cat >&3'",
+        p = pids.display()
+    )
+}
+
+#[test]
+fn proxy_command_carries_the_session_and_its_failure_is_explained() {
+    let server = start_sshd();
+    let mut target = server.target();
+    set(
+        &mut target,
+        "ProxyCommand",
+        &bash_proxy(&server.path("pids")),
+    );
+    let mut c = SshConnection::connect(&target).expect("connect through ProxyCommand");
+    let out = c.run(&Command::argv(["echo", "proxied"])).expect("run");
+    assert_eq!(out.stdout_text(), "proxied\n");
+    let out = c
+        .run(&Command::argv(["wc", "-c"]).with_stdin(vec![b'y'; 1_000_000]))
+        .expect("run");
+    assert_eq!(out.stdout_text().trim(), "1000000");
+    drop(c);
+
+    let mut target = server.target();
+    set(
+        &mut target,
+        "ProxyCommand",
+        "sh -c 'echo cannot reach %h:%p as %r >&2; exit 7'",
+    );
+    let reason = unreachable_reason(SshConnection::connect(&target));
+    assert!(
+        reason.contains(&format!(
+            "exited with exit status: 7: cannot reach 127.0.0.1:{} as {}",
+            server.port, server.user
+        )),
+        "{reason}"
+    );
+}
+
+#[test]
+fn a_silent_command_outlives_the_keepalive_bound_and_a_frozen_link_is_found_dead() {
+    let server = start_sshd();
+    // Direct TCP: `sleep 7` prints nothing for longer than the dead-link bound (2 s × (1 + 1)),
+    // and the keepalives' answers keep the link alive.
+    let mut target = server.target();
+    set(&mut target, "ServerAliveInterval", "2");
+    set(&mut target, "ServerAliveCountMax", "1");
+    let mut c = SshConnection::connect(&target).expect("connect");
+    let out = c
+        .run(&Command::argv(["sleep", "7"]))
+        .expect("silent command");
+    assert!(out.success());
+
+    // Through a ProxyCommand whose processes are then stopped: nothing comes back, the link
+    // is dead after about 2 s × (2 + 1), whatever the command does.
+    let pids = server.path("pids");
+    let mut target = server.target();
+    set(&mut target, "ProxyCommand", &bash_proxy(&pids));
+    set(&mut target, "ServerAliveInterval", "2");
+    set(&mut target, "ServerAliveCountMax", "2");
+    let mut c = SshConnection::connect(&target).expect("connect through ProxyCommand");
+    let out = c
+        .run(&Command::argv(["sleep", "4"]))
+        .expect("silent command");
+    assert!(out.success());
+    let pids = std::fs::read_to_string(&pids).expect("pids");
+    let pids: Vec<&str> = pids.split_whitespace().collect();
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    for pid in &pids {
+        sh(&format!("kill -STOP {pid}"));
+    }
+    let started = Instant::now();
+    let result = c.run(&Command::argv(["sleep", "30"]));
+    let elapsed = started.elapsed();
+    for pid in &pids {
+        sh(&format!("kill -CONT {pid}"));
+    }
+    match &result {
+        Err(HostError::Unreachable { reason }) => {
+            // Found by the keepalives while the command runs, or by the same bound while
+            // opening its channel.
+            assert!(
+                reason.contains("2 keepalives sent every 2 s went unanswered); the link is down")
+                    || reason.contains("no answer from the host for 6 s; the link is down"),
+                "{reason}"
+            )
+        }
+        other => panic!("expected unreachable, got {other:?}"),
+    }
+    assert!(
+        elapsed >= Duration::from_secs(5) && elapsed < Duration::from_secs(12),
+        "found dead after {elapsed:?}: {result:?}"
+    );
+    // The session stays broken.
+    assert!(matches!(
+        c.run(&Command::argv(["true"])),
+        Err(HostError::Unreachable { .. })
+    ));
+}
+
+#[test]
+fn a_command_timeout_is_opt_in() {
+    let server = start_sshd();
+    let mut target = server.target();
+    target.command_timeout = Some(Duration::from_secs(1));
+    let mut c = SshConnection::connect(&target).expect("connect");
+    let reason = match c.run(&Command::argv(["sleep", "3"])) {
+        Err(HostError::Unreachable { reason }) => reason,
+        other => panic!("expected unreachable, got {other:?}"),
+    };
+    assert!(
+        reason.contains("timed out after 1 s without output (--command-timeout)"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn algorithm_options_are_honoured_and_an_impossible_list_is_a_clear_error() {
+    let server = start_sshd();
+    let mut target = server.target();
+    set(
+        &mut target,
+        "HostKeyAlgorithms",
+        "ssh-ed25519,sk-ssh-ed25519@openssh.com",
+    );
+    set(&mut target, "KexAlgorithms", "curve25519-sha256");
+    set(&mut target, "Ciphers", "aes256-ctr");
+    set(&mut target, "MACs", "hmac-sha2-512");
+    set(&mut target, "Compression", "yes");
+    set(
+        &mut target,
+        "PubkeyAcceptedAlgorithms",
+        "ssh-ed25519,rsa-sha2-512",
+    );
+    set(&mut target, "ControlPersist", "60s");
+    let mut c = SshConnection::connect(&target).expect("connect");
+    let out = c
+        .run(&Command::shell("head -c 200000 /dev/zero | wc -c"))
+        .expect("run");
+    assert_eq!(out.stdout_text().trim(), "200000");
+    let notes = c.notes().join("\n");
+    assert!(notes.contains("`ControlPersist 60s`"), "{notes}");
+    assert!(
+        notes.contains("HostKeyAlgorithms: `sk-ssh-ed25519@openssh.com` not implemented"),
+        "{notes}"
+    );
+
+    let mut target = server.target();
+    set(
+        &mut target,
+        "HostKeyAlgorithms",
+        "sk-ssh-ed25519@openssh.com",
+    );
+    let reason = unreachable_reason(SshConnection::connect(&target));
+    assert!(
+        reason.starts_with("HostKeyAlgorithms `sk-ssh-ed25519@openssh.com` leaves no algorithm converge's SSH client (libssh2) implements"),
+        "{reason}"
+    );
+
+    // The server has only an ed25519 host key.
+    let mut target = server.target();
+    set(&mut target, "HostKeyAlgorithms", "ecdsa-sha2-nistp256");
+    let reason = unreachable_reason(SshConnection::connect(&target));
+    assert!(reason.contains("ssh handshake"), "{reason}");
+
+    // The client key is ed25519: not offered when the list excludes it.
+    let mut target = server.target();
+    set(
+        &mut target,
+        "PubkeyAcceptedAlgorithms",
+        "rsa-sha2-512,rsa-sha2-256",
+    );
+    let reason = unreachable_reason(SshConnection::connect(&target));
+    assert!(
+        reason.contains("(skipped: ssh-ed25519 is not in PubkeyAcceptedAlgorithms)"),
+        "{reason}"
+    );
+    let mut target = server.target();
+    set(
+        &mut target,
+        "PubkeyAcceptedAlgorithms",
+        "sk-ssh-ed25519@openssh.com",
+    );
+    let reason = unreachable_reason(SshConnection::connect(&target));
+    assert!(
+        reason.contains("leaves no key algorithm converge's SSH client (libssh2) can sign with"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn global_known_hosts_file_is_read_after_the_users() {
+    let server = start_sshd();
+    std::fs::write(server.path("known_hosts"), "").expect("empty user file");
+    std::fs::write(server.path("global_known_hosts"), server.known_line()).expect("global");
+    let target = server.target();
+    let reason = unreachable_reason(SshConnection::connect(&target));
+    assert!(reason.contains("is not known"), "{reason}");
+    let mut target = server.target();
+    set(
+        &mut target,
+        "GlobalKnownHostsFile",
+        &server.path("global_known_hosts").display().to_string(),
+    );
+    SshConnection::connect(&target).expect("known from the global file");
+}
+
+#[test]
+fn strict_host_key_checking_no_records_new_keys_and_accepts_a_changed_one_with_a_warning() {
+    let server = start_sshd();
+    let known = server.path("known_hosts");
+    std::fs::write(&known, "").expect("empty");
+    let mut target = server.target();
+    set(&mut target, "StrictHostKeyChecking", "no");
+    let c = SshConnection::connect(&target).expect("unknown host accepted");
+    assert!(c.warnings().is_empty());
+    assert_eq!(
+        std::fs::read_to_string(&known).expect("read"),
+        server.known_line()
+    );
+    drop(c);
+
+    let other = server.path("other_key");
+    keygen(&other);
+    let fake = std::fs::read_to_string(server.path("other_key.pub")).expect("pub");
+    let fake: Vec<&str> = fake.split_whitespace().take(2).collect();
+    std::fs::write(
+        &known,
+        format!("[127.0.0.1]:{} {}\n", server.port, fake.join(" ")),
+    )
+    .expect("stale");
+    let c = SshConnection::connect(&target).expect("changed key accepted");
+    let warnings = c.warnings().join("\n");
+    assert!(
+        warnings.contains("has CHANGED") && warnings.contains("known_hosts:1"),
+        "{warnings}"
+    );
+    // The default refuses it.
+    let reason = unreachable_reason(SshConnection::connect(&server.target()));
+    assert!(reason.contains("has CHANGED"), "{reason}");
 }

@@ -1,5 +1,7 @@
 //! One exec channel, driven without blocking: stdin is written while stdout and stderr are
 //! drained in turn, so a command that fills one pipe while we feed another cannot deadlock.
+//! While it waits, it sends keepalives and gives up only when the link is dead (see
+//! [`super::liveness`]) or, if asked, when the command has been silent for `--command-timeout`.
 
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::io::RawFd;
@@ -8,6 +10,7 @@ use std::time::{Duration, Instant};
 use converge_modules::Output;
 use ssh2::{BlockDirections, Channel, ErrorCode, Session};
 
+use super::liveness::{Keepalive, Liveness};
 use super::script::PasswordHandshake;
 
 /// libssh2's "would block".
@@ -22,25 +25,72 @@ pub enum ExecError {
     BecomePassword,
 }
 
+/// When a session gives up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `--command-timeout`: a command silent this long fails the host. `None` (the default,
+    /// as in Ansible): no limit.
+    pub command_timeout: Option<Duration>,
+    /// Keepalives; `None` with ServerAliveInterval 0.
+    pub keepalive: Option<Keepalive>,
+}
+
+impl Limits {
+    /// The limit for one blocking libssh2 call (opening a channel, closing it): the sooner of
+    /// the command timeout and the dead-link bound; `None` for no limit.
+    pub fn blocking(&self) -> Option<Duration> {
+        match (self.command_timeout, self.keepalive.map(|k| k.dead_after())) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// The session's timeout for blocking calls, in libssh2's terms (0 = none).
+pub fn blocking_timeout_ms(limits: &Limits) -> u32 {
+    limits
+        .blocking()
+        .map_or(0, |d| d.as_millis().clamp(1, u128::from(u32::MAX)) as u32)
+}
+
 /// Run `line` on a fresh channel of `session`, feeding `stdin`.
 pub fn exec(
     session: &Session,
     fd: RawFd,
-    timeout: Duration,
+    liveness: &Liveness,
+    limits: &Limits,
     line: &str,
     stdin: &[u8],
     handshake: Option<&PasswordHandshake>,
 ) -> Result<Output, ExecError> {
-    let fail = |what: &str, e: ssh2::Error| ExecError::Session(describe(what, &e, timeout));
+    let timeout = limits.blocking().unwrap_or_default();
+    let fail = |what: &str, e: ssh2::Error| {
+        ExecError::Session(
+            if e.code() == ErrorCode::Session(-9) && limits.keepalive.is_some() {
+                format!(
+                    "{what}: no answer from the host for {}; the link is down",
+                    seconds(timeout)
+                )
+            } else {
+                describe(what, &e, timeout)
+            },
+        )
+    };
     session.set_blocking(true);
-    // A keepalive is due only after 15 idle seconds; sending it here is nearly free.
-    session.keepalive_send().map_err(|e| fail("keepalive", e))?;
     let mut channel = session
         .channel_session()
         .map_err(|e| fail("open channel", e))?;
     channel.exec(line).map_err(|e| fail("exec", e))?;
     session.set_blocking(false);
-    let result = pump(session, fd, timeout, &mut channel, stdin, handshake);
+    let result = pump(
+        session,
+        fd,
+        liveness,
+        limits,
+        &mut channel,
+        stdin,
+        handshake,
+    );
     session.set_blocking(true);
     let (stdout, stderr) = result?;
     channel.wait_close().map_err(|e| fail("close channel", e))?;
@@ -60,7 +110,8 @@ pub fn exec(
 fn pump(
     session: &Session,
     fd: RawFd,
-    timeout: Duration,
+    liveness: &Liveness,
+    limits: &Limits,
     channel: &mut Channel,
     stdin: &[u8],
     handshake: Option<&PasswordHandshake>,
@@ -75,6 +126,7 @@ fn pump(
     let mut password_written = 0;
     let mut prompts_seen = 0;
     let mut last_progress = Instant::now();
+    let mut last_keepalive = Instant::now();
     let mut buf = vec![0u8; 32 * 1024];
     loop {
         let mut progress = false;
@@ -128,13 +180,7 @@ fn pump(
                         progress = true;
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                    Err(e) => {
-                        return Err(ExecError::Session(if e.kind() == ErrorKind::TimedOut {
-                            format!("timed out after {}", seconds(timeout))
-                        } else {
-                            format!("read from channel: {e}")
-                        }))
-                    }
+                    Err(e) => return Err(ExecError::Session(format!("read from channel: {e}"))),
                 }
             }
         }
@@ -165,18 +211,42 @@ fn pump(
             last_progress = Instant::now();
             continue;
         }
-        let idle = last_progress.elapsed();
-        if idle >= timeout {
-            return Err(ExecError::Session(format!(
-                "timed out after {} without output",
-                seconds(timeout)
-            )));
+        let mut wait = Duration::from_millis(500);
+        if let Some(keepalive) = limits.keepalive {
+            // Our own clock, not libssh2's (whole seconds since its last keepalive): one
+            // keepalive each interval of silence, so a live link answers well within the bound.
+            let interval = Duration::from_secs(u64::from(keepalive.interval));
+            let since = last_keepalive.elapsed();
+            if since >= interval {
+                // libssh2 sends only with an interval set (its gate: 2 s since its last one,
+                // which the interval here is at least); it is unset again at once, because
+                // libssh2 also cuts blocking calls short at each interval (see `connect`).
+                // Never EAGAIN: libssh2 queues the keepalive if the socket is full.
+                session.set_keepalive(true, 1);
+                let sent = session.keepalive_send();
+                session.set_keepalive(true, 0);
+                sent.map_err(|e| ExecError::Session(describe("keepalive", &e, Duration::ZERO)))?;
+                last_keepalive = Instant::now();
+            } else {
+                wait = wait.min(interval - since);
+            }
         }
-        wait_socket(
-            session,
-            fd,
-            (timeout - idle).min(Duration::from_millis(500)),
-        );
+        if let Some(limit) = limits.command_timeout {
+            let idle = last_progress.elapsed();
+            if idle >= limit {
+                return Err(ExecError::Session(format!(
+                    "timed out after {} without output (--command-timeout)",
+                    seconds(limit)
+                )));
+            }
+            wait = wait.min(limit - idle);
+        }
+        if let (Some(keepalive), Some(silence)) = (limits.keepalive, liveness.silence()) {
+            if silence >= keepalive.dead_after() {
+                return Err(ExecError::Session(keepalive.dead_reason(silence)));
+            }
+        }
+        wait_socket(session, fd, wait);
     }
 }
 

@@ -6,7 +6,7 @@
 //! and because a refusal must name the file and line of the stale entry.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -18,6 +18,8 @@ use super::config::host_matches;
 /// One line of a known_hosts file that names the host being checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// The file it was read from (empty for text given directly).
+    pub file: PathBuf,
     /// 1-based line number in the file.
     pub line: usize,
     /// Key type, as written (`ssh-ed25519`, `ecdsa-sha2-nistp256`, `ssh-rsa`…).
@@ -33,6 +35,8 @@ pub enum Verdict {
     Match,
     /// The host is listed with another key; `line` is the (first) stale entry.
     Mismatch {
+        /// The file holding the stale entry.
+        file: PathBuf,
         /// 1-based line number of the stale entry.
         line: usize,
     },
@@ -72,6 +76,7 @@ pub fn entries_for(text: &str, name: &str) -> Vec<Entry> {
         };
         if names_host {
             out.push(Entry {
+                file: PathBuf::new(),
                 line: index + 1,
                 key_type: key_type.to_string(),
                 key: key.to_string(),
@@ -79,6 +84,24 @@ pub fn entries_for(text: &str, name: &str) -> Vec<Entry> {
         }
     }
     out
+}
+
+/// The entries naming `name` in each of `files`, in order (user files first, then the global
+/// ones, as OpenSSH reads them). Missing files hold nothing; unreadable ones are an error.
+pub fn entries_in(files: &[PathBuf], name: &str) -> Result<Vec<Entry>, String> {
+    let mut out = Vec::new();
+    for file in files {
+        let text = match std::fs::read_to_string(file) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
+        };
+        out.extend(entries_for(&text, name).into_iter().map(|mut e| {
+            e.file = file.clone();
+            e
+        }));
+    }
+    Ok(out)
 }
 
 /// `salt|hash` (both base64) against HMAC-SHA1(salt, name).
@@ -109,7 +132,10 @@ pub fn check(entries: &[Entry], key_blob: &[u8]) -> Verdict {
         .find(|e| e.key_type == key_type)
         .or_else(|| entries.first());
     match stale {
-        Some(e) => Verdict::Mismatch { line: e.line },
+        Some(e) => Verdict::Mismatch {
+            file: e.file.clone(),
+            line: e.line,
+        },
         None => Verdict::NotFound,
     }
 }
@@ -120,6 +146,28 @@ pub fn key_type_of(blob: &[u8]) -> Option<String> {
     let len = u32::from_be_bytes(len_bytes) as usize;
     let name = blob.get(4..4 + len)?;
     String::from_utf8(name.to_vec()).ok()
+}
+
+/// The key type of an OpenSSH-format private key (`-----BEGIN OPENSSH PRIVATE KEY-----`),
+/// read from its public part, which is not encrypted even when the key is.
+pub fn openssh_private_key_type(text: &str) -> Option<String> {
+    let body: String = text
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| *l != "-----BEGIN OPENSSH PRIVATE KEY-----")
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    let bytes = STANDARD.decode(body).ok()?;
+    let mut rest = bytes.strip_prefix(b"openssh-key-v1\0".as_slice())?;
+    // cipher name, kdf name, kdf options, then the number of keys, then the first public key.
+    for _ in 0..3 {
+        let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        rest = rest.get(4 + len..)?;
+    }
+    let rest = rest.get(4..)?;
+    let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+    key_type_of(rest.get(4..4 + len)?)
 }
 
 /// libssh2 host key method names for the key types known for a host, in file order, so that
@@ -222,13 +270,78 @@ mod tests {
             STANDARD.encode(blob("ssh-ed25519", b"old"))
         );
         let entries = entries_for(&text, "h");
-        assert_eq!(check(&entries, &good), Verdict::Mismatch { line: 2 });
+        assert_eq!(
+            check(&entries, &good),
+            Verdict::Mismatch {
+                file: PathBuf::new(),
+                line: 2
+            }
+        );
         let text2 = format!("{text}h ssh-ed25519 {}\n", STANDARD.encode(&good));
         assert_eq!(check(&entries_for(&text2, "h"), &good), Verdict::Match);
         assert_eq!(check(&[], &good), Verdict::NotFound);
         assert_eq!(
             host_key_methods(&entries).as_deref(),
             Some("rsa-sha2-512,rsa-sha2-256,ssh-rsa,ssh-ed25519")
+        );
+    }
+
+    #[test]
+    fn user_then_global_files_and_the_stale_line_names_its_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let user = dir.path().join("known_hosts");
+        let global = dir.path().join("ssh_known_hosts");
+        let good = blob("ssh-ed25519", b"good");
+        let old = blob("ssh-ed25519", b"old");
+        std::fs::write(
+            &global,
+            format!("h ssh-ed25519 {}\n", STANDARD.encode(&good)),
+        )
+        .unwrap();
+        let files = [user.clone(), global.clone()];
+        // The user file is missing: the global file alone knows the host.
+        assert_eq!(
+            check(&entries_in(&files, "h").unwrap(), &good),
+            Verdict::Match
+        );
+        std::fs::write(
+            &user,
+            format!("# c\nh ssh-ed25519 {}\n", STANDARD.encode(&old)),
+        )
+        .unwrap();
+        // A match in either file is enough, as in OpenSSH.
+        assert_eq!(
+            check(&entries_in(&files, "h").unwrap(), &good),
+            Verdict::Match
+        );
+        std::fs::write(&global, "").unwrap();
+        assert_eq!(
+            check(&entries_in(&files, "h").unwrap(), &good),
+            Verdict::Mismatch {
+                file: user,
+                line: 2
+            }
+        );
+    }
+
+    #[test]
+    fn key_type_of_an_openssh_private_key() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let key = dir.path().join("k");
+        let status = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ecdsa", "-N", "secret", "-f"])
+            .arg(&key)
+            .status()
+            .expect("ssh-keygen");
+        assert!(status.success());
+        let text = std::fs::read_to_string(&key).expect("key");
+        assert_eq!(
+            openssh_private_key_type(&text).as_deref(),
+            Some("ecdsa-sha2-nistp256")
+        );
+        assert_eq!(
+            openssh_private_key_type("-----BEGIN RSA PRIVATE KEY-----\nAAAA\n"),
+            None
         );
     }
 

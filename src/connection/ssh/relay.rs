@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use ssh2::{Channel, Session};
 
+use super::liveness::Heard;
+
 /// A running relay; dropping it asks the thread to stop once the inner session is gone.
 pub struct Relay {
     stop: Arc<AtomicBool>,
@@ -20,19 +22,20 @@ pub struct Relay {
 
 impl Relay {
     /// Start copying between `channel` (of `session`, whose socket is `session_fd`) and
-    /// `socket`.
+    /// `socket`; `heard` is marked whenever bytes come from the channel.
     pub fn start(
         session: Session,
         session_fd: std::os::unix::io::RawFd,
         channel: Channel,
         socket: UnixStream,
+        heard: Arc<Heard>,
     ) -> std::io::Result<Relay> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         socket.set_nonblocking(true)?;
         let thread = std::thread::Builder::new()
             .name("converge-proxyjump".into())
-            .spawn(move || copy_loop(session, session_fd, channel, socket, flag))?;
+            .spawn(move || copy_loop(session, session_fd, channel, socket, flag, heard))?;
         Ok(Relay {
             stop,
             thread: Some(thread),
@@ -56,6 +59,7 @@ fn copy_loop(
     mut channel: Channel,
     mut socket: UnixStream,
     stop: Arc<AtomicBool>,
+    heard: Arc<Heard>,
 ) {
     session.set_blocking(false);
     let mut to_channel: Vec<u8> = Vec::new();
@@ -91,6 +95,7 @@ fn copy_loop(
             match channel.read(&mut buf) {
                 Ok(0) => channel_eof = true,
                 Ok(n) => {
+                    heard.mark();
                     to_socket.extend_from_slice(&buf[..n]);
                     progress = true;
                 }
