@@ -232,6 +232,34 @@ impl std::fmt::Display for Mode {
     }
 }
 
+/// A value Ansible declares as a string but users often write as a number (`minute: 0`,
+/// `value: 65536`): numbers and booleans are taken as their text.
+#[derive(Debug, Clone, PartialEq, Eq, Default, JsonSchema, Serialize)]
+#[schemars(with = "String")]
+#[serde(transparent)]
+pub struct Text(pub String);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Int(i64),
+            Float(f64),
+            Bool(bool),
+        }
+        Ok(Text(match Raw::deserialize(deserializer)? {
+            Raw::Text(text) => text,
+            Raw::Int(number) => number.to_string(),
+            Raw::Float(number) => number.to_string(),
+            // Python's str() of a boolean, as Ansible's string conversion gives.
+            Raw::Bool(value) => if value { "True" } else { "False" }.to_string(),
+        }))
+    }
+}
+
+
 impl Serialize for Mode {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.to_string())

@@ -48,6 +48,7 @@ pub mod authorized_key;
 pub mod blockinfile;
 pub mod command;
 pub mod copy;
+pub mod cron;
 pub mod debug;
 pub mod dhcpd;
 pub mod fail;
@@ -55,6 +56,7 @@ pub mod file;
 pub mod find;
 pub mod getent;
 pub mod group;
+pub mod hostname;
 pub mod include_vars;
 pub mod ip6tables;
 pub mod iproute;
@@ -63,7 +65,9 @@ pub mod lineinfile;
 pub mod local;
 pub mod memory_host;
 pub mod meta;
+pub mod mount;
 pub mod package;
+pub mod pam_limits;
 pub mod replace;
 pub mod sendmail_mc;
 pub mod service;
@@ -76,6 +80,7 @@ pub mod stat;
 pub mod sysctl;
 pub mod systemd;
 pub mod template;
+pub mod timezone;
 pub mod unit;
 pub mod user;
 pub mod xprofile;
@@ -97,6 +102,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<blockinfile::Blockinfile>::new(),
         &Typed::<command::CommandModule>::new(),
         &Typed::<copy::Copy>::new(),
+        &Typed::<cron::Cron>::new(),
         &Typed::<debug::Debug>::new(),
         &Typed::<dhcpd::Dhcpd>::new(),
         &Typed::<fail::Fail>::new(),
@@ -104,13 +110,16 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<find::Find>::new(),
         &Typed::<getent::Getent>::new(),
         &Typed::<group::Group>::new(),
+        &Typed::<hostname::Hostname>::new(),
         &Typed::<include_vars::IncludeVars>::new(),
         &Typed::<ip6tables::Ip6tables>::new(),
         &Typed::<iproute::Iproute>::new(),
         &Typed::<iptables::Iptables>::new(),
         &Typed::<lineinfile::Lineinfile>::new(),
         &Typed::<meta::Meta>::new(),
+        &Typed::<mount::Mount>::new(),
         &Typed::<package::Package>::new(),
+        &Typed::<pam_limits::PamLimits>::new(),
         &Typed::<replace::Replace>::new(),
         &Typed::<sendmail_mc::SendmailMc>::new(),
         &Typed::<service::Service>::new(),
@@ -124,6 +133,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<systemd::Systemd>::new(),
         &Typed::<systemd::SystemdService>::new(),
         &Typed::<template::Template>::new(),
+        &Typed::<timezone::Timezone>::new(),
         &Typed::<user::User>::new(),
         &Typed::<xprofile::Xprofile>::new(),
     ];

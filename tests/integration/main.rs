@@ -20,6 +20,7 @@ mod lab_sendmail_mc;
 mod lab_slackbuild;
 mod lab_ssh;
 mod lab_sysctl;
+mod lab_sysmods;
 mod lab_xprofile;
 mod local_apply;
 mod support;
