@@ -42,12 +42,14 @@ pub mod pyregex;
 mod fsutil;
 mod lines;
 
+pub mod apt;
 pub mod assert;
 pub mod blockinfile;
 pub mod command;
 pub mod copy;
 pub mod debug;
 pub mod dhcpd;
+pub mod dpkg;
 pub mod fail;
 pub mod file;
 pub mod include_vars;
@@ -59,6 +61,7 @@ pub mod local;
 pub mod memory_host;
 pub mod meta;
 pub mod package;
+pub mod package_facts;
 pub mod sendmail_mc;
 pub mod service;
 pub mod set_fact;
@@ -83,6 +86,7 @@ pub use plan::{ApplyError, Change, ChangeDetail, Confirmation, Plan, Step};
 /// Every module converge has, in the order `converge doc` lists them.
 pub fn all() -> &'static [&'static dyn Module] {
     static ALL: &[&dyn Module] = &[
+        &Typed::<apt::Apt>::new(),
         &Typed::<assert::Assert>::new(),
         &Typed::<blockinfile::Blockinfile>::new(),
         &Typed::<command::CommandModule>::new(),
@@ -98,6 +102,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<lineinfile::Lineinfile>::new(),
         &Typed::<meta::Meta>::new(),
         &Typed::<package::Package>::new(),
+        &Typed::<package_facts::PackageFacts>::new(),
         &Typed::<sendmail_mc::SendmailMc>::new(),
         &Typed::<service::Service>::new(),
         &Typed::<set_fact::SetFact>::new(),
