@@ -12,6 +12,7 @@ mod injection;
 mod inventory_cli;
 mod keywords;
 mod lab;
+mod lab_apt;
 mod lab_dhcpd;
 mod lab_ip6tables;
 mod lab_iproute;
