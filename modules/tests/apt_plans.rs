@@ -221,7 +221,13 @@ fn update_cache_alone_is_a_change_unless_the_cache_is_fresh() {
     assert_eq!(plan.result["cache_update_time"], json!(99_950));
 
     // cache_valid_time alone implies update_cache; an old cache is refreshed.
-    let plan = plan(json!({"cache_valid_time": 3600}), &mut apt_host(1_000)).expect("plan");
+    let plan = plan_with(
+        "apt",
+        json!({"cache_valid_time": 3600}),
+        &mut apt_host(1_000),
+        &debian(),
+    )
+    .expect("plan");
     assert!(plan.is_change());
     assert_eq!(argvs(&plan.steps), ["apt-get update -q"]);
     assert_eq!(plan.result["cache_updated"], json!(true));
@@ -241,8 +247,11 @@ fn update_cache_with_packages_refreshes_without_counting_as_a_change() {
 
 #[test]
 fn a_deb_file_installs_when_its_version_is_not_installed() {
-    let plan = plan(json!({"deb": "/tmp/convtest-a_2.0_all.deb"}), &mut apt_host(0))
-        .expect("plan");
+    let plan = plan(
+        json!({"deb": "/tmp/convtest-a_2.0_all.deb"}),
+        &mut apt_host(0),
+    )
+    .expect("plan");
     assert_eq!(
         plan.changes,
         [Change::value("convtest-a", None, Some("2.0".into()))]
@@ -296,12 +305,15 @@ fn arguments_not_built_or_wrong_say_so() {
     assert!(error.message.contains("not built"), "{}", error.message);
     let error = apt.validate(&json!({"name": "-oops"})).unwrap_err();
     assert!(error.message.contains("starts with `-`"));
-    let error = apt.validate(&json!({"nmae": "vim"})).unwrap_err();
+    let error = apt.validate(&json!({"nme": "vim"})).unwrap_err();
     assert_eq!(error.hint.as_deref(), Some("did you mean `name`?"));
     let error = apt
         .validate(&json!({"name": "x", "deb": "/tmp/x.deb"}))
         .unwrap_err();
-    assert_eq!(error.message, "module `apt` takes `name` or `deb`, not both");
+    assert_eq!(
+        error.message,
+        "module `apt` takes `name` or `deb`, not both"
+    );
 }
 
 // ------------------------------------------------------------------ package_facts

@@ -92,7 +92,8 @@ fn lab_apt_installs_upgrades_and_purges_from_a_local_repository() {
     assert_eq!(lab.snapshot("h1"), snapshot, "check mode changed the host");
     assert!(installed(&lab).contains("convtest-a install ok installed 1.0\n"));
 
-    let run = test.args(&["-i", &inventory, "site.yml"]).run();
+    let test = test.args(&["-i", &inventory, "site.yml"]);
+    let run = test.run();
     run.expect_status(0);
     assert!(run.recap("h1").contains("changed=1"), "{}", run.stderr);
     assert_eq!(
