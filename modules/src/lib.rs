@@ -43,6 +43,7 @@ pub mod pyregex;
 mod fsutil;
 mod lines;
 
+pub mod apt;
 pub mod assert;
 pub mod authorized_key;
 pub mod blockinfile;
@@ -51,6 +52,7 @@ pub mod copy;
 pub mod cron;
 pub mod debug;
 pub mod dhcpd;
+pub mod dpkg;
 pub mod fail;
 pub mod file;
 pub mod find;
@@ -67,6 +69,7 @@ pub mod memory_host;
 pub mod meta;
 pub mod mount;
 pub mod package;
+pub mod package_facts;
 pub mod pam_limits;
 pub mod replace;
 pub mod sendmail_mc;
@@ -97,6 +100,7 @@ pub use plan::{ApplyError, Change, ChangeDetail, Confirmation, Plan, Step};
 /// Every module converge has, in the order `converge doc` lists them.
 pub fn all() -> &'static [&'static dyn Module] {
     static ALL: &[&dyn Module] = &[
+        &Typed::<apt::Apt>::new(),
         &Typed::<assert::Assert>::new(),
         &Typed::<authorized_key::AuthorizedKey>::new(),
         &Typed::<blockinfile::Blockinfile>::new(),
@@ -119,6 +123,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<meta::Meta>::new(),
         &Typed::<mount::Mount>::new(),
         &Typed::<package::Package>::new(),
+        &Typed::<package_facts::PackageFacts>::new(),
         &Typed::<pam_limits::PamLimits>::new(),
         &Typed::<replace::Replace>::new(),
         &Typed::<sendmail_mc::SendmailMc>::new(),

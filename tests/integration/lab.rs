@@ -33,6 +33,11 @@ pub struct Exec {
 impl Lab {
     /// Start `count` hosts named h1..hN.
     pub fn start(count: usize) -> Lab {
+        Lab::start_with(count, &[])
+    }
+
+    /// Start `count` hosts with extra `lab up` options (e.g. `--overlay-usr`).
+    pub fn start_with(count: usize, options: &[&str]) -> Lab {
         let state = tempfile::Builder::new()
             .prefix("converge-lab-")
             .tempdir_in("/dev/shm")
@@ -43,6 +48,7 @@ impl Lab {
             .arg("up")
             .arg(&state)
             .arg(count.to_string())
+            .args(options)
             .output()
             .expect("run tests/lab/lab up");
         let mut lab = Lab {

@@ -13,6 +13,7 @@ mod inventory_cli;
 mod keywords;
 mod lab;
 mod lab_accounts;
+mod lab_apt;
 mod lab_dhcpd;
 mod lab_ip6tables;
 mod lab_iproute;
