@@ -50,6 +50,7 @@ pub mod debug;
 pub mod dhcpd;
 pub mod fail;
 pub mod file;
+pub mod get_url;
 pub mod include_vars;
 pub mod ip6tables;
 pub mod iproute;
@@ -68,7 +69,9 @@ pub mod slackbuild;
 pub mod sysctl;
 pub mod systemd;
 pub mod template;
+pub mod unarchive;
 pub mod unit;
+pub mod uri;
 pub mod xprofile;
 
 pub use facts::Facts;
@@ -91,6 +94,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<dhcpd::Dhcpd>::new(),
         &Typed::<fail::Fail>::new(),
         &Typed::<file::File>::new(),
+        &Typed::<get_url::GetUrl>::new(),
         &Typed::<include_vars::IncludeVars>::new(),
         &Typed::<ip6tables::Ip6tables>::new(),
         &Typed::<iproute::Iproute>::new(),
@@ -108,6 +112,8 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<systemd::Systemd>::new(),
         &Typed::<systemd::SystemdService>::new(),
         &Typed::<template::Template>::new(),
+        &Typed::<unarchive::Unarchive>::new(),
+        &Typed::<uri::Uri>::new(),
         &Typed::<xprofile::Xprofile>::new(),
     ];
     ALL
