@@ -391,7 +391,7 @@ impl TypedModule for GetUrl {
     fn check(args: &GetUrlArgs) -> Result<(), ArgsError> {
         parse_checksum(&args.checksum)
             .map_err(|message| ArgsError::new(Some("checksum"), message))?;
-        if !(args.url.contains("://")) {
+        if !args.url.contains("://") {
             return Err(ArgsError::new(
                 Some("url"),
                 format!(
