@@ -241,10 +241,11 @@ pub fn form_urlencode(body: &Value) -> Result<String, String> {
         .join("&"))
 }
 
+/// A request body (bytes) and the headers to send with it.
+pub type Encoded = (Option<Vec<u8>>, BTreeMap<String, String>);
+
 /// The body bytes and the headers to send (a default `Content-Type` for json and form).
-pub fn encode_request(
-    args: &UriArgs,
-) -> Result<(Option<Vec<u8>>, BTreeMap<String, String>), String> {
+pub fn encode_request(args: &UriArgs) -> Result<Encoded, String> {
     let mut headers = args.headers.clone();
     let has_type = headers
         .keys()
