@@ -56,6 +56,7 @@ pub mod dpkg;
 pub mod fail;
 pub mod file;
 pub mod find;
+pub mod get_url;
 pub mod getent;
 pub mod group;
 pub mod hostname;
@@ -84,7 +85,9 @@ pub mod sysctl;
 pub mod systemd;
 pub mod template;
 pub mod timezone;
+pub mod unarchive;
 pub mod unit;
+pub mod uri;
 pub mod user;
 pub mod xprofile;
 
@@ -112,6 +115,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<fail::Fail>::new(),
         &Typed::<file::File>::new(),
         &Typed::<find::Find>::new(),
+        &Typed::<get_url::GetUrl>::new(),
         &Typed::<getent::Getent>::new(),
         &Typed::<group::Group>::new(),
         &Typed::<hostname::Hostname>::new(),
@@ -139,6 +143,8 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<systemd::SystemdService>::new(),
         &Typed::<template::Template>::new(),
         &Typed::<timezone::Timezone>::new(),
+        &Typed::<unarchive::Unarchive>::new(),
+        &Typed::<uri::Uri>::new(),
         &Typed::<user::User>::new(),
         &Typed::<xprofile::Xprofile>::new(),
     ];
