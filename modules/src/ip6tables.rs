@@ -2,12 +2,20 @@
 //!
 //! Two forms.
 //!
-//! **Rule form** — Ansible's `iptables` arguments (`chain`, `protocol`, `source`,
-//! `destination_port`, `jump`…): one rule present or absent, a chain's `policy`, or `flush`.
-//! Reads `ip6tables -V`, `ip6tables -t TABLE -S CHAIN` and `ip6tables -t TABLE -C CHAIN RULE`
-//! in one round trip (the values travel as argv elements of a fixed script, never as shell
-//! text). Idempotence: `-C` matches semantically, so a rule that exists in any spelling or
+//! **Rule form** — every argument of Ansible's `ansible.builtin.iptables` (`chain`,
+//! `protocol`, `match`, `ctstate`, `destination_port`, `limit`, `comment`, `jump`…): one
+//! rule present or absent (`action: insert` with `rule_num`), a chain's `policy`, `flush`,
+//! or with no rule arguments the chain itself (`chain_management`). The rule's words are
+//! built in exactly the order of Ansible's `construct_rule` ([`rule::rule_words`]): the kernel
+//! keeps matches in the order they are loaded, so the same words leave the same
+//! `iptables-save` as an Ansible run. Numbers are taken where Ansible takes strings
+//! (`destination_port: "{{ item }}"` over a list of integers). Reads `ip6tables -V`,
+//! `ip6tables -t TABLE -S CHAIN` and `ip6tables -t TABLE -C CHAIN RULE` in one round trip
+//! (the values travel as argv elements of a fixed script, never as shell text). Idempotence:
+//! `-C`, as Ansible checks, matches semantically, so a rule that exists in any spelling or
 //! position is left alone and `-A`/`-I` never duplicates; `-D` only runs when `-C` finds it.
+//! The plan shows the rule as the kernel will print it. Differences from Ansible: `flush` is
+//! a change only when the chain has rules; `ip_version: both` is not supported (two tasks).
 //!
 //! **Ruleset form** — `ruleset:` (text in `ip6tables-save` format, e.g. a rendered template)
 //! or `rules:` (a list of its lines): the whole of every table given. Planning reads the
@@ -31,7 +39,8 @@
 //! - ip6tables:
 //!     chain: INPUT
 //!     protocol: tcp
-//!     destination_port: "22"
+//!     destination_port: 22
+//!     match: tcp
 //!     ctstate: NEW
 //!     jump: ACCEPT
 //!     comment: ssh

@@ -15,6 +15,7 @@ mod lab;
 mod lab_dhcpd;
 mod lab_ip6tables;
 mod lab_iproute;
+mod lab_iptables;
 mod lab_sendmail_mc;
 mod lab_slackbuild;
 mod lab_ssh;
