@@ -76,7 +76,7 @@ fn lab_iptables_ansible_arguments_leave_the_rules_ansible_leaves_and_converge_on
     let run = check.run();
     run.expect_status(0)
         .stderr_has("/iptables/filter/INPUT: absent → -A INPUT -p tcp -m tcp --dport 22 -m conntrack --ctstate NEW -m comment --comment \"port 22\" -j ACCEPT")
-        .stderr_has("absent → -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT")
+        .stderr_has("absent → -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
         .stderr_has("absent → -I INPUT 1 -s 192.0.2.66/32 -j DROP");
     assert!(run.recap("h1").contains("changed=6"), "{}", run.stderr);
     assert_eq!(lab.snapshot("h1"), before, "--check changed files on h1");
