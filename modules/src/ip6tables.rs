@@ -2,12 +2,20 @@
 //!
 //! Two forms.
 //!
-//! **Rule form** — Ansible's `iptables` arguments (`chain`, `protocol`, `source`,
-//! `destination_port`, `jump`…): one rule present or absent, a chain's `policy`, or `flush`.
-//! Reads `ip6tables -V`, `ip6tables -t TABLE -S CHAIN` and `ip6tables -t TABLE -C CHAIN RULE`
-//! in one round trip (the values travel as argv elements of a fixed script, never as shell
-//! text). Idempotence: `-C` matches semantically, so a rule that exists in any spelling or
+//! **Rule form** — every argument of Ansible's `ansible.builtin.iptables` (`chain`,
+//! `protocol`, `match`, `ctstate`, `destination_port`, `limit`, `comment`, `jump`…): one
+//! rule present or absent (`action: insert` with `rule_num`), a chain's `policy`, `flush`,
+//! or with no rule arguments the chain itself (`chain_management`). The rule's words are
+//! built in exactly the order of Ansible's `construct_rule` ([`rule::rule_words`]): the kernel
+//! keeps matches in the order they are loaded, so the same words leave the same
+//! `iptables-save` as an Ansible run. Numbers are taken where Ansible takes strings
+//! (`destination_port: "{{ item }}"` over a list of integers). Reads `ip6tables -V`,
+//! `ip6tables -t TABLE -S CHAIN` and `ip6tables -t TABLE -C CHAIN RULE` in one round trip
+//! (the values travel as argv elements of a fixed script, never as shell text). Idempotence:
+//! `-C`, as Ansible checks, matches semantically, so a rule that exists in any spelling or
 //! position is left alone and `-A`/`-I` never duplicates; `-D` only runs when `-C` finds it.
+//! The plan shows the rule as the kernel will print it. Differences from Ansible: `flush` is
+//! a change only when the chain has rules; `ip_version: both` is not supported (two tasks).
 //!
 //! **Ruleset form** — `ruleset:` (text in `ip6tables-save` format, e.g. a rendered template)
 //! or `rules:` (a list of its lines): the whole of every table given. Planning reads the
@@ -31,7 +39,8 @@
 //! - ip6tables:
 //!     chain: INPUT
 //!     protocol: tcp
-//!     destination_port: "22"
+//!     destination_port: 22
+//!     match: tcp
 //!     ctstate: NEW
 //!     jump: ACCEPT
 //!     comment: ssh
@@ -49,7 +58,7 @@
 pub mod rule;
 pub mod save;
 
-use crate::args::{Flag, StringList};
+use crate::args::Flag;
 use crate::host::{Command, Host, Output, WriteOptions};
 use crate::module::{ArgsError, Context, ModuleError, TypedModule};
 use crate::plan::{Change, Confirmation, Plan, Step};
@@ -175,6 +184,97 @@ fn default_rollback_timeout() -> u64 {
     20
 }
 
+/// A string argument that also takes a number, as Ansible's `type: str` does
+/// (`destination_port: 53`, or `"{{ item }}"` with an integer item).
+#[derive(Debug, Clone, PartialEq, Eq, Default, JsonSchema)]
+#[schemars(with = "String")]
+pub struct Word(pub String);
+
+impl<'de> Deserialize<'de> for Word {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Integer(i64),
+            Float(f64),
+            Bool(bool),
+        }
+        Ok(Word(
+            match Raw::deserialize(deserializer)
+                .map_err(|_| serde::de::Error::custom("expected a string or a number"))?
+            {
+                Raw::Text(text) => text,
+                Raw::Integer(number) => number.to_string(),
+                Raw::Float(number) => number.to_string(),
+                // Python's str(True).
+                Raw::Bool(true) => "True".into(),
+                Raw::Bool(false) => "False".into(),
+            },
+        ))
+    }
+}
+
+impl Word {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A list of [`Word`]s, also written as one string with commas (`ESTABLISHED,RELATED`) or
+/// one number, as Ansible's `type: list, elements: str` takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, JsonSchema)]
+#[schemars(with = "Vec<String>")]
+pub struct WordList(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for WordList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Many(Vec<Word>),
+            One(Word),
+        }
+        Ok(WordList(
+            match Raw::deserialize(deserializer)
+                .map_err(|_| serde::de::Error::custom("expected a list of strings"))?
+            {
+                Raw::One(Word(text)) => text
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|item| !item.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                Raw::Many(items) => items.into_iter().map(|word| word.0).collect(),
+            },
+        ))
+    }
+}
+
+/// Whether the rule matches TCP SYN packets (`--syn`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Syn {
+    /// Leave `--syn` out.
+    #[default]
+    Ignore,
+    /// `--syn`: only packets with SYN set and ACK, RST, FIN clear.
+    Match,
+    /// `! --syn`: every other packet.
+    Negate,
+}
+
+/// `tcp_flags`: the flags to examine and those of them that must be set.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TcpFlags {
+    /// The flags to examine (`SYN`, `ACK`, `FIN`, `RST`, `URG`, `PSH`, `ALL`, `NONE`).
+    pub flags: Option<WordList>,
+    /// Which of `flags` must be set.
+    pub flags_set: Option<WordList>,
+}
+
 /// Arguments of `ip6tables` and `iptables`.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -187,35 +287,93 @@ pub struct NetfilterArgs {
     pub table: TableName,
     /// Rule form: the chain (`INPUT`, `FORWARD`, `POSTROUTING`, a user chain).
     pub chain: Option<String>,
-    /// Rule form: the protocol (`tcp`, `udp`, `icmpv6`, `all`); `!tcp` negates.
-    pub protocol: Option<String>,
+    /// Rule form: the protocol (`tcp`, `udp`, `icmp`, `ipv6-icmp`, `all`); `!tcp` negates.
+    pub protocol: Option<Word>,
     /// Rule form: source address or network (`2001:db8::/64`); `!` negates.
-    pub source: Option<String>,
+    pub source: Option<Word>,
     /// Rule form: destination address or network; `!` negates.
-    pub destination: Option<String>,
-    /// Rule form: the interface packets come in on (`eth0`, `virbr+`).
-    pub in_interface: Option<String>,
-    /// Rule form: the interface packets go out on.
-    pub out_interface: Option<String>,
-    /// Rule form: source port or range (`1024:65535`); needs `protocol`.
-    pub source_port: Option<String>,
-    /// Rule form: destination port or range (`22`); needs `protocol`.
-    pub destination_port: Option<String>,
-    /// Rule form: several destination ports (`-m multiport --dports`); needs `protocol`.
-    pub destination_ports: Option<StringList>,
-    /// Rule form: connection states (`NEW`, `ESTABLISHED`, `RELATED`, `INVALID`).
-    pub ctstate: Option<StringList>,
-    /// Rule form: ICMP type (`--icmpv6-type` for IPv6, `--icmp-type` for IPv4), a name or
-    /// number; needs `protocol: icmpv6` / `icmp`.
-    pub icmp_type: Option<String>,
-    /// Rule form: the target (`ACCEPT`, `DROP`, `REJECT`, `MASQUERADE`, a chain).
+    pub destination: Option<Word>,
+    /// Rule form: match extensions to load, each `-m NAME` (`conntrack`, `tcp`, `state`,
+    /// `iprange`, `set`); their options come from the other arguments.
+    #[serde(rename = "match", default)]
+    pub match_: WordList,
+    /// Rule form: TCP flags (`--tcp-flags`), with `flags` and `flags_set`.
+    pub tcp_flags: Option<TcpFlags>,
+    /// Rule form: the target (`ACCEPT`, `DROP`, `REJECT`, `LOG`, `MASQUERADE`, a chain).
     pub jump: Option<String>,
+    /// Rule form: the gateway of a `TEE` target (`--gateway`).
+    pub gateway: Option<Word>,
+    /// Rule form: prefix of `LOG` messages (`--log-prefix`); implies `jump: LOG`.
+    pub log_prefix: Option<String>,
+    /// Rule form: syslog level of `LOG` messages (`0`–`7`, `emerg` … `debug`); implies
+    /// `jump: LOG`.
+    pub log_level: Option<Word>,
+    /// Rule form: address for `DNAT` (`--to-destination`).
+    pub to_destination: Option<Word>,
+    /// Rule form: several destination ports (`-m multiport --dports`); needs `protocol`.
+    pub destination_ports: Option<WordList>,
+    /// Rule form: address for `SNAT` (`--to-source`).
+    pub to_source: Option<Word>,
+    /// Rule form: continue in this chain without returning (`-g`).
+    pub goto: Option<String>,
+    /// Rule form: the interface packets come in on (`eth0`, `virbr+`).
+    pub in_interface: Option<Word>,
+    /// Rule form: the interface packets go out on.
+    pub out_interface: Option<Word>,
+    /// Rule form: `-f VALUE`, as Ansible passes it (second and later fragments).
+    pub fragment: Option<Word>,
+    /// Rule form: the packet and byte counters of a new rule (`-c`).
+    pub set_counters: Option<Word>,
+    /// Rule form: source port or range (`1024:65535`); needs `protocol`.
+    pub source_port: Option<Word>,
+    /// Rule form: destination port or range (`22`); needs `protocol`.
+    pub destination_port: Option<Word>,
+    /// Rule form: ports for `REDIRECT`/`MASQUERADE` (`--to-ports`).
+    pub to_ports: Option<Word>,
+    /// Rule form: the DSCP value a `DSCP` target sets (`--set-dscp`); needs `jump`.
+    pub set_dscp_mark: Option<Word>,
+    /// Rule form: the DSCP class a `DSCP` target sets (`--set-dscp-class`); needs `jump`.
+    pub set_dscp_mark_class: Option<Word>,
+    /// Rule form: `match` (`--syn`), `negate` (`! --syn`) or `ignore` (default).
+    #[serde(default)]
+    pub syn: Syn,
+    /// Rule form: connection states (`NEW`, `ESTABLISHED`, `RELATED`, `INVALID`):
+    /// `-m conntrack --ctstate`, or `--state` with `match: state`.
+    pub ctstate: Option<WordList>,
+    /// Rule form: a source address range (`-m iprange --src-range 10.0.0.1-10.0.0.9`).
+    pub src_range: Option<Word>,
+    /// Rule form: a destination address range (`-m iprange --dst-range`).
+    pub dst_range: Option<Word>,
+    /// Rule form: an ipset to match (`-m set --match-set NAME FLAGS`); needs
+    /// `match_set_flags`.
+    pub match_set: Option<Word>,
+    /// Rule form: the directions of `match_set` (`src`, `dst`, `src,dst`, …).
+    pub match_set_flags: Option<Word>,
+    /// Rule form: average match rate (`-m limit --limit 3/minute`).
+    pub limit: Option<Word>,
+    /// Rule form: the burst of `limit` (`--limit-burst`).
+    pub limit_burst: Option<Word>,
+    /// Rule form: the user owning locally made packets (`-m owner --uid-owner`); `!` negates.
+    pub uid_owner: Option<Word>,
+    /// Rule form: the group owning locally made packets (`-m owner --gid-owner`).
+    pub gid_owner: Option<Word>,
+    /// Rule form: the error a `REJECT` sends (`--reject-with`); implies `jump: REJECT`.
+    pub reject_with: Option<Word>,
+    /// Rule form: ICMP type (`--icmp-type` for IPv4, `--icmpv6-type` for IPv6), a name or
+    /// number; needs `protocol: icmp` / `ipv6-icmp`.
+    pub icmp_type: Option<Word>,
     /// Rule form: a comment stored with the rule (`-m comment`); one line, ≤ 255 bytes.
     pub comment: Option<String>,
-    /// Rule form: ports for `REDIRECT`/`MASQUERADE` (`--to-ports`).
-    pub to_ports: Option<String>,
-    /// Rule form: address for `SNAT` (`--to-source`).
-    pub to_source: Option<String>,
+    /// Rule form: seconds to wait for the xtables lock (`-w SECONDS`; default: wait).
+    pub wait: Option<Word>,
+    /// Accepted for Ansible's sake: converge lists chains with `-S`, which never resolves
+    /// names.
+    #[serde(default)]
+    pub numeric: Flag,
+    /// Rule form: with no rule arguments, create `chain` (`state: present`, `-N`) or delete
+    /// it (`state: absent`, `-X`).
+    #[serde(default)]
+    pub chain_management: Flag,
     /// Rule form: `present` (default) or `absent`.
     #[serde(default)]
     pub state: RuleState,
@@ -254,24 +412,68 @@ impl NetfilterArgs {
     fn rule_arguments(&self) -> Vec<&'static str> {
         let mut given = Vec::new();
         for (name, set) in [
-            ("protocol", self.protocol.is_some()),
-            ("source", self.source.is_some()),
-            ("destination", self.destination.is_some()),
-            ("in_interface", self.in_interface.is_some()),
-            ("out_interface", self.out_interface.is_some()),
-            ("source_port", self.source_port.is_some()),
-            ("destination_port", self.destination_port.is_some()),
-            ("destination_ports", self.destination_ports.is_some()),
-            ("ctstate", self.ctstate.is_some()),
-            ("icmp_type", self.icmp_type.is_some()),
-            ("jump", self.jump.is_some()),
-            ("comment", self.comment.is_some()),
-            ("to_ports", self.to_ports.is_some()),
-            ("to_source", self.to_source.is_some()),
             ("chain", self.chain.is_some()),
             ("policy", self.policy.is_some()),
             ("flush", self.flush.0),
             ("rule_num", self.rule_num.is_some()),
+            ("chain_management", self.chain_management.0),
+            ("wait", self.wait.is_some()),
+        ] {
+            if set {
+                given.push(name);
+            }
+        }
+        given.extend(self.rule_options());
+        given
+    }
+
+    /// The arguments that make up the rule itself; none means the task is about the chain.
+    fn rule_options(&self) -> Vec<&'static str> {
+        let mut given = Vec::new();
+        for (name, set) in [
+            ("protocol", self.protocol.is_some()),
+            ("source", self.source.is_some()),
+            ("destination", self.destination.is_some()),
+            ("match", !self.match_.0.is_empty()),
+            ("tcp_flags", self.tcp_flags.is_some()),
+            ("jump", self.jump.is_some()),
+            ("gateway", self.gateway.is_some()),
+            ("log_prefix", self.log_prefix.is_some()),
+            ("log_level", self.log_level.is_some()),
+            ("to_destination", self.to_destination.is_some()),
+            (
+                "destination_ports",
+                self.destination_ports
+                    .as_ref()
+                    .is_some_and(|p| !p.0.is_empty()),
+            ),
+            ("to_source", self.to_source.is_some()),
+            ("goto", self.goto.is_some()),
+            ("in_interface", self.in_interface.is_some()),
+            ("out_interface", self.out_interface.is_some()),
+            ("fragment", self.fragment.is_some()),
+            ("set_counters", self.set_counters.is_some()),
+            ("source_port", self.source_port.is_some()),
+            ("destination_port", self.destination_port.is_some()),
+            ("to_ports", self.to_ports.is_some()),
+            ("set_dscp_mark", self.set_dscp_mark.is_some()),
+            ("set_dscp_mark_class", self.set_dscp_mark_class.is_some()),
+            ("syn", self.syn != Syn::Ignore),
+            (
+                "ctstate",
+                self.ctstate.as_ref().is_some_and(|c| !c.0.is_empty()),
+            ),
+            ("src_range", self.src_range.is_some()),
+            ("dst_range", self.dst_range.is_some()),
+            ("match_set", self.match_set.is_some()),
+            ("match_set_flags", self.match_set_flags.is_some()),
+            ("limit", self.limit.is_some()),
+            ("limit_burst", self.limit_burst.is_some()),
+            ("uid_owner", self.uid_owner.is_some()),
+            ("gid_owner", self.gid_owner.is_some()),
+            ("reject_with", self.reject_with.is_some()),
+            ("icmp_type", self.icmp_type.is_some()),
+            ("comment", self.comment.is_some()),
         ] {
             if set {
                 given.push(name);
@@ -315,10 +517,11 @@ pub fn check_args(args: &NetfilterArgs) -> Result<(), ArgsError> {
         }
         None => {}
     }
-    if args.rule_num.is_some() && args.action != RuleAction::Insert {
+    // Ansible ignores `rule_num` without `action: insert`; so does converge.
+    if args.flush.0 && args.policy.is_some() {
         return Err(
-            ArgsError::new(Some("rule_num"), "`rule_num` needs `action: insert`")
-                .with_hint("add `action: insert`"),
+            ArgsError::new(Some("policy"), "`flush` and `policy` exclude each other")
+                .with_hint("flush the chain and set its policy in two tasks"),
         );
     }
     Ok(())
@@ -595,7 +798,8 @@ fn plan_rule(
         .unwrap_or(family.command())
         .to_string();
     let (listing, listing_rc) = sections.body("chain").unwrap_or(("", ""));
-    if listing_rc != "0" {
+    let chain_task = words.is_empty() && !flush && args.policy.is_none();
+    if listing_rc != "0" && !(chain_task && listing_rc == "1" && !chain.is_empty()) {
         return Err(failed(
             format!(
                 "cannot list {}chain `{chain}` of table `{table}`: {}",
@@ -605,12 +809,14 @@ fn plan_rule(
             if chain.is_empty() {
                 "run as root (`become: true`)".to_string()
             } else {
-                format!("create chain `{chain}` first (e.g. with a ruleset), or run as root")
+                format!("create chain `{chain}` first (`chain_management: true` with no rule arguments), or run as root")
             },
         ));
     }
     let base = |extra: &[&str]| -> Command {
-        let mut argv: Vec<String> = vec![backend.clone(), "-w".into(), "-t".into(), table.into()];
+        let mut argv: Vec<String> = vec![backend.clone(), "-w".into()];
+        argv.extend(args.wait.as_ref().map(|wait| wait.0.clone()));
+        argv.extend(["-t".into(), table.into()]);
         argv.extend(extra.iter().map(|s| s.to_string()));
         Command::argv(argv)
     };
@@ -675,6 +881,16 @@ fn plan_rule(
         }
         return Ok(plan);
     }
+    if chain_task {
+        return Ok(plan_chain(
+            args,
+            &chain,
+            &subject,
+            listing_rc == "0",
+            plan,
+            base,
+        ));
+    }
     let (check_text, check_rc) = sections.body("check").unwrap_or(("", ""));
     let present = match check_rc {
         "0" => true,
@@ -690,8 +906,10 @@ fn plan_rule(
             ))
         }
     };
-    let shown = format!("-A {chain} {}", save::render_words(&words));
-    plan.result.insert("rule".into(), json!(shown));
+    // The diff shows the rule as `ip6tables -S` will print it; `rule` is Ansible's.
+    let kernel = save::normalise_rule(&words, family);
+    let shown = format!("-A {chain} {}", save::render_words(&kernel));
+    plan.result.insert("rule".into(), json!(words.join(" ")));
     plan.result.insert(
         "state".into(),
         json!(match args.state {
@@ -716,7 +934,7 @@ fn plan_rule(
                 (RuleAction::Insert, number) => format!(
                     "-I {chain} {} {}",
                     number.map(|n| n.0).unwrap_or(1),
-                    save::render_words(&words)
+                    save::render_words(&kernel)
                 ),
             };
             extra.extend(words.iter().cloned());
@@ -744,6 +962,50 @@ fn plan_rule(
         _ => {}
     }
     Ok(plan)
+}
+
+/// A task with a chain and no rule arguments: Ansible's chain management. With
+/// `chain_management: true` the chain is created (`-N`) or deleted (`-X`); without it Ansible
+/// reports the same change and leaves the chain alone, and so does converge.
+fn plan_chain(
+    args: &NetfilterArgs,
+    chain: &str,
+    subject: &str,
+    exists: bool,
+    mut plan: Plan,
+    base: impl Fn(&[&str]) -> Command,
+) -> Plan {
+    let manage = args.chain_management.0;
+    plan.result.insert("chain_management".into(), json!(manage));
+    let (wanted, option) = match args.state {
+        RuleState::Present => (true, "-N"),
+        RuleState::Absent => (false, "-X"),
+    };
+    if exists == wanted {
+        return plan;
+    }
+    let shown = |there: bool| there.then(|| format!("chain {chain}"));
+    let change = if manage {
+        Change::value(subject, shown(exists), shown(wanted))
+    } else {
+        Change::value(
+            format!("{subject} (chain_management is false: left alone)"),
+            shown(exists),
+            shown(wanted),
+        )
+    };
+    if manage {
+        plan.push(
+            change,
+            [Step::Run {
+                command: base(&[option, chain]),
+                allow_failure: false,
+            }],
+        );
+    } else {
+        plan.changes.push(change);
+    }
+    plan
 }
 
 /// The desired text of the ruleset form: `ruleset` as given, or `rules` joined (wrapped in

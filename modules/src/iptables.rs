@@ -1,8 +1,9 @@
 //! `iptables`: the `ip6tables` module for IPv4 (the same code; `ip_version` defaults to
-//! `ipv4`). Rule form and ruleset form as described in [`crate::ip6tables`]; the persisted
-//! file is `/etc/iptables.rules` on Slackware (loaded by `/etc/rc.d/rc.firewall`) and
-//! `/etc/iptables/rules.v4` on Debian. Idempotence: `iptables -C` for one rule, chain-by-chain
-//! comparison with `iptables-save` for a ruleset.
+//! `ipv4`; `ip_version: ipv6` acts on `ip6tables`, as Ansible's module does). Rule form (every
+//! argument of Ansible's `ansible.builtin.iptables`) and ruleset form as described in
+//! [`crate::ip6tables`]; the persisted file is `/etc/iptables.rules` on Slackware (loaded by
+//! `/etc/rc.d/rc.firewall`) and `/etc/iptables/rules.v4` on Debian. Idempotence:
+//! `iptables -C` for one rule, chain-by-chain comparison with `iptables-save` for a ruleset.
 //!
 //! ```yaml
 //! - iptables:
@@ -42,7 +43,31 @@ impl TypedModule for Iptables {
 - iptables:
     chain: FORWARD
     out_interface: virbr0
+    match: conntrack
     ctstate: [RELATED, ESTABLISHED]
+    jump: ACCEPT
+
+- iptables:
+    chain: INPUT
+    protocol: tcp
+    destination_port: "{{ item }}"
+    ctstate: NEW
+    limit: 10/second
+    jump: ACCEPT
+    comment: "port {{ item }}"
+  loop: [22, 443]
+
+- iptables:
+    chain: INPUT
+    source: 192.0.2.66
+    jump: DROP
+    action: insert
+    rule_num: 1
+
+- iptables:
+    ip_version: ipv6
+    chain: INPUT
+    protocol: ipv6-icmp
     jump: ACCEPT
 "#;
 

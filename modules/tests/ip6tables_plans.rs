@@ -190,15 +190,22 @@ impl Fake {
         ok(String::new())
     }
 
-    /// `BACKEND -w -t TABLE OP CHAIN [NUM] RULE…`
+    /// `BACKEND -w [SECONDS] -t TABLE OP CHAIN [NUM] RULE…`
     fn rule_command(&mut self, argv: &[String]) -> Option<Output> {
         let family = self.family;
-        let table = argv.get(3)?.clone();
-        let op = argv.get(4)?.as_str();
-        let chain = argv.get(5).cloned().unwrap_or_default();
-        let rest = argv.get(6..).unwrap_or_default().to_vec();
+        let at = argv.iter().position(|w| w == "-t")?;
+        let table = argv.get(at + 1)?.clone();
+        let op = argv.get(at + 2)?.as_str();
+        let chain = argv.get(at + 3).cloned().unwrap_or_default();
+        let rest = argv.get(at + 4..).unwrap_or_default().to_vec();
         let target = self.table_mut(&table);
         match op {
+            "-N" => target.chains.push(save::Chain {
+                name: chain,
+                policy: None,
+                rules: Vec::new(),
+            }),
+            "-X" => target.chains.retain(|c| c.name != chain),
             "-F" => {
                 for c in target
                     .chains
@@ -608,6 +615,8 @@ fn rule_form_appends_once_with_the_kernels_spelling() {
         "ctstate": "NEW", "jump": "ACCEPT", "comment": "ssh"
     });
     let first = converge("ip6tables", args, &mut host, &facts("Debian"));
+    // Ansible's `construct_rule` order: the kernel stores the matches in the order they are
+    // loaded, so the same order leaves the same rule as an Ansible run.
     assert_eq!(
         argv(&first.steps[0]),
         [
@@ -619,20 +628,18 @@ fn rule_form_appends_once_with_the_kernels_spelling() {
             "INPUT",
             "-p",
             "tcp",
+            "-j",
+            "ACCEPT",
+            "--destination-port",
+            "22",
             "-m",
             "conntrack",
             "--ctstate",
             "NEW",
             "-m",
-            "tcp",
-            "--dport",
-            "22",
-            "-m",
             "comment",
             "--comment",
-            "ssh",
-            "-j",
-            "ACCEPT"
+            "ssh"
         ]
     );
     assert_eq!(
@@ -640,8 +647,12 @@ fn rule_form_appends_once_with_the_kernels_spelling() {
         [converge_modules::Change::value(
             "/ip6tables/filter/INPUT",
             None,
-            Some("-A INPUT -p tcp -m conntrack --ctstate NEW -m tcp --dport 22 -m comment --comment ssh -j ACCEPT".into())
+            Some("-A INPUT -p tcp -m tcp --dport 22 -m conntrack --ctstate NEW -m comment --comment ssh -j ACCEPT".into())
         )]
+    );
+    assert_eq!(
+        first.result["rule"],
+        json!("-p tcp -j ACCEPT --destination-port 22 -m conntrack --ctstate NEW -m comment --comment ssh")
     );
     assert_eq!(
         host.ran.len(),
@@ -757,10 +768,10 @@ fn iptables_masquerades_the_guests_ipv4_in_the_nat_table() {
             "POSTROUTING",
             "-s",
             "192.168.122.0/24",
-            "-o",
-            "eth0",
             "-j",
-            "MASQUERADE"
+            "MASQUERADE",
+            "-o",
+            "eth0"
         ]
     );
     assert_eq!(first.result["ip_version"], json!("ipv4"));
@@ -829,8 +840,20 @@ fn arguments_of_the_two_forms_do_not_mix() {
         ),
         (json!({"jump": "ACCEPT"}), "needs `chain`"),
         (
-            json!({"chain": "INPUT", "jump": "ACCEPT", "rule_num": 2}),
-            "needs `action: insert`",
+            json!({"chain": "INPUT", "flush": true, "policy": "DROP"}),
+            "`flush` and `policy` exclude each other",
+        ),
+        (
+            json!({"chain": "INPUT", "log_prefix": "x", "jump": "DROP"}),
+            "only be used with the LOG jump target",
+        ),
+        (
+            json!({"chain": "INPUT", "match_set": "bad", "jump": "DROP"}),
+            "needs `match_set_flags`",
+        ),
+        (
+            json!({"chain": "INPUT", "tcp_flags": {"flags": ["ALL"]}, "jump": "DROP"}),
+            "needs both `flags` and `flags_set`",
         ),
         (
             json!({"chain": "INPUT", "jump": "ACCEPT", "dport": 22}),
@@ -869,4 +892,203 @@ fn a_rule_the_host_cannot_check_or_a_missing_chain_fails_with_a_hint() {
     assert!(hint
         .unwrap_or_default()
         .contains("create chain `web` first"));
+}
+
+/// Every Ansible argument turns into exactly the words Ansible's `construct_rule` builds
+/// (the fixture was produced by ansible-core 2.19's own function; see construct_rule.py).
+#[test]
+fn rule_words_are_the_words_ansibles_construct_rule_builds() {
+    let text = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/iptables/construct_rule.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture");
+    let fixture: Value = serde_json::from_str(&text).expect("json");
+    let cases = fixture["cases"].as_array().expect("cases");
+    assert!(cases.len() >= 20);
+    for case in cases {
+        let args: converge_modules::ip6tables::NetfilterArgs =
+            serde_json::from_value(case["args"].clone()).expect("args deserialize");
+        let family = if case["args"]["ip_version"] == json!("ipv6") {
+            Family::V6
+        } else {
+            Family::V4
+        };
+        let words = converge_modules::ip6tables::rule::rule_words(&args, family)
+            .unwrap_or_else(|error| panic!("{}: {error}", case["args"]));
+        let expected: Vec<String> =
+            serde_json::from_value(case["ansible_rule"].clone()).expect("words");
+        assert_eq!(words, expected, "{}", case["args"]);
+    }
+}
+
+#[test]
+fn numbers_from_loop_items_are_accepted_where_ansible_takes_strings() {
+    let mut host = Fake::new(Family::V4, "");
+    for port in [22, 80] {
+        converge(
+            "iptables",
+            json!({"chain": "INPUT", "protocol": "tcp", "destination_port": port,
+                   "match": "tcp", "ctstate": "NEW", "jump": "ACCEPT",
+                   "comment": format!("port {port}")}),
+            &mut host,
+            &facts("Debian"),
+        );
+    }
+    let first = converge(
+        "iptables",
+        json!({"chain": "INPUT", "protocol": "udp", "destination_ports": [53, "5353"],
+               "limit": "10/second", "limit_burst": 20, "jump": "ACCEPT"}),
+        &mut host,
+        &facts("Debian"),
+    );
+    assert_eq!(
+        &argv(&first.steps[0])[6..],
+        [
+            "-p",
+            "udp",
+            "-j",
+            "ACCEPT",
+            "-m",
+            "multiport",
+            "--dports",
+            "53,5353",
+            "-m",
+            "limit",
+            "--limit",
+            "10/second",
+            "--limit-burst",
+            "20"
+        ]
+    );
+    assert_eq!(
+        host.live_text()
+            .lines()
+            .filter(|l| l.starts_with("-A INPUT"))
+            .collect::<Vec<_>>(),
+        [
+            "-A INPUT -p tcp -m tcp --dport 22 -m conntrack --ctstate NEW -m comment --comment \"port 22\" -j ACCEPT",
+            "-A INPUT -p tcp -m tcp --dport 80 -m conntrack --ctstate NEW -m comment --comment \"port 80\" -j ACCEPT",
+            "-A INPUT -p udp -m multiport --dports 53,5353 -m limit --limit 10/second --limit-burst 20 -j ACCEPT",
+        ]
+    );
+}
+
+#[test]
+fn insert_at_rule_num_checks_with_dash_c_and_does_not_duplicate_a_rule_elsewhere() {
+    let mut host = Fake::new(
+        Family::V4,
+        "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -i lo -j ACCEPT\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\nCOMMIT\n",
+    );
+    let first = converge(
+        "iptables",
+        json!({"chain": "INPUT", "source": "192.0.2.66", "jump": "DROP",
+               "action": "insert", "rule_num": 1, "wait": 5}),
+        &mut host,
+        &facts("Debian"),
+    );
+    assert_eq!(
+        argv(&first.steps[0]),
+        [
+            "iptables-nft",
+            "-w",
+            "5",
+            "-t",
+            "filter",
+            "-I",
+            "INPUT",
+            "1",
+            "-s",
+            "192.0.2.66",
+            "-j",
+            "DROP"
+        ]
+    );
+    assert_eq!(
+        first.changes,
+        [converge_modules::Change::value(
+            "/iptables/filter/INPUT",
+            None,
+            Some("-I INPUT 1 -s 192.0.2.66/32 -j DROP".into())
+        )]
+    );
+    // The rule exists (at position 3 now): `-C` finds it wherever it is, as for Ansible.
+    let again = plan(
+        "iptables",
+        json!({"chain": "INPUT", "protocol": "tcp", "destination_port": 22, "jump": "ACCEPT",
+               "action": "insert", "rule_num": "1"}),
+        &mut host,
+        &facts("Debian"),
+    )
+    .expect("plan");
+    assert!(!again.is_change(), "{:?}", again.changes);
+    // `rule_num` without `action: insert` is ignored, as Ansible ignores it.
+    let appended = plan(
+        "iptables",
+        json!({"chain": "INPUT", "jump": "LOG", "rule_num": 2}),
+        &mut host,
+        &facts("Debian"),
+    )
+    .expect("plan");
+    assert_eq!(&argv(&appended.steps[0])[4..], ["-A", "INPUT", "-j", "LOG"]);
+}
+
+#[test]
+fn ip_version_ipv6_makes_iptables_act_on_ip6tables() {
+    let mut host = Fake::new(Family::V6, "");
+    let first = converge(
+        "iptables",
+        json!({"ip_version": "ipv6", "chain": "INPUT", "protocol": "ipv6-icmp",
+               "icmp_type": "echo-request", "jump": "ACCEPT", "comment": "icmpv6"}),
+        &mut host,
+        &facts("Debian"),
+    );
+    assert_eq!(argv(&first.steps[0])[0], "ip6tables-nft");
+    assert!(argv(&first.steps[0]).contains(&"--icmpv6-type".to_string()));
+    assert_eq!(first.result["ip_version"], json!("ipv6"));
+    assert!(matches!(&host.ran[0].program,
+        Program::Argv(a) if a.get(4).map(String::as_str) == Some("ip6tables")));
+}
+
+#[test]
+fn chain_management_creates_and_deletes_a_user_chain() {
+    let mut host = Fake::new(Family::V4, "");
+    let created = converge(
+        "iptables",
+        json!({"chain": "web", "chain_management": true}),
+        &mut host,
+        &facts("Debian"),
+    );
+    assert_eq!(&argv(&created.steps[0])[4..], ["-N", "web"]);
+    assert!(
+        host.live_text().contains(":web - [0:0]"),
+        "{}",
+        host.live_text()
+    );
+    // Without chain_management Ansible reports the change and leaves the chain alone.
+    let left = plan(
+        "iptables",
+        json!({"chain": "web", "state": "absent"}),
+        &mut host,
+        &facts("Debian"),
+    )
+    .expect("plan");
+    assert!(left.is_change() && left.steps.is_empty(), "{left:?}");
+    let deleted = converge(
+        "iptables",
+        json!({"chain": "web", "state": "absent", "chain_management": true}),
+        &mut host,
+        &facts("Debian"),
+    );
+    assert_eq!(&argv(&deleted.steps[0])[4..], ["-X", "web"]);
+    assert!(!host.live_text().contains(":web"));
+    // A built-in chain with no rule arguments exists: nothing to do.
+    let input = plan(
+        "iptables",
+        json!({"chain": "INPUT"}),
+        &mut host,
+        &facts("Debian"),
+    )
+    .expect("plan");
+    assert!(!input.is_change());
 }

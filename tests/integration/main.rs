@@ -17,6 +17,7 @@ mod lab_apt;
 mod lab_dhcpd;
 mod lab_ip6tables;
 mod lab_iproute;
+mod lab_iptables;
 mod lab_netmods;
 mod lab_sendmail_mc;
 mod lab_slackbuild;

@@ -519,12 +519,18 @@ fn split_target(words: &[String], protocol: Option<&str>) -> (Vec<String>, Vec<S
     let mut matches = Vec::new();
     let mut target = Vec::new();
     let mut in_target = false;
+    // Matches loaded so far: an option of one of them after `-j` still belongs to it (Ansible
+    // writes `-m conntrack -j ACCEPT --ctstate NEW`).
+    let mut loaded: Vec<String> = Vec::new();
     let mut index = 0;
     while index < words.len() {
         let word = words[index].as_str();
         match word {
             "-j" | "-g" => in_target = true,
-            "-m" => in_target = false,
+            "-m" => {
+                in_target = false;
+                loaded.extend(words.get(index + 1).cloned());
+            }
             _ => {}
         }
         if in_target {
@@ -534,8 +540,13 @@ fn split_target(words: &[String], protocol: Option<&str>) -> (Vec<String>, Vec<S
             } else {
                 word
             };
-            if protocol.and_then(|p| implicit_match(p, option)).is_some() {
-                let count = usize::from(negated) + 1 + option_values(option);
+            let loaded_option = loaded
+                .iter()
+                .find_map(|name| loaded_match_values(name, option));
+            if protocol.and_then(|p| implicit_match(p, option)).is_some() || loaded_option.is_some()
+            {
+                let values = loaded_option.unwrap_or_else(|| option_values(option));
+                let count = usize::from(negated) + 1 + values;
                 let end = (index + count).min(words.len());
                 matches.extend_from_slice(&words[index..end]);
                 index = end;
@@ -623,6 +634,25 @@ pub fn normalise_address(value: &str, family: Family) -> String {
 }
 
 /// The implicit match module `-p PROTO` loads for `option`, if the option belongs to it.
+/// How many values `option` of the loaded match `name` takes, when it is one of its options.
+fn loaded_match_values(name: &str, option: &str) -> Option<usize> {
+    match (name, option) {
+        ("conntrack", "--ctstate")
+        | ("state", "--state")
+        | ("iprange", "--src-range" | "--dst-range")
+        | ("multiport", "--dports" | "--sports" | "--ports")
+        | ("limit", "--limit" | "--limit-burst")
+        | ("owner", "--uid-owner" | "--gid-owner")
+        | ("comment", "--comment")
+        | ("tcp" | "udp", "--dport" | "--sport")
+        | ("icmp", "--icmp-type")
+        | ("icmp6", "--icmpv6-type") => Some(1),
+        ("set", "--match-set") | ("tcp", "--tcp-flags") => Some(2),
+        ("tcp", "--syn") => Some(0),
+        _ => None,
+    }
+}
+
 fn implicit_match(protocol: &str, option: &str) -> Option<&'static str> {
     match (protocol, option) {
         ("tcp", "--sport" | "--dport" | "--tcp-flags" | "--syn" | "--tcp-option") => Some("tcp"),
