@@ -259,7 +259,6 @@ impl<'de> Deserialize<'de> for Text {
     }
 }
 
-
 impl Serialize for Mode {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.to_string())

@@ -512,7 +512,13 @@ impl TypedModule for GetUrl {
             checksum
                 .as_ref()
                 .map_or(String::new(), |c| c.digest.clone()),
-            args.mode.map_or(String::new(), |m| format!("{:04o}", m.0)),
+            args.mode.as_ref().map_or(String::new(), |m| {
+                // A symbolic mode applies to a new file (0644 under the usual umask).
+                format!(
+                    "{:04o}",
+                    m.bits().unwrap_or_else(|| m.resolve(0o644, false, 0o022))
+                )
+            }),
             args.owner.clone().unwrap_or_default(),
             args.group.clone().unwrap_or_default(),
             if args.backup.0 { "yes" } else { "no" }.to_string(),

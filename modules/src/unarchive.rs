@@ -372,7 +372,10 @@ pub fn differing(args: &UnarchiveArgs, read: &ReadOut) -> Vec<String> {
                 *kind == member.kind
                     && (member.kind != Kind::File || member.size.is_none_or(|want| want == *size))
                     && (member.kind == Kind::Symlink
-                        || (args.mode.is_none_or(|want| want.0 == *mode)
+                        || (args
+                            .mode
+                            .as_ref()
+                            .is_none_or(|want| want.resolve(*mode, false, 0o022) == *mode)
                             && args.owner.as_ref().is_none_or(|want| want == owner)
                             && args.group.as_ref().is_none_or(|want| want == group)))
             }
@@ -523,7 +526,13 @@ impl TypedModule for Unarchive {
             .to_string(),
             args.src.clone(),
             args.dest.clone(),
-            args.mode.map_or(String::new(), |m| format!("{:04o}", m.0)),
+            args.mode.as_ref().map_or(String::new(), |m| {
+                // A symbolic mode applies to a new file (0644 under the usual umask).
+                format!(
+                    "{:04o}",
+                    m.bits().unwrap_or_else(|| m.resolve(0o644, false, 0o022))
+                )
+            }),
             args.owner.clone().unwrap_or_default(),
             args.group.clone().unwrap_or_default(),
             "--".to_string(),

@@ -14,7 +14,10 @@ fn integer_where_text_is_declared_becomes_its_text() {
         "comment": 5
     }))
     .unwrap();
-    assert_eq!(args.destination_port.as_deref(), Some("22"));
+    assert_eq!(
+        args.destination_port.as_ref().map(|port| port.0.as_str()),
+        Some("22")
+    );
     assert_eq!(args.comment.as_deref(), Some("5"));
     let args =
         parse_args::<lineinfile::Lineinfile>(&json!({"path": "/etc/x", "line": 1.5})).unwrap();
