@@ -1,8 +1,8 @@
 //! The host's connection, opened on first use and kept for the run (with the run lock), the
 //! lock-out guard's fresh connection, and fact gathering.
 
+use super::host_run::HostRun;
 use super::outcome::is_unreachable;
-use super::play::HostRun;
 use super::Flow;
 use crate::connection::open::{self as open_connection, Endpoint};
 use crate::connection::{Connection, RunLockError};

@@ -2,8 +2,8 @@
 //! set_fact, include_vars and meta. Each is one function here; the module crate only defines
 //! and validates their arguments.
 
+use super::host_run::HostRun;
 use super::outcome::Outcome;
-use super::play::HostRun;
 use crate::playbook::{Condition, RoleInstance, Task};
 use crate::report::Status;
 use crate::vars;

@@ -1,8 +1,8 @@
 //! Host modules: controller-side paths and templates are resolved, the module plans against
 //! the host (or check mode's simulated view of it), and the plan is applied and confirmed.
 
+use super::host_run::HostRun;
 use super::outcome::{is_unreachable, located, module_failure, Outcome};
-use super::play::HostRun;
 use super::scope::value_as_bool;
 use super::{task_display_name, Flow};
 use crate::connection::environment::WithEnvironment;

@@ -7,8 +7,10 @@
 //! This file owns the [`Runner`] (plays in order, hosts on `--forks` workers in `serial`
 //! batches, the per-host state kept between plays, the recap totals). A host's way through
 //! a play is split by the steps a task takes:
+//! - `host_run.rs`: the state of one host's pass through a play;
 //! - `play.rs`: the walk through a play (blocks, rescue/always, includes, handlers, tags);
 //! - `task.rs`: one task (loops, register, `changed_when`/`failed_when`/`ignore_errors`);
+//! - `attempt.rs`: one execution of a task (conditions, `until`, render, how and where);
 //! - `scope.rs`: the variables and conditions a task sees, and who it runs as;
 //! - `dispatch.rs`: host modules (render, plan, diff, apply, the lock-out confirmation);
 //! - `controller.rs`: the modules that act on the run itself (set_fact, debug, assert…);
@@ -32,18 +34,20 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+mod attempt;
 mod connect;
 mod controller;
 mod dispatch;
+mod host_run;
 mod hosts;
 mod outcome;
 mod play;
 mod scope;
 mod task;
 
+use host_run::HostRun;
 use hosts::batches;
 pub use hosts::{select_hosts, Shard};
-use play::HostRun;
 
 /// What the command line asked for.
 #[derive(Debug, Clone, Default)]

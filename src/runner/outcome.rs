@@ -1,7 +1,7 @@
 //! What a task produced ([`Outcome`]), and how it is reported to the user and counted in
 //! the recap.
 
-use super::play::HostRun;
+use super::host_run::HostRun;
 use crate::diagnostic::Location;
 use crate::playbook::Task;
 use crate::report::{Status, TaskReport};

@@ -1,39 +1,14 @@
 //! One host's walk through a play: blocks with rescue/always, static and dynamic includes,
 //! handlers and their flush, and tag selection. Each task is handed to `task.rs`.
 
+use super::host_run::HostRun;
 use super::scope::Scope;
-use super::{Down, Flow, HostSlot, RunOptions, Runner};
-use crate::inventory::InventoryHost;
-use crate::playbook::{self, Block, Include, IncludeSource, Play, TaskNode};
+use super::{Down, Flow};
+use crate::playbook::{self, Block, Include, IncludeSource, TaskNode};
 use crate::report::Status;
 use serde_json::{Map, Value};
-use std::path::Path;
-
-/// One host's pass through one play.
-pub(super) struct HostRun<'r, 's> {
-    pub(super) runner: &'r Runner<'r>,
-    pub(super) play: &'r Play,
-    pub(super) host: &'r InventoryHost,
-    pub(super) playbook_dir: &'r Path,
-    pub(super) play_hosts: &'r [Value],
-    pub(super) slot: &'s mut HostSlot,
-    pub(super) notified: Vec<String>,
-    /// How many hosts run this batch, for `max_fail_percentage`.
-    pub(super) batch_size: usize,
-    /// A task with `any_errors_fatal` failed here.
-    pub(super) fatal_failure: bool,
-    /// The status and registered result of the last task, for `run_once`.
-    pub(super) last_result: Option<(Status, Map<String, Value>)>,
-    /// The last task that failed here, for a `rescue:` (`ansible_failed_task`,
-    /// `ansible_failed_result`).
-    pub(super) last_failure: Option<(Value, Map<String, Value>)>,
-}
 
 impl HostRun<'_, '_> {
-    pub(super) fn options(&self) -> &RunOptions {
-        self.runner.options
-    }
-
     pub(super) fn run_play(&mut self) {
         if self.play.gather_facts && self.slot.facts.is_none() {
             if let Err(flow) = self.gather_facts(true) {

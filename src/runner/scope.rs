@@ -1,7 +1,7 @@
 //! The variables a task sees, layered in Ansible's precedence, the conditions evaluated with
 //! them (`when`, `changed_when`, `failed_when`, `assert`), and the user a task runs as.
 
-use super::play::HostRun;
+use super::host_run::HostRun;
 use crate::connection::{Become, BecomeMethod};
 use crate::playbook::{BecomeSettings, Common, Condition, RoleInstance};
 use crate::template;
