@@ -379,7 +379,7 @@ impl TypedModule for GetUrl {
     type Args = GetUrlArgs;
     const NAME: &'static str = "get_url";
     const SUMMARY: &'static str =
-        "download a file from HTTP, HTTPS or FTP to the host, verified by a checksum";
+        "Download a file from HTTP, HTTPS or FTP to the host, verified by a checksum";
     const EXAMPLES: &'static str = r#"- get_url:
     url: https://example.com/tool-1.2.tar.gz
     dest: /srv/dist/tool-1.2.tar.gz

@@ -534,7 +534,7 @@ impl TypedModule for Ip6tables {
     type Args = NetfilterArgs;
     const NAME: &'static str = "ip6tables";
     const SUMMARY: &'static str =
-        "converge IPv6 netfilter rules: one rule (Ansible's iptables arguments) or whole tables, with a lock-out guard";
+        "Manage IPv6 netfilter rules: one rule (Ansible's iptables arguments) or whole tables, with a lock-out guard";
     const EXAMPLES: &'static str = r#"- ip6tables:
     chain: INPUT
     protocol: tcp

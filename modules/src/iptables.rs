@@ -26,7 +26,7 @@ impl TypedModule for Iptables {
     type Args = NetfilterArgs;
     const NAME: &'static str = "iptables";
     const SUMMARY: &'static str =
-        "converge IPv4 netfilter rules: one rule (Ansible's arguments) or whole tables, with a lock-out guard";
+        "Manage IPv4 netfilter rules: one rule (Ansible's arguments) or whole tables, with a lock-out guard";
     const EXAMPLES: &'static str = r#"- iptables:
     table: nat
     chain: POSTROUTING

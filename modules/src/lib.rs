@@ -163,3 +163,25 @@ pub fn find(name: &str) -> Option<&'static dyn Module> {
         .unwrap_or(name);
     all().iter().copied().find(|module| module.name() == short)
 }
+
+#[cfg(test)]
+mod tests {
+    /// `converge doc` lists the summaries: each is a phrase that starts with a capital letter
+    /// and says what the module does, not the tool's name.
+    #[test]
+    fn every_summary_reads_as_a_sentence() {
+        for module in super::all() {
+            let summary = module.summary();
+            assert!(
+                summary.starts_with(|c: char| c.is_ascii_uppercase()),
+                "`{}`: {summary}",
+                module.name()
+            );
+            assert!(
+                !summary.to_ascii_lowercase().starts_with("converge "),
+                "`{}`: {summary}",
+                module.name()
+            );
+        }
+    }
+}

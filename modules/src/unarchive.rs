@@ -395,7 +395,7 @@ impl TypedModule for Unarchive {
     type Args = UnarchiveArgs;
     const NAME: &'static str = "unarchive";
     const SUMMARY: &'static str =
-        "extract a tar (gz, bz2, xz) or zip archive that is on the host into a directory";
+        "Extract a tar (gz, bz2, xz) or zip archive that is on the host into a directory";
     const EXAMPLES: &'static str = r#"- unarchive:
     src: /srv/dist/tool-1.2.tar.gz
     dest: /opt/tool

@@ -409,7 +409,7 @@ pub struct Uri;
 impl TypedModule for Uri {
     type Args = UriArgs;
     const NAME: &'static str = "uri";
-    const SUMMARY: &'static str = "make an HTTP request from the host and check its response";
+    const SUMMARY: &'static str = "Make an HTTP request from the host and check its response";
     const EXAMPLES: &'static str = r#"- uri:
     url: http://127.0.0.1:8080/health
     return_content: yes

@@ -439,8 +439,9 @@ fn task_without_module() {
     let errors = errors("no_module.yml");
     assert_eq!(errors.len(), 1);
     assert!(
-        errors[0]
-            .starts_with("errors/no_module.yml:3:7: task has no module [expected one of `assert`,"),
+        errors[0].starts_with(
+            "errors/no_module.yml:3:7: task has no module [expected one of `apt`, `assert`,"
+        ),
         "{}",
         errors[0]
     );
