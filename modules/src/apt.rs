@@ -26,7 +26,7 @@ use crate::args::{Flag, StringList};
 use crate::dpkg::{self, DpkgPackage};
 use crate::host::{Command, Host};
 use crate::module::{ArgsError, Context, ModuleError, TypedModule};
-use crate::package::parse_apt_policy;
+use crate::package::{parse_apt_policy, parse_wanted, Wanted};
 use crate::plan::{Change, Plan, Step};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -352,30 +352,6 @@ pub fn remove_argv(args: &AptArgs, names: &[String]) -> Vec<String> {
     argv.push("remove".into());
     argv.extend(names.iter().cloned());
     argv
-}
-
-/// One requested package: `name`, `name=VERSION`, `name:ARCH`.
-struct Wanted {
-    spec: String,
-    /// Name without architecture: what dpkg-query prints.
-    name: String,
-    /// Name with architecture: what dpkg-query and apt-cache are asked.
-    query: String,
-    version: Option<String>,
-}
-
-fn parse_wanted(spec: &str) -> Wanted {
-    let (query, version) = match spec.split_once('=') {
-        Some((name, version)) => (name.to_string(), Some(version.to_string())),
-        None => (spec.to_string(), None),
-    };
-    let name = query.split(':').next().unwrap_or(&query).to_string();
-    Wanted {
-        spec: spec.to_string(),
-        name,
-        query,
-        version,
-    }
 }
 
 fn query_dpkg(host: &mut dyn Host, names: &[String]) -> Result<Vec<DpkgPackage>, ModuleError> {

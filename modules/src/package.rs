@@ -85,17 +85,18 @@ pub struct PackageArgs {
 
 /// One requested package: its name and, for apt, a version pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Wanted {
+pub(crate) struct Wanted {
     /// As written (`vim`, `vim=2:9.0*`, `libc6:i386`).
-    spec: String,
+    pub(crate) spec: String,
     /// Name without version or architecture, as dpkg-query prints it.
-    name: String,
+    pub(crate) name: String,
     /// Name with architecture, without version: what dpkg-query and apt-cache are asked.
-    query: String,
-    version: Option<String>,
+    pub(crate) query: String,
+    pub(crate) version: Option<String>,
 }
 
-fn parse_wanted(spec: &str) -> Wanted {
+/// `name`, `name=VERSION` or `name:ARCH` as apt and dpkg take it apart (the `apt` module too).
+pub(crate) fn parse_wanted(spec: &str) -> Wanted {
     let (query, version) = match spec.split_once('=') {
         Some((name, version)) => (name.to_string(), Some(version.to_string())),
         None => (spec.to_string(), None),

@@ -3,7 +3,7 @@
 //! `include_tasks` with `apply`, `any_errors_fatal`, `vars_prompt`, and the recap's counts.
 //! Each runs on local hosts inside the overlay sandbox.
 
-use crate::support::{sandboxed_play, Test};
+use crate::support::{sandboxed_play, sandboxed_playbook, Test};
 
 /// Two local hosts `a` and `b` in the sandbox running `play` (a whole play, YAML).
 fn two_hosts(play: &str) -> Test {
@@ -19,17 +19,9 @@ fn two_hosts(play: &str) -> Test {
 
 #[test]
 fn environment_of_play_and_task_reaches_commands_and_the_inner_level_wins() {
-    let test = Test::new()
-        .sandboxed()
-        .file(
-            "inventory.yml",
-            "all:\n  hosts:\n    box:\n      ansible_connection: local\n",
-        )
-        .file(
-            "site.yml",
+    let test = sandboxed_playbook(
             "- hosts: all\n  gather_facts: false\n  environment:\n    GREETING: hello\n    WHO: nobody\n  tasks:\n    - name: greet\n      shell: echo \"$GREETING $WHO\" > /etc/conv-env\n      environment:\n        WHO: \"{{ who }}\"\n      vars:\n        who: world\n",
-        )
-        .args(&["-i", "inventory.yml", "site.yml"]);
+        );
     test.run().expect_status(0);
     assert_eq!(
         test.sandbox_file("/etc/conv-env").as_deref(),
@@ -185,14 +177,7 @@ fn max_fail_percentage_ends_the_run_once_too_many_hosts_failed() {
 #[test]
 fn vars_prompt_takes_extra_vars_and_without_a_terminal_refuses_clearly() {
     let play = "- hosts: all\n  gather_facts: false\n  vars_prompt:\n    - name: release\n      prompt: Which release?\n      private: false\n  tasks:\n    - copy: {dest: /etc/conv-release, content: \"{{ release }}\"}\n";
-    let test = Test::new()
-        .sandboxed()
-        .file(
-            "inventory.yml",
-            "all:\n  hosts:\n    box:\n      ansible_connection: local\n",
-        )
-        .file("site.yml", play)
-        .args(&["-i", "inventory.yml", "site.yml"]);
+    let test = sandboxed_playbook(play);
     test.run()
         .expect_status(4)
         .stderr_has("there is no terminal to ask on; give it with `-e release=...`");

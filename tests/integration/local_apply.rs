@@ -2,7 +2,7 @@
 //! running the tests is never changed. The sandbox's upper layer is exactly what a run
 //! changed, which is how check mode is proved to change nothing.
 
-use crate::support::{sandboxed_play, Test};
+use crate::support::{sandboxed_play, sandboxed_playbook, Test};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -235,16 +235,7 @@ fn no_log_hides_arguments_results_and_diffs() {
 
 #[test]
 fn a_role_relative_template_src_is_found_as_ansible_finds_it() {
-    let test = Test::new()
-        .sandboxed()
-        .file(
-            "inventory.yml",
-            "all:\n  hosts:\n    box:\n      ansible_connection: local\n",
-        )
-        .file(
-            "site.yml",
-            "- hosts: all\n  gather_facts: false\n  roles: [motd]\n",
-        )
+    let test = sandboxed_playbook("- hosts: all\n  gather_facts: false\n  roles: [motd]\n")
         .file(
             "roles/motd/tasks/main.yml",
             "- template: {src: templates/motd.j2, dest: /etc/conv-motd}\n",
@@ -252,8 +243,7 @@ fn a_role_relative_template_src_is_found_as_ansible_finds_it() {
         .file(
             "roles/motd/templates/motd.j2",
             "hello {{ inventory_hostname }}\n",
-        )
-        .args(&["-i", "inventory.yml", "site.yml"]);
+        );
     test.run().expect_status(0);
     assert_eq!(
         test.sandbox_file("/etc/conv-motd").as_deref(),

@@ -222,16 +222,21 @@ impl Test {
 /// A sandboxed test of one local host `box` running `tasks` (YAML list items indented
 /// by four spaces), with `-i inventory.yml site.yml` as its arguments.
 pub fn sandboxed_play(tasks: &str) -> Test {
+    sandboxed_playbook(&format!(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n{tasks}"
+    ))
+}
+
+/// A sandboxed test of one local host `box` running the whole playbook `site` (for plays
+/// with their own keywords), with `-i inventory.yml site.yml` as its arguments.
+pub fn sandboxed_playbook(site: &str) -> Test {
     Test::new()
         .sandboxed()
         .file(
             "inventory.yml",
             "all:\n  hosts:\n    box:\n      ansible_connection: local\n",
         )
-        .file(
-            "site.yml",
-            &format!("- hosts: all\n  gather_facts: false\n  tasks:\n{tasks}"),
-        )
+        .file("site.yml", site)
         .args(&["-i", "inventory.yml", "site.yml"])
 }
 
