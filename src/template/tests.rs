@@ -113,6 +113,10 @@ fn render_value_keeps_native_types_for_single_expressions() {
         "trimmed": "{{- count -}}",
         "{{ wan_interface }}_mtu": 1500,
         "list": ["{{ count }}", "x", 1, null],
+        // Jinja drops one final newline first: a number stays a number, text gets it back.
+        "count_line": "{{ count }}\n",
+        "name_line": "{{ wan_interface }}\n",
+        "two_lines": "{{ count }}\n\n",
     });
     let rendered = templates.render_value(&args, &vars()).expect("renders");
     assert_eq!(
@@ -128,6 +132,9 @@ fn render_value_keeps_native_types_for_single_expressions() {
             "trimmed": 3,
             "eth0_mtu": 1500,
             "list": [3, "x", 1, null],
+            "count_line": 3,
+            "name_line": "eth0\n",
+            "two_lines": "3\n\n",
         })
     );
 }
