@@ -99,6 +99,16 @@ pub enum Step {
     },
 }
 
+/// The keys [`Plan::apply`] adds for the last command that ran.
+pub const COMMAND_RESULT_KEYS: &[&str] = &[
+    "rc",
+    "cmd",
+    "stdout",
+    "stderr",
+    "stdout_lines",
+    "stderr_lines",
+];
+
 /// The result of planning a task.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Plan {

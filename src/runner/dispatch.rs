@@ -191,6 +191,22 @@ impl HostRun<'_, '_> {
             },
             (other, _) => other,
         };
+        let applied = match applied.map(|result| module.applied(&args, result)) {
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err((message, mut result))) => {
+                result.insert("failed".into(), json!(true));
+                result.insert("changed".into(), json!(true));
+                result.insert("msg".into(), json!(message));
+                return Outcome {
+                    status: Status::Failed,
+                    changes: plan.changes,
+                    result,
+                    message: Some(message),
+                    end_host: false,
+                };
+            }
+            Err(error) => Err(error),
+        };
         match applied {
             Ok(mut result) => {
                 result.insert("changed".into(), json!(true));
