@@ -82,6 +82,7 @@ pub fn playbook(
             serial: Vec::new(),
             gather_facts: false,
             remote_user: None,
+            connection: None,
             any_errors_fatal: false,
             max_fail_percentage: None,
             vars_prompt: Vec::new(),

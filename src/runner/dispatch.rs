@@ -191,7 +191,7 @@ impl HostRun<'_, '_> {
             },
             (other, _) => other,
         };
-        let applied = match applied.map(|result| module.applied(&args, result)) {
+        let applied = match applied.map(|result| applied_result(task, &args, module, result)) {
             Ok(Ok(result)) => Ok(result),
             Ok(Err((message, mut result))) => {
                 result.insert("failed".into(), json!(true));
@@ -361,6 +361,21 @@ pub(super) fn plan_task(
         template_plan(args, host, context)
     } else {
         module.plan(args, host, context)
+    }
+}
+
+/// The registered result of an applied plan (see [`modules::Module::applied`]); `template`'s
+/// arguments carry its rendered text, which its plan consumed.
+fn applied_result(
+    task: &Task,
+    args: &Value,
+    module: &dyn modules::Module,
+    result: Map<String, Value>,
+) -> modules::AppliedResult {
+    if task.module == "template" {
+        Ok(result)
+    } else {
+        module.applied(args, result)
     }
 }
 
