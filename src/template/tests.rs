@@ -1111,6 +1111,37 @@ fn lookups_search_the_context_paths() {
     assert_eq!(eval("query('first_found', 'nosuch', skip=True)"), json!([]));
     assert_eq!(eval("lookup('file', 'nosuch', errors='ignore')"), json!([]));
     assert_eq!(eval("lookup('env', 'CONVERGE_NO_SUCH_VAR')"), json!(""));
+    // community.general.filetree: subdirectories, then files, then each subdirectory's.
+    std::fs::create_dir_all(role.join("files/conf.d/sub")).unwrap();
+    std::fs::write(role.join("files/conf.d/sub/d.conf"), "D").unwrap();
+    std::os::unix::fs::symlink("b.conf", role.join("files/conf.d/link")).unwrap();
+    let tree = eval("query('community.general.filetree', 'conf.d/')");
+    let entries: Vec<(String, String)> = tree
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|entry| {
+            let field = |key: &str| entry[key].as_str().unwrap_or_default().to_string();
+            (field("path"), field("state"))
+        })
+        .collect();
+    let expected = [
+        ("sub", "directory"),
+        ("b.conf", "file"),
+        ("c.txt", "file"),
+        ("link", "link"),
+        ("sub/d.conf", "file"),
+    ];
+    assert_eq!(
+        entries,
+        expected.map(|(path, state)| (path.to_string(), state.to_string()))
+    );
+    let root = format!("{}/", role.join("files/conf.d").display());
+    assert_eq!(tree[0]["root"], json!(root));
+    assert_eq!(tree[1]["src"], json!(format!("{root}b.conf")));
+    assert_eq!(tree[3]["src"], json!("b.conf"));
+    assert_eq!(tree[1]["size"], json!(1));
+    assert_eq!(eval("query('filetree', 'no-such-dir')"), json!([]));
 }
 
 #[test]
