@@ -309,7 +309,20 @@ fn plan_script(
         read.env.push(("CONVERGE_PATTERN".into(), pattern.clone()));
     }
     let output = host.run(&read)?;
-    let observed = parse_observed(&output.stdout_text(), manager);
+    let mut observed = parse_observed(&output.stdout_text(), manager);
+    if !observed.present && manager == ServiceManager::Bsdinit {
+        // Check mode: an earlier task of this run may have planned the script (rc.d scripts a
+        // role writes); the host's file view knows it, the read command cannot. It is new,
+        // so nothing runs it yet.
+        if let Some(stat) = host.stat(&script_path)? {
+            observed = Observed {
+                present: true,
+                enabled: stat.mode & 0o111 != 0,
+                running: Some(false),
+                how: "planned by an earlier task".into(),
+            };
+        }
+    }
     if !observed.present {
         return Err(ModuleError::Failed {
             message: format!("no {script_path} on this host; is the package installed?"),

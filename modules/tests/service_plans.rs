@@ -182,6 +182,23 @@ fn slackware_reload_of_a_stopped_service_starts_it() {
 }
 
 #[test]
+fn slackware_script_an_earlier_task_planned_is_restarted_in_check_mode() {
+    // The read command runs on the real host (no script yet); the host's file view (check
+    // mode's simulation) has the script an earlier task of the run would write.
+    let mut host = rc_host("script=missing\n")
+        .with_file("/etc/rc.d/rc.guest-network", "#!/bin/sh\n")
+        .with_attributes("/etc/rc.d/rc.guest-network", 0o755, "root", "root");
+    let plan = plan(
+        "service",
+        json!({"name": "guest-network", "state": "restarted", "arguments": "dhcpd"}),
+        &mut host,
+        &facts("bsdinit"),
+    )
+    .expect("plan");
+    assert_eq!(steps(&plan), ["/etc/rc.d/rc.guest-network restart dhcpd"]);
+}
+
+#[test]
 fn slackware_missing_script_is_a_clear_error() {
     let mut host = rc_host("script=missing\n");
     let error = plan(
