@@ -472,4 +472,25 @@ fn lab_slackware_home_server_check_run_boot_and_slackbuilds() {
         "{}",
         again.recap(SERVER)
     );
+
+    // A source URL that no longer answers: check mode says so (wget --spider on the host).
+    let dead = sbo
+        .file(
+            "sbo/misc/hello-dead/hello-dead.info",
+            "PRGNAM=\"hello-dead\"\nVERSION=\"1.0\"\nHOMEPAGE=\"https://example.org/\"\nDOWNLOAD=\"http://127.0.0.1:9/hello-dead-1.0.tar.gz\"\nMD5SUM=\"d41d8cd98f00b204e9800998ecf8427e\"\nDOWNLOAD_x86_64=\"\"\nMD5SUM_x86_64=\"\"\nREQUIRES=\"\"\nMAINTAINER=\"converge tests\"\nEMAIL=\"root@localhost\"\n",
+        )
+        .file("sbo/misc/hello-dead/hello-dead.SlackBuild", "#!/bin/sh\nexit 1\n")
+        .file(
+            "dead.yml",
+            &format!(
+                "- hosts: {SERVER}\n  tasks:\n    - slackbuild:\n        name: hello-dead\n        repo: /var/lib/converge/slackbuilds\n        repo_src: {}/sbo\n",
+                dir.display()
+            ),
+        )
+        .args(&["-i", &inventory, "dead.yml", "--check"]);
+    let run = dead.run();
+    assert_eq!(run.status, 2, "{}", run.stderr);
+    run.stderr_has(
+        "hello-dead: source URL http://127.0.0.1:9/hello-dead-1.0.tar.gz does not answer (",
+    );
 }
