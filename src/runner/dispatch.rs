@@ -209,6 +209,16 @@ impl HostRun<'_, '_> {
         };
         match applied {
             Ok(mut result) => {
+                // What the host said while applying (`@@converge-warning` lines).
+                if let Some(Value::Array(said)) = result.get("warnings") {
+                    for warning in said.iter().filter_map(Value::as_str) {
+                        self.runner.reporter.warning(&format!(
+                            "[{}] {}: {warning}",
+                            self.host.name,
+                            task_display_name(task)
+                        ));
+                    }
+                }
                 result.insert("changed".into(), json!(true));
                 Outcome {
                     status: Status::Changed,
