@@ -29,8 +29,11 @@
 //! the text (`ip6tables-restore --test`), saves the live ruleset, arms a detached rollback,
 //! restores the new ruleset atomically, and writes the persisted copy where boot loads it
 //! (Slackware `/etc/ip6tables.rules`, loaded by `/etc/rc.d/rc.firewall`, which is created or
-//! given a block; Debian `/etc/iptables/rules.v6`, netfilter-persistent's file; `persist_file`
-//! overrides). Lock-out guard: the plan's confirmation removes the rollback's marker over a
+//! given a block; Debian `/etc/iptables/rules.v6`, netfilter-persistent's file, and when
+//! netfilter-persistent is not installed converge's own loader, see [`boot`]: a unit
+//! `converge-ip6tables.service` with systemd, else the ifupdown hook
+//! `/etc/network/if-pre-up.d/converge-ip6tables`; `persist_file` overrides; on other OS
+//! families nothing known loads a file at boot, and the plan says so). Lock-out guard: the plan's confirmation removes the rollback's marker over a
 //! fresh connection; if converge cannot reconnect within `rollback_timeout` seconds, the
 //! host restores the previous ruleset (and persisted file) by itself. Tables not in the
 //! ruleset are left alone. Idempotence: equal chains plan nothing.
@@ -55,6 +58,7 @@
 //!     jump: MASQUERADE
 //! ```
 
+pub mod boot;
 pub mod rule;
 pub mod save;
 
@@ -396,7 +400,9 @@ pub struct NetfilterArgs {
     pub persist: Option<Flag>,
     /// Ruleset form: the file boot loads (default: Slackware `/etc/ip6tables.rules` or
     /// `/etc/iptables.rules`, loaded by `/etc/rc.d/rc.firewall`; Debian
-    /// `/etc/iptables/rules.v6` or `rules.v4`).
+    /// `/etc/iptables/rules.v6` or `rules.v4`, loaded by netfilter-persistent when it is
+    /// installed, else by converge's unit `converge-ip6tables.service` (systemd) or hook
+    /// `/etc/network/if-pre-up.d/converge-ip6tables`, `converge-iptables` for IPv4).
     pub persist_file: Option<String>,
     /// Ruleset form: seconds converge has to reconnect after a change before the host puts
     /// the previous ruleset back by itself (0 disables the guard).
@@ -668,8 +674,9 @@ if [ $# -gt 0 ]; then
 fi
 "#;
 
-/// Ruleset form reads: $1 command, $2 persisted file (may be empty), $3 rc.firewall (may be
-/// empty); the desired text on stdin is loaded in a throwaway network namespace.
+/// Ruleset form reads: $1 command, $2 persisted file (may be empty), $3 rc.firewall or
+/// Debian's boot loader (may be empty), then paths whose existence is reported (`@@exists`);
+/// the desired text on stdin is loaded in a throwaway network namespace.
 const RULESET_READ: &str = r#"p=$1
 __DETECT__printf '@@live\n'
 "$b-save" 2>&1; printf '@@rc %s\n' "$?"
@@ -686,6 +693,10 @@ for f in "$2" "$3"; do
   else
     printf '@@nofile\n'
   fi
+done
+shift 3
+for e in "$@"; do
+  if [ -e "$e" ] || [ -L "$e" ]; then printf '@@exists %s\n' "$e"; fi
 done
 "#;
 
@@ -1088,6 +1099,71 @@ pub fn rc_firewall_content(
     }
 }
 
+/// Plan converge's boot loader for `file` on Debian (netfilter-persistent absent): the
+/// loader's file and, for a unit, its enabling link.
+#[allow(clippy::too_many_arguments)]
+fn plan_debian_loader(
+    plan: &mut Plan,
+    loader: &boot::Loader,
+    backend: &str,
+    family: Family,
+    file: &str,
+    current: Option<(bool, String)>,
+    linked: bool,
+    systemd: bool,
+) {
+    plan.result
+        .insert("loaded_at_boot_by".into(), json!(loader.path()));
+    let wanted = loader.render(family, backend, file);
+    let hook = loader.link().is_none();
+    let current_text = current.as_ref().map(|(_, text)| text.clone());
+    let executable = current.as_ref().is_some_and(|(exec, _)| *exec);
+    if current_text.as_deref() != Some(wanted.as_str()) || (hook && !executable) {
+        plan.push(
+            Change::content(loader.path(), current_text, Some(wanted.clone())),
+            [Step::WriteFile {
+                path: loader.path().into(),
+                content: wanted.into_bytes(),
+                options: WriteOptions {
+                    attributes: FileAttributes {
+                        mode: Some(if hook { 0o755 } else { 0o644 }),
+                        ..FileAttributes::default()
+                    },
+                    create_parents: true,
+                    ..WriteOptions::default()
+                },
+            }],
+        );
+        if systemd {
+            plan.steps.push(Step::Run {
+                command: Command::argv(["systemctl", "daemon-reload"]),
+                allow_failure: true,
+            });
+        }
+    }
+    if let (Some(link), false) = (loader.link(), linked) {
+        let unit = loader.path().rsplit('/').next().unwrap_or_default();
+        plan.push(
+            Change::value(
+                format!("{unit} enabled"),
+                Some("no".into()),
+                Some("yes".into()),
+            ),
+            [Step::Run {
+                command: Command::argv([
+                    "sh".to_string(),
+                    "-c".into(),
+                    r#"mkdir -p "${2%/*}" && ln -sf "$1" "$2""#.into(),
+                    "sh".into(),
+                    format!("../{unit}"),
+                    link.to_string(),
+                ]),
+                allow_failure: false,
+            }],
+        );
+    }
+}
+
 fn parse_failure(what: &str, error: &save::ParseError, hint: &str) -> ModuleError {
     failed(format!("{what}, {error}"), hint)
 }
@@ -1131,16 +1207,26 @@ fn plan_ruleset(
     }
     let rc_firewall =
         (persist_file.is_some() && context.facts.os_family == "Slackware").then_some(RC_FIREWALL);
-    let read = Command::argv([
+    // Debian: netfilter-persistent loads its file at boot when installed; else converge's loader.
+    let debian_loader = (persist_file.is_some() && context.facts.os_family == "Debian")
+        .then(|| boot::Loader::for_host(family, &context.facts.service_mgr));
+    let mut read_argv = vec![
         "sh".to_string(),
         "-c".into(),
         script(RULESET_READ),
         "sh".into(),
         family.command().into(),
         persist_file.clone().unwrap_or_default(),
-        rc_firewall.unwrap_or_default().into(),
-    ])
-    .with_stdin(written_text.clone());
+        rc_firewall
+            .map(String::from)
+            .or_else(|| debian_loader.as_ref().map(|l| l.path().to_string()))
+            .unwrap_or_default(),
+    ];
+    if let Some(loader) = &debian_loader {
+        read_argv.push(boot::persistent_plugin(family).into());
+        read_argv.extend(loader.link().map(String::from));
+    }
+    let read = Command::argv(read_argv).with_stdin(written_text.clone());
     let output = host.run(&read)?;
     let sections = read_output(&output, family)?;
     let backend = sections
@@ -1259,6 +1345,42 @@ fn plan_ruleset(
             ),
             None => {}
         }
+    }
+    if let (Some(loader), Some(path)) = (&debian_loader, &persist_file) {
+        let exists = |wanted: &str| {
+            sections
+                .items
+                .iter()
+                .any(|(name, value, _)| name == "exists" && value == wanted)
+        };
+        let plugin = exists(boot::persistent_plugin(family));
+        if boot::needs_loader(family, path, plugin) {
+            plan_debian_loader(
+                &mut plan,
+                loader,
+                &backend,
+                family,
+                path,
+                sections.files.get(1).cloned().flatten(),
+                loader.link().is_some_and(exists),
+                context.facts.service_mgr == "systemd",
+            );
+        } else {
+            plan.result
+                .insert("loaded_at_boot_by".into(), json!("netfilter-persistent"));
+        }
+    }
+    if persist_file.is_none() && persist && context.facts.os_family != "Slackware" {
+        plan.warnings.push(format!(
+            "the {} ruleset is not persisted: converge knows no boot path on os_family `{}`; give `persist_file` and load it at boot, or `persist: false` to silence this",
+            family.ip_version(),
+            context.facts.os_family
+        ));
+    } else if let (Some(path), None, None) = (&persist_file, rc_firewall, &debian_loader) {
+        plan.warnings.push(format!(
+            "nothing converge knows of loads {path} at boot on os_family `{}`",
+            context.facts.os_family
+        ));
     }
     plan.steps.extend(persist_step);
     if !diffs.is_empty() {

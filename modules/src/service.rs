@@ -486,10 +486,7 @@ mod tests {
     #[test]
     fn lsb_status_code_decides_on_sysvinit() {
         let text = "script=present\nenabled=yes\nstatus_rc=3\nstatus_out=[FAIL] radvd is not running ... failed!\n";
-        assert_eq!(
-            parse_observed(text).running,
-            Some(false)
-        );
+        assert_eq!(parse_observed(text).running, Some(false));
     }
 
     #[test]
@@ -499,19 +496,13 @@ mod tests {
         let observed = parse_observed(text);
         assert_eq!(observed.running, Some(false));
         let text = "script=present\nenabled=yes\nstatus_rc=0\nstatus_out=MSP: is run via cron (20m)\nstatus_out=MTA: is running\nhow=status+pidfiles\n";
-        assert_eq!(
-            parse_observed(text).running,
-            Some(true)
-        );
+        assert_eq!(parse_observed(text).running, Some(true));
     }
 
     #[test]
     fn a_pid_file_of_a_dead_process_means_not_running_even_when_status_says_running() {
         let text = "script=present\nenabled=yes\nstatus_rc=0\nstatus_out=Status of ISC DHCPv4 server: dhcpd is running.\npidfile_alive=/var/run/dhcpd.pid\npidfile_dead=/var/run/dhcpd6.pid\nhow=status+pidfiles\n";
-        assert_eq!(
-            parse_observed(text).running,
-            Some(false)
-        );
+        assert_eq!(parse_observed(text).running, Some(false));
     }
 
     #[test]

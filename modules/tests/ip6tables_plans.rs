@@ -37,6 +37,7 @@ fn fail(status: i32, stderr: &str) -> Output {
 }
 
 impl Fake {
+    /// A host with netfilter-persistent installed (its plugins load rules.v4/rules.v6).
     fn new(family: Family, live: &str) -> Fake {
         Fake {
             files: MemoryHost::new(),
@@ -45,6 +46,24 @@ impl Fake {
             scratch_namespace: true,
             ran: Vec::new(),
         }
+        .with_file(
+            converge_modules::ip6tables::boot::persistent_plugin(Family::V4),
+            "",
+        )
+        .with_file(
+            converge_modules::ip6tables::boot::persistent_plugin(Family::V6),
+            "",
+        )
+    }
+
+    /// The same host without netfilter-persistent.
+    fn without_netfilter_persistent(mut self) -> Fake {
+        for family in [Family::V4, Family::V6] {
+            let _ = self
+                .files
+                .remove(converge_modules::ip6tables::boot::persistent_plugin(family));
+        }
+        self
     }
 
     fn with_file(mut self, path: &str, content: &str) -> Fake {
@@ -168,6 +187,11 @@ impl Fake {
         }
         out.push_str(&self.file_section(&args[1]));
         out.push_str(&self.file_section(&args[2]));
+        for path in args.iter().skip(3) {
+            if self.files.files.contains_key(path) {
+                out.push_str(&format!("@@exists {path}\n"));
+            }
+        }
         ok(out)
     }
 
@@ -260,6 +284,11 @@ impl Host for Fake {
                 self.ruleset_read(args, &stdin)
             } else if script.contains("armed") {
                 self.ruleset_apply(args, &stdin)
+            } else if script.contains("ln -sf") {
+                // A symlink, kept as a file holding its target.
+                let files = std::mem::take(&mut self.files);
+                self.files = files.with_file(&args[1], args[0].as_bytes().to_vec());
+                ok(String::new())
             } else {
                 fail(127, "unknown script")
             });
@@ -543,10 +572,24 @@ fn only_the_persisted_file_differs_so_no_ruleset_is_restored_and_no_guard_armed(
         &mut host,
         &facts("Debian"),
     );
-    assert_eq!(first.changes.len(), 1);
-    assert_eq!(first.changes[0].subject, "/etc/firewall/v6.rules");
+    // netfilter-persistent does not load this file: converge's own loader does.
+    let subjects: Vec<&str> = first.changes.iter().map(|c| c.subject.as_str()).collect();
+    assert_eq!(
+        subjects,
+        [
+            "/etc/firewall/v6.rules",
+            "/etc/network/if-pre-up.d/converge-ip6tables"
+        ]
+    );
     assert!(first.confirm.is_none());
-    assert_eq!(argv(&first.steps[0]), ["write /etc/firewall/v6.rules"]);
+    let steps: Vec<Vec<String>> = first.steps.iter().map(argv).collect();
+    assert_eq!(
+        steps,
+        [
+            ["write /etc/network/if-pre-up.d/converge-ip6tables"],
+            ["write /etc/firewall/v6.rules"]
+        ]
+    );
 }
 
 #[test]
@@ -1091,4 +1134,99 @@ fn chain_management_creates_and_deletes_a_user_chain() {
     )
     .expect("plan");
     assert!(!input.is_change());
+}
+
+fn facts_with(os_family: &str, service_mgr: &str) -> Facts {
+    Facts {
+        os_family: os_family.into(),
+        service_mgr: service_mgr.into(),
+        ..Facts::default()
+    }
+}
+
+#[test]
+fn debian_with_netfilter_persistent_leaves_boot_to_it() {
+    let mut host = Fake::new(Family::V4, "");
+    let first = converge(
+        "iptables",
+        json!({"ruleset": "*nat\n-A POSTROUTING -s 192.168.122.0/24 -o eth0 -j MASQUERADE\nCOMMIT\n"}),
+        &mut host,
+        &facts_with("Debian", "sysvinit"),
+    );
+    assert_eq!(
+        first.result["loaded_at_boot_by"],
+        json!("netfilter-persistent")
+    );
+    assert!(host
+        .files
+        .text("/etc/network/if-pre-up.d/converge-iptables")
+        .is_none());
+}
+
+#[test]
+fn debian_without_netfilter_persistent_or_systemd_gets_an_if_pre_up_hook_that_loads_the_file() {
+    let mut host = Fake::new(Family::V4, "").without_netfilter_persistent();
+    let first = converge(
+        "iptables",
+        json!({"ruleset": "*nat\n-A POSTROUTING -s 192.168.122.0/24 -o eth0 -j MASQUERADE\nCOMMIT\n"}),
+        &mut host,
+        &facts_with("Debian", "sysvinit"),
+    );
+    let hook = "/etc/network/if-pre-up.d/converge-iptables";
+    assert_eq!(first.result["loaded_at_boot_by"], json!(hook));
+    assert!(
+        first.changes.iter().any(|c| c.subject == hook),
+        "{:?}",
+        first.changes
+    );
+    let text = host.files.text(hook).expect("the hook is written");
+    assert!(
+        text.contains("/usr/sbin/iptables-nft-restore < /etc/iptables/rules.v4"),
+        "{text}"
+    );
+    assert_eq!(host.files.files[hook].mode & 0o777, 0o755);
+    assert!(host.files.text("/etc/iptables/rules.v4").is_some());
+}
+
+#[test]
+fn debian_with_systemd_but_no_netfilter_persistent_gets_an_enabled_unit() {
+    let mut host = Fake::new(Family::V6, "").without_netfilter_persistent();
+    let first = converge(
+        "ip6tables",
+        json!({"ruleset": SERVER}),
+        &mut host,
+        &facts_with("Debian", "systemd"),
+    );
+    let unit = "/etc/systemd/system/converge-ip6tables.service";
+    let text = host.files.text(unit).expect("the unit is written");
+    assert!(
+        text.contains("ExecStart=/usr/sbin/ip6tables-nft-restore /etc/iptables/rules.v6\n"),
+        "{text}"
+    );
+    assert_eq!(
+        host.files
+            .text("/etc/systemd/system/multi-user.target.wants/converge-ip6tables.service")
+            .as_deref(),
+        Some("../converge-ip6tables.service")
+    );
+    assert!(first
+        .changes
+        .iter()
+        .any(|c| c.subject == "converge-ip6tables.service enabled"));
+}
+
+#[test]
+fn a_persist_file_netfilter_persistent_does_not_load_still_gets_converges_loader() {
+    let mut host = Fake::new(Family::V6, SERVER);
+    converge(
+        "ip6tables",
+        json!({"ruleset": SERVER, "persist_file": "/etc/firewall/v6.rules"}),
+        &mut host,
+        &facts_with("Debian", "sysvinit"),
+    );
+    let text = host
+        .files
+        .text("/etc/network/if-pre-up.d/converge-ip6tables")
+        .expect("the hook is written");
+    assert!(text.contains("< /etc/firewall/v6.rules"), "{text}");
 }
