@@ -20,7 +20,10 @@
 //!   started"; and every pid file the script names literally (a path through a `run/`
 //!   directory ending in `.pid`, e.g. `/var/run/dhcpd6.pid`) that exists holds the pid of a live process (a daemon killed with
 //!   `kill -9` leaves its pid file behind). Missing pid files are not counted: the script may
-//!   not start that daemon (isc-dhcp-server's `dhcpd6.pid` without `INTERFACESv6`).
+//!   not start that daemon (isc-dhcp-server's `dhcpd6.pid` without `INTERFACESv6`). A
+//!   service that is down while one of those pid files holds a live process is partly up:
+//!   `started` runs `restart` for it, as a multi-daemon script may refuse `start` then
+//!   (Debian's isc-dhcp-server reports dhcpd -6 "already running" from dhcpd's pid).
 //!
 //! Everything is read in one command during planning; changes are steps. Idempotence:
 //! `started`/`stopped`/`enabled` change only when the service differs; `restarted` and
@@ -111,6 +114,9 @@ struct Observed {
     present: bool,
     enabled: bool,
     running: Option<bool>,
+    /// Not running, yet one of the script's pid files holds a live process: one daemon of
+    /// several is up (isc-dhcp-server's dhcpd without its dhcpd -6).
+    partly: bool,
     how: String,
 }
 
@@ -134,6 +140,7 @@ fn parse_observed(text: &str) -> Observed {
     let mut status_rc: Option<i32> = None;
     let mut status_out = String::new();
     let mut dead_pid_file = false;
+    let mut live_pid_file = false;
     for line in text.lines() {
         let Some((key, value)) = line.split_once('=') else {
             continue;
@@ -149,13 +156,16 @@ fn parse_observed(text: &str) -> Observed {
                 status_out.push('\n');
             }
             "pidfile_dead" => dead_pid_file = true,
+            "pidfile_alive" => live_pid_file = true,
             _ => {}
         }
     }
     if let Some(rc) = status_rc {
         // Init scripts of both kinds may exit 0 whatever they print (Debian's sendmail,
         // many of Slackware's); a pid file of a dead process says the daemon is gone.
-        observed.running = Some(rc == 0 && !says_not_running(&status_out) && !dead_pid_file);
+        let running = rc == 0 && !says_not_running(&status_out) && !dead_pid_file;
+        observed.running = Some(running);
+        observed.partly = !running && live_pid_file;
     }
     observed
 }
@@ -401,13 +411,17 @@ fn plan_script(
     match args.state {
         None => {}
         Some(ServiceState::Started) if !running => {
+            // A script whose daemons are partly up may refuse `start` (Debian's
+            // isc-dhcp-server reads the running dhcpd's pid for dhcpd -6 and says "already
+            // running"): `restart` brings them all up.
+            let verb = if observed.partly { "restart" } else { "start" };
             plan.push(
                 Change::value(
                     format!("{name} state"),
-                    Some(before.into()),
+                    Some(if observed.partly { "partly started" } else { before }.into()),
                     Some("started".into()),
                 ),
-                [run_step(action("start"))],
+                [run_step(action(verb))],
             );
             state_after = "started";
         }
@@ -502,7 +516,11 @@ mod tests {
     #[test]
     fn a_pid_file_of_a_dead_process_means_not_running_even_when_status_says_running() {
         let text = "script=present\nenabled=yes\nstatus_rc=0\nstatus_out=Status of ISC DHCPv4 server: dhcpd is running.\npidfile_alive=/var/run/dhcpd.pid\npidfile_dead=/var/run/dhcpd6.pid\nhow=status+pidfiles\n";
-        assert_eq!(parse_observed(text).running, Some(false));
+        let observed = parse_observed(text);
+        assert_eq!(observed.running, Some(false));
+        assert!(observed.partly, "dhcpd runs, dhcpd -6 does not");
+        let text = "script=present\nenabled=yes\nstatus_rc=3\nstatus_out=radvd is not running ... failed!\npidfile_dead=/var/run/radvd/radvd.pid\n";
+        assert!(!parse_observed(text).partly);
     }
 
     #[test]
