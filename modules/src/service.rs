@@ -20,10 +20,9 @@
 //!   started"; and every pid file the script names literally (a path through a `run/`
 //!   directory ending in `.pid`, e.g. `/var/run/dhcpd6.pid`) that exists holds the pid of a live process (a daemon killed with
 //!   `kill -9` leaves its pid file behind). Missing pid files are not counted: the script may
-//!   not start that daemon (isc-dhcp-server's `dhcpd6.pid` without `INTERFACESv6`). A
-//!   service that is down while one of those pid files holds a live process is partly up:
-//!   `started` runs `restart` for it, as a multi-daemon script may refuse `start` then
-//!   (Debian's isc-dhcp-server reports dhcpd -6 "already running" from dhcpd's pid).
+//!   not start that daemon (isc-dhcp-server's `dhcpd6.pid` without `INTERFACESv6`).
+//!   `started` removes such stale pid files before `start`: Debian's isc-dhcp-server
+//!   refuses to start dhcpd -6 over a stale `dhcpd6.pid` while dhcpd runs.
 //!
 //! Everything is read in one command during planning; changes are steps. Idempotence:
 //! `started`/`stopped`/`enabled` change only when the service differs; `restarted` and
@@ -114,9 +113,8 @@ struct Observed {
     present: bool,
     enabled: bool,
     running: Option<bool>,
-    /// Not running, yet one of the script's pid files holds a live process: one daemon of
-    /// several is up (isc-dhcp-server's dhcpd without its dhcpd -6).
-    partly: bool,
+    /// Pid files the script names that hold no live process (left by a daemon that died).
+    stale_pid_files: Vec<String>,
     how: String,
 }
 
@@ -139,8 +137,7 @@ fn parse_observed(text: &str) -> Observed {
     let mut observed = Observed::default();
     let mut status_rc: Option<i32> = None;
     let mut status_out = String::new();
-    let mut dead_pid_file = false;
-    let mut live_pid_file = false;
+
     for line in text.lines() {
         let Some((key, value)) = line.split_once('=') else {
             continue;
@@ -155,17 +152,15 @@ fn parse_observed(text: &str) -> Observed {
                 status_out.push_str(value);
                 status_out.push('\n');
             }
-            "pidfile_dead" => dead_pid_file = true,
-            "pidfile_alive" => live_pid_file = true,
+            "pidfile_dead" => observed.stale_pid_files.push(value.to_string()),
             _ => {}
         }
     }
     if let Some(rc) = status_rc {
         // Init scripts of both kinds may exit 0 whatever they print (Debian's sendmail,
         // many of Slackware's); a pid file of a dead process says the daemon is gone.
-        let running = rc == 0 && !says_not_running(&status_out) && !dead_pid_file;
-        observed.running = Some(running);
-        observed.partly = !running && live_pid_file;
+        observed.running =
+            Some(rc == 0 && !says_not_running(&status_out) && observed.stale_pid_files.is_empty());
     }
     observed
 }
@@ -411,17 +406,22 @@ fn plan_script(
     match args.state {
         None => {}
         Some(ServiceState::Started) if !running => {
-            // A script whose daemons are partly up may refuse `start` (Debian's
-            // isc-dhcp-server reads the running dhcpd's pid for dhcpd -6 and says "already
-            // running"): `restart` brings them all up.
-            let verb = if observed.partly { "restart" } else { "start" };
+            // Stale pid files go first: Debian's isc-dhcp-server refuses to start dhcpd -6
+            // over a stale dhcpd6.pid while dhcpd runs ("already running", exit 1).
+            let mut steps = Vec::new();
+            if !observed.stale_pid_files.is_empty() {
+                let mut rm = vec!["rm".to_string(), "-f".into(), "--".into()];
+                rm.extend(observed.stale_pid_files.iter().cloned());
+                steps.push(run_step(rm));
+            }
+            steps.push(run_step(action("start")));
             plan.push(
                 Change::value(
                     format!("{name} state"),
-                    Some(if observed.partly { "partly started" } else { before }.into()),
+                    Some(before.into()),
                     Some("started".into()),
                 ),
-                [run_step(action(verb))],
+                steps,
             );
             state_after = "started";
         }
@@ -518,9 +518,7 @@ mod tests {
         let text = "script=present\nenabled=yes\nstatus_rc=0\nstatus_out=Status of ISC DHCPv4 server: dhcpd is running.\npidfile_alive=/var/run/dhcpd.pid\npidfile_dead=/var/run/dhcpd6.pid\nhow=status+pidfiles\n";
         let observed = parse_observed(text);
         assert_eq!(observed.running, Some(false));
-        assert!(observed.partly, "dhcpd runs, dhcpd -6 does not");
-        let text = "script=present\nenabled=yes\nstatus_rc=3\nstatus_out=radvd is not running ... failed!\npidfile_dead=/var/run/radvd/radvd.pid\n";
-        assert!(!parse_observed(text).partly);
+        assert_eq!(observed.stale_pid_files, ["/var/run/dhcpd6.pid"]);
     }
 
     #[test]

@@ -318,8 +318,9 @@ fn sysvinit_uses_service_and_update_rc_d() {
 }
 
 #[test]
-fn sysvinit_service_partly_up_is_restarted_not_started() {
-    // Debian's isc-dhcp-server with dhcpd -6 killed: `start` would refuse ("already running").
+fn sysvinit_start_removes_stale_pid_files_first() {
+    // Debian's isc-dhcp-server with dhcpd -6 killed: `start` would refuse over the stale
+    // dhcpd6.pid while dhcpd runs ("already running").
     let mut host = rc_host(
         "script=present\nenabled=yes\nstatus_rc=1\nstatus_out=Status of ISC DHCPv4 server: dhcpd is running.\nstatus_out=Status of ISC DHCPv6 server: dhcpd6 is not running but /var/run/dhcpd6.pid exists.\npidfile_alive=/var/run/dhcpd.pid\npidfile_dead=/var/run/dhcpd6.pid\nhow=status+pidfiles\n",
     );
@@ -330,7 +331,13 @@ fn sysvinit_service_partly_up_is_restarted_not_started() {
         &facts("sysvinit"),
     )
     .expect("plan");
-    assert_eq!(steps(&plan), ["service isc-dhcp-server restart"]);
+    assert_eq!(
+        steps(&plan),
+        [
+            "rm -f -- /var/run/dhcpd6.pid",
+            "service isc-dhcp-server start"
+        ]
+    );
 }
 
 fn systemd_host(show: &'static str) -> MemoryHost {

@@ -32,7 +32,8 @@ use std::time::{Duration, Instant};
 pub(crate) const REPO: &str = env!("CARGO_MANIFEST_DIR");
 pub(crate) const TOPOLOGY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/topology");
 pub(crate) const PING: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/ping");
-pub(crate) const INVENTORY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/home_server.yml");
+pub(crate) const INVENTORY: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/home_server.yml");
 pub(crate) const SERVER: &str = "h1";
 pub(crate) const ISP_V6: &str = "fd42:1::1";
 pub(crate) const ISP_V4: &str = "198.18.0.1";
@@ -237,7 +238,11 @@ pub(crate) fn converge_test() -> Test {
     test
 }
 
-pub(crate) fn converge_args<'a>(inventory: &'a str, site: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+pub(crate) fn converge_args<'a>(
+    inventory: &'a str,
+    site: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
     let mut args = vec!["-i", inventory, "-i", "e2e.yml", site, "--limit", SERVER];
     args.extend_from_slice(extra);
     args

@@ -156,9 +156,9 @@ fn check_guests(topology: &Topology, lab: &Lab, when: &str) {
         });
     }
     for (guest, _, v6) in GUESTS {
-        ping(topology.guest(guest, &[PING, "-6", "-c3", "-W2", ISP_V6])).unwrap_or_else(
-            |error| panic!("{when}: {guest} cannot ping the ISP ({ISP_V6}) over IPv6: {error}"),
-        );
+        ping(topology.guest(guest, &[PING, "-6", "-c3", "-W2", ISP_V6])).unwrap_or_else(|error| {
+            panic!("{when}: {guest} cannot ping the ISP ({ISP_V6}) over IPv6: {error}")
+        });
         ping(topology.guest(guest, &[PING, "-4", "-c3", "-W2", ISP_V4])).unwrap_or_else(
             |error| {
                 panic!(
@@ -205,10 +205,11 @@ fn shut_down_server(topology: &Topology, lab: &Lab) {
     }
     wait_until(Duration::from_secs(5), || {
         let processes = topology.server_processes();
-        match processes
-            .iter()
-            .find(|p| DAEMONS.iter().any(|(_, names, _)| names.contains(&p.as_str())))
-        {
+        match processes.iter().find(|p| {
+            DAEMONS
+                .iter()
+                .any(|(_, names, _)| names.contains(&p.as_str()))
+        }) {
             Some(p) => Err(p.clone()),
             None => Ok(()),
         }
