@@ -2,7 +2,10 @@
 //!
 //! The init system comes from the `service_mgr` fact unless `use` names one:
 //! - `systemd`: the same planning as the `systemd` module (`systemctl show`, then
-//!   `systemctl start|stop|restart|reload|enable|disable NAME`).
+//!   `systemctl start|stop|restart|reload|enable|disable NAME`). A unit systemd generated from
+//!   `/etc/init.d/NAME` stays active after its daemons die (`RemainAfterExit=yes`): with
+//!   `state: started` the init script's status and pid files decide, as for sysvinit, and a
+//!   unit whose daemons are gone is restarted.
 //! - `bsdinit` (Slackware): the service is `/etc/rc.d/rc.NAME`, enabled exactly when it is
 //!   executable (enable = `chmod 755`, disable = `chmod 644`; rc.M and rc.inet2 test `-x`).
 //!   Running is decided by `pgrep -f PATTERN` when `pattern` is given, else by
@@ -77,7 +80,9 @@ pub struct ServiceArgs {
     /// status` exits 0 and prints no "not running"/"stopped" (or `pgrep -x NAME` when the
     /// script has no status); sysvinit, `service NAME status` exits 0, prints no "not
     /// running"/"is stopped"/"is dead", and every pid file the init script names that
-    /// exists holds a live process (Debian's sendmail status exits 0 when stopped).
+    /// exists holds a live process (Debian's sendmail status exits 0 when stopped); the same
+    /// for a systemd unit generated from an init script (it stays active after its daemons
+    /// die). `started` removes stale pid files before starting (or restarting such a unit).
     pub pattern: Option<String>,
     /// Extra words passed to the script after the action (not used with systemd).
     #[serde(alias = "args")]
@@ -308,10 +313,75 @@ impl TypedModule for Service {
                 plan.warnings
                     .push("`pattern` and `arguments` are ignored for systemd units".into());
             }
+            if args.state == Some(ServiceState::Started) {
+                check_generated_unit(&mut plan, &args.name, host)?;
+            }
             return Ok(plan);
         }
         plan_script(&args, manager, host)
     }
+}
+
+/// A unit systemd generated from `/etc/init.d/NAME` (isc-dhcp-server and sendmail on Debian
+/// have no unit of their own) has `RemainAfterExit=yes`: it stays `active` after its daemons
+/// die. For such a unit that counts as running, the init script's status and pid files decide
+/// (as for sysvinit); when they say the daemons are gone, the unit is restarted (`start` of
+/// an active unit does nothing), after the stale pid files are removed.
+fn check_generated_unit(
+    plan: &mut Plan,
+    name: &str,
+    host: &mut dyn Host,
+) -> Result<(), ModuleError> {
+    let active = plan
+        .result
+        .get("status")
+        .and_then(|status| status.get("ActiveState"))
+        .and_then(|state| state.as_str())
+        .is_some_and(|state| state == "active");
+    if !active {
+        return Ok(());
+    }
+    let q = quote(name);
+    let mut script = format!(
+        "s=/etc/init.d/{q}\n\
+         [ -f \"$s\" ] || exit 0\n\
+         src=$(systemctl show --property=SourcePath --value {q} 2>/dev/null)\n\
+         [ \"$src\" = \"$s\" ] || exit 0\n\
+         echo script=present\n\
+         out=$(\"$s\" status 2>&1); echo \"status_rc=$?\"\n\
+         printf '%s\\n' \"$out\" | sed 's/^/status_out=/'\n"
+    );
+    script.push_str(PID_FILES);
+    let output = host.run(&Command::shell(script))?;
+    let observed = parse_observed(&output.stdout_text());
+    if !observed.present || observed.running != Some(false) {
+        return Ok(());
+    }
+    let mut steps = Vec::new();
+    if !observed.stale_pid_files.is_empty() {
+        let mut rm = vec!["rm".to_string(), "-f".into(), "--".into()];
+        rm.extend(observed.stale_pid_files.iter().cloned());
+        steps.push(run_step(rm));
+    }
+    steps.push(run_step(vec![
+        "systemctl".into(),
+        "restart".into(),
+        name.into(),
+    ]));
+    plan.push(
+        Change::value(
+            format!("{name} state"),
+            Some("active, but its daemons are not running".into()),
+            Some("started".into()),
+        ),
+        steps,
+    );
+    plan.result.insert("state".into(), json!("started"));
+    plan.result.insert(
+        "running_detected_by".into(),
+        json!("init script status+pidfiles"),
+    );
+    Ok(())
 }
 
 /// Plan for rc.d (bsdinit) and init.d (sysvinit) scripts.
