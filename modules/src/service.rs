@@ -326,7 +326,8 @@ impl TypedModule for Service {
 /// have no unit of their own) has `RemainAfterExit=yes`: it stays `active` after its daemons
 /// die. For such a unit that counts as running, the init script's status and pid files decide
 /// (as for sysvinit); when they say the daemons are gone, the unit is restarted (`start` of
-/// an active unit does nothing), after the stale pid files are removed.
+/// an active unit does nothing), after the stale pid files are removed. The script's status
+/// runs with `SYSTEMCTL_SKIP_REDIRECT=1`, or Debian's init functions would ask systemctl.
 fn check_generated_unit(
     plan: &mut Plan,
     name: &str,
@@ -348,7 +349,7 @@ fn check_generated_unit(
          src=$(systemctl show --property=SourcePath --value {q} 2>/dev/null)\n\
          [ \"$src\" = \"$s\" ] || exit 0\n\
          echo script=present\n\
-         out=$(\"$s\" status 2>&1); echo \"status_rc=$?\"\n\
+         out=$(SYSTEMCTL_SKIP_REDIRECT=1 \"$s\" status 2>&1); echo \"status_rc=$?\"\n\
          printf '%s\\n' \"$out\" | sed 's/^/status_out=/'\n"
     );
     script.push_str(PID_FILES);
