@@ -161,6 +161,36 @@ mod tests {
     }
 
     #[test]
+    fn the_unit_passes_systemd_analyze_verify() {
+        let Ok(version) = std::process::Command::new("systemd-analyze")
+            .arg("--version")
+            .output()
+        else {
+            eprintln!("systemd-analyze is not installed: the unit is not verified");
+            return;
+        };
+        assert!(version.status.success());
+        let dir = tempfile::tempdir().expect("temp dir");
+        let loader = Loader::for_host(Family::V6, "systemd");
+        let path = dir.path().join("converge-ip6tables.service");
+        std::fs::write(
+            &path,
+            loader.render(Family::V6, "ip6tables-nft", "/etc/iptables/rules.v6"),
+        )
+        .unwrap();
+        let verify = std::process::Command::new("systemd-analyze")
+            .args(["verify", "--man=no"])
+            .arg(&path)
+            .output()
+            .expect("systemd-analyze runs");
+        assert!(
+            verify.status.success(),
+            "{}",
+            String::from_utf8_lossy(&verify.stderr)
+        );
+    }
+
+    #[test]
     fn without_systemd_an_if_pre_up_hook_loads_the_file_once_and_never_fails_ifup() {
         let loader = Loader::for_host(Family::V6, "sysvinit");
         assert_eq!(loader.path(), "/etc/network/if-pre-up.d/converge-ip6tables");
