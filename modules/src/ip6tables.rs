@@ -21,7 +21,7 @@
 //! or `rules:` (a list of its lines): the whole of every table given. Planning reads the
 //! backend (`ip6tables -V`: nf_tables or legacy; the matching `ip6tables-nft-*` or
 //! `ip6tables-legacy-*` commands are used throughout), the live `ip6tables-save`, the
-//! persisted file and (Slackware) the boot scripts ([`boot`]), all in one round trip; the desired
+//! persisted file and (Slackware) the boot scripts ([`slackware_boot`]), all in one round trip; the desired
 //! text is loaded into a throwaway network namespace (`unshare -n`, nothing on the host
 //! changes) to get the kernel's own spelling, falling back to [`save::normalise`] where
 //! that is not possible. Live and desired are compared chain by chain with counters and `#`
@@ -30,8 +30,12 @@
 //! restores the new ruleset atomically, and writes the persisted copy where boot loads it
 //! (Slackware `/etc/ip6tables.rules`, loaded by converge's own `/etc/rc.d/rc.converge-firewall`,
 //! called from the `start)` branch of `/etc/rc.d/rc.firewall` or else from `rc.local`: see
-//! [`boot`]; the result's `loaded_at_boot_from` says which; Debian `/etc/iptables/rules.v6`,
-//! netfilter-persistent's file; `persist_file` overrides). Lock-out guard: the plan's confirmation removes the rollback's marker over a
+//! [`slackware_boot`]; the result's `loaded_at_boot_from` says which; Debian
+//! `/etc/iptables/rules.v6`, netfilter-persistent's file, and when netfilter-persistent is not
+//! installed converge's own loader, see [`debian_boot`]: a unit `converge-ip6tables.service`
+//! with systemd, else the ifupdown hook `/etc/network/if-pre-up.d/converge-ip6tables`;
+//! `persist_file` overrides; on other OS families nothing known loads a file at boot, and the
+//! plan says so). Lock-out guard: the plan's confirmation removes the rollback's marker over a
 //! fresh connection; if converge cannot reconnect within `rollback_timeout` seconds, the
 //! host restores the previous ruleset (and persisted file) by itself. Tables not in the
 //! ruleset are left alone. Idempotence: equal chains plan nothing.
@@ -56,9 +60,10 @@
 //!     jump: MASQUERADE
 //! ```
 
-pub mod boot;
+pub mod debian_boot;
 pub mod rule;
 pub mod save;
+pub mod slackware_boot;
 
 use crate::args::Flag;
 use crate::host::{Command, Host, Output, WriteOptions};
@@ -398,7 +403,9 @@ pub struct NetfilterArgs {
     pub persist: Option<Flag>,
     /// Ruleset form: the file boot loads (default: Slackware `/etc/ip6tables.rules` or
     /// `/etc/iptables.rules`, loaded by `/etc/rc.d/rc.converge-firewall`; Debian
-    /// `/etc/iptables/rules.v6` or `rules.v4`).
+    /// `/etc/iptables/rules.v6` or `rules.v4`, loaded by netfilter-persistent when it is
+    /// installed, else by converge's unit `converge-ip6tables.service` (systemd) or hook
+    /// `/etc/network/if-pre-up.d/converge-ip6tables`, `converge-iptables` for IPv4).
     pub persist_file: Option<String>,
     /// Ruleset form: seconds converge has to reconnect after a change before the host puts
     /// the previous ruleset back by itself (0 disables the guard).
@@ -670,9 +677,10 @@ if [ $# -gt 0 ]; then
 fi
 "#;
 
-/// Ruleset form reads: $1 command, $2 persisted file (may be empty), $3 $4 $5 (Slackware)
-/// converge's boot script, rc.firewall and rc.local (else empty); the desired text on stdin
-/// is loaded in a throwaway network namespace.
+/// Ruleset form reads: $1 command, $2 persisted file (may be empty), $3 $4 $5 boot files
+/// (Slackware: converge's boot script, rc.firewall and rc.local; Debian: converge's loader),
+/// empty where unused, then paths whose existence is reported (`@@exists`); the desired
+/// text on stdin is loaded in a throwaway network namespace.
 const RULESET_READ: &str = r#"p=$1
 __DETECT__printf '@@live\n'
 "$b-save" 2>&1; printf '@@rc %s\n' "$?"
@@ -689,6 +697,10 @@ for f in "$2" "$3" "$4" "$5"; do
   else
     printf '@@nofile\n'
   fi
+done
+shift 5
+for e in "$@"; do
+  if [ -e "$e" ] || [ -L "$e" ]; then printf '@@exists %s\n' "$e"; fi
 done
 "#;
 
@@ -1056,6 +1068,71 @@ fn default_persist_file(family: Family, os_family: &str) -> Option<&'static str>
     }
 }
 
+/// Plan converge's boot loader for `file` on Debian (netfilter-persistent absent): the
+/// loader's file and, for a unit, its enabling link.
+#[allow(clippy::too_many_arguments)]
+fn plan_debian_loader(
+    plan: &mut Plan,
+    loader: &debian_boot::Loader,
+    backend: &str,
+    family: Family,
+    file: &str,
+    current: Option<(bool, String)>,
+    linked: bool,
+    systemd: bool,
+) {
+    plan.result
+        .insert("loaded_at_boot_by".into(), json!(loader.path()));
+    let wanted = loader.render(family, backend, file);
+    let hook = loader.link().is_none();
+    let current_text = current.as_ref().map(|(_, text)| text.clone());
+    let executable = current.as_ref().is_some_and(|(exec, _)| *exec);
+    if current_text.as_deref() != Some(wanted.as_str()) || (hook && !executable) {
+        plan.push(
+            Change::content(loader.path(), current_text, Some(wanted.clone())),
+            [Step::WriteFile {
+                path: loader.path().into(),
+                content: wanted.into_bytes(),
+                options: WriteOptions {
+                    attributes: FileAttributes {
+                        mode: Some(if hook { 0o755 } else { 0o644 }),
+                        ..FileAttributes::default()
+                    },
+                    create_parents: true,
+                    ..WriteOptions::default()
+                },
+            }],
+        );
+        if systemd {
+            plan.steps.push(Step::Run {
+                command: Command::argv(["systemctl", "daemon-reload"]),
+                allow_failure: true,
+            });
+        }
+    }
+    if let (Some(link), false) = (loader.link(), linked) {
+        let unit = loader.path().rsplit('/').next().unwrap_or_default();
+        plan.push(
+            Change::value(
+                format!("{unit} enabled"),
+                Some("no".into()),
+                Some("yes".into()),
+            ),
+            [Step::Run {
+                command: Command::argv([
+                    "sh".to_string(),
+                    "-c".into(),
+                    r#"mkdir -p "${2%/*}" && ln -sf "$1" "$2""#.into(),
+                    "sh".into(),
+                    format!("../{unit}"),
+                    link.to_string(),
+                ]),
+                allow_failure: false,
+            }],
+        );
+    }
+}
+
 fn parse_failure(what: &str, error: &save::ParseError, hint: &str) -> ModuleError {
     failed(format!("{what}, {error}"), hint)
 }
@@ -1098,23 +1175,41 @@ fn plan_ruleset(
         }
     }
     let slackware = persist_file.is_some() && context.facts.os_family == "Slackware";
-    let boot_files: [&str; 3] = if slackware {
-        [boot::SCRIPT, boot::RC_FIREWALL, boot::RC_LOCAL]
+    // Debian: netfilter-persistent loads its file at boot when installed; else converge's loader.
+    let debian_loader = (persist_file.is_some() && context.facts.os_family == "Debian")
+        .then(|| debian_boot::Loader::for_host(family, &context.facts.service_mgr));
+    let boot_files: [String; 3] = if slackware {
+        [
+            slackware_boot::SCRIPT.into(),
+            slackware_boot::RC_FIREWALL.into(),
+            slackware_boot::RC_LOCAL.into(),
+        ]
     } else {
-        ["", "", ""]
+        [
+            debian_loader
+                .as_ref()
+                .map(|loader| loader.path().to_string())
+                .unwrap_or_default(),
+            String::new(),
+            String::new(),
+        ]
     };
-    let read = Command::argv([
+    let mut read_argv = vec![
         "sh".to_string(),
         "-c".into(),
         script(RULESET_READ),
         "sh".into(),
         family.command().into(),
         persist_file.clone().unwrap_or_default(),
-        boot_files[0].into(),
-        boot_files[1].into(),
-        boot_files[2].into(),
-    ])
-    .with_stdin(written_text.clone());
+        boot_files[0].clone(),
+        boot_files[1].clone(),
+        boot_files[2].clone(),
+    ];
+    if let Some(loader) = &debian_loader {
+        read_argv.push(debian_boot::persistent_plugin(family).into());
+        read_argv.extend(loader.link().map(String::from));
+    }
+    let read = Command::argv(read_argv).with_stdin(written_text.clone());
     let output = host.run(&read)?;
     let sections = read_output(&output, family)?;
     let backend = sections
@@ -1212,7 +1307,7 @@ fn plan_ruleset(
                 .and_then(|file| file.as_ref())
                 .map(|(executable, text)| (*executable, text.as_str()))
         };
-        let boot = boot::plan(family, path, seen(1), seen(2), seen(3));
+        let boot = slackware_boot::plan(family, path, seen(1), seen(2), seen(3));
         plan.result
             .insert("loaded_at_boot_from".into(), json!(boot.hook.describe()));
         plan.warnings.extend(boot.warnings);
@@ -1233,6 +1328,42 @@ fn plan_ruleset(
                 }],
             );
         }
+    }
+    if let (Some(loader), Some(path)) = (&debian_loader, &persist_file) {
+        let exists = |wanted: &str| {
+            sections
+                .items
+                .iter()
+                .any(|(name, value, _)| name == "exists" && value == wanted)
+        };
+        let plugin = exists(debian_boot::persistent_plugin(family));
+        if debian_boot::needs_loader(family, path, plugin) {
+            plan_debian_loader(
+                &mut plan,
+                loader,
+                &backend,
+                family,
+                path,
+                sections.files.get(1).cloned().flatten(),
+                loader.link().is_some_and(exists),
+                context.facts.service_mgr == "systemd",
+            );
+        } else {
+            plan.result
+                .insert("loaded_at_boot_by".into(), json!("netfilter-persistent"));
+        }
+    }
+    if persist_file.is_none() && persist && context.facts.os_family != "Slackware" {
+        plan.warnings.push(format!(
+            "the {} ruleset is not persisted: converge knows no boot path on os_family `{}`; give `persist_file` and load it at boot, or `persist: false` to silence this",
+            family.ip_version(),
+            context.facts.os_family
+        ));
+    } else if let (Some(path), false, None) = (&persist_file, slackware, &debian_loader) {
+        plan.warnings.push(format!(
+            "nothing converge knows of loads {path} at boot on os_family `{}`",
+            context.facts.os_family
+        ));
     }
     plan.steps.extend(persist_step);
     if !diffs.is_empty() {

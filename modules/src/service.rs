@@ -2,7 +2,10 @@
 //!
 //! The init system comes from the `service_mgr` fact unless `use` names one:
 //! - `systemd`: the same planning as the `systemd` module (`systemctl show`, then
-//!   `systemctl start|stop|restart|reload|enable|disable NAME`).
+//!   `systemctl start|stop|restart|reload|enable|disable NAME`). A unit systemd generated from
+//!   `/etc/init.d/NAME` stays active after its daemons die (`RemainAfterExit=yes`): with
+//!   `state: started` the init script's status and pid files decide, as for sysvinit, and a
+//!   unit whose daemons are gone is restarted.
 //! - `bsdinit` (Slackware): the service is `/etc/rc.d/rc.NAME`, enabled exactly when it is
 //!   executable (enable = `chmod 755`, disable = `chmod 644`; rc.M and rc.inet2 test `-x`).
 //!   Running is decided by `pgrep -f PATTERN` when `pattern` is given, else by
@@ -14,8 +17,18 @@
 //!   handler's restart included) warn and leave a stopped service stopped, unless the task
 //!   also asks for `enabled: true`; a running one is still restarted or reloaded.
 //! - `sysvinit` (Debian without systemd): `/etc/init.d/NAME`, enabled when an
-//!   `/etc/rcN.d/S??NAME` link exists, running when `service NAME status` exits 0; actions via
-//!   `service NAME ACTION`, enablement via `update-rc.d NAME defaults` + `enable`/`disable`.
+//!   `/etc/rcN.d/S??NAME` link exists; actions via `service NAME ACTION`, enablement via
+//!   `update-rc.d NAME defaults` + `enable`/`disable`. Running is decided by `pgrep -f
+//!   PATTERN` when `pattern` is given; else the exit status of `service NAME status` is not
+//!   trusted alone, because some scripts exit 0 for a stopped daemon (Debian's sendmail prints
+//!   "MTA: is not running" and exits 0). The service runs when all of these hold: the status
+//!   exits 0; its output says nothing like "not running", "is stopped", "is dead" or "not
+//!   started"; and every pid file the script names literally (a path through a `run/`
+//!   directory ending in `.pid`, e.g. `/var/run/dhcpd6.pid`) that exists holds the pid of a live process (a daemon killed with
+//!   `kill -9` leaves its pid file behind). Missing pid files are not counted: the script may
+//!   not start that daemon (isc-dhcp-server's `dhcpd6.pid` without `INTERFACESv6`).
+//!   `started` removes such stale pid files before `start`: Debian's isc-dhcp-server
+//!   refuses to start dhcpd -6 over a stale `dhcpd6.pid` while dhcpd runs.
 //!
 //! Everything is read in one command during planning; changes are steps. Idempotence:
 //! `started`/`stopped`/`enabled` change only when the service differs; `restarted` and
@@ -66,6 +79,13 @@ pub struct ServiceArgs {
     #[serde(default, rename = "use")]
     pub use_manager: ServiceManager,
     /// A process command line to look for (`pgrep -f`) instead of asking the script.
+    /// Without it, "running" means: systemd, `ActiveState=active`; Slackware, `rc.NAME
+    /// status` exits 0 and prints no "not running"/"stopped" (or `pgrep -x NAME` when the
+    /// script has no status); sysvinit, `service NAME status` exits 0, prints no "not
+    /// running"/"is stopped"/"is dead", and every pid file the init script names that
+    /// exists holds a live process (Debian's sendmail status exits 0 when stopped); the same
+    /// for a systemd unit generated from an init script (it stays active after its daemons
+    /// die). `started` removes stale pid files before starting (or restarting such a unit).
     pub pattern: Option<String>,
     /// Extra words passed to the script after the action (not used with systemd).
     #[serde(alias = "args")]
@@ -101,6 +121,8 @@ struct Observed {
     present: bool,
     enabled: bool,
     running: Option<bool>,
+    /// Pid files the script names that hold no live process (left by a daemon that died).
+    stale_pid_files: Vec<String>,
     how: String,
 }
 
@@ -119,10 +141,11 @@ fn says_not_running(text: &str) -> bool {
 }
 
 /// Parse the `key=value` lines of the read script.
-fn parse_observed(text: &str, manager: ServiceManager) -> Observed {
+fn parse_observed(text: &str) -> Observed {
     let mut observed = Observed::default();
     let mut status_rc: Option<i32> = None;
     let mut status_out = String::new();
+
     for line in text.lines() {
         let Some((key, value)) = line.split_once('=') else {
             continue;
@@ -137,16 +160,15 @@ fn parse_observed(text: &str, manager: ServiceManager) -> Observed {
                 status_out.push_str(value);
                 status_out.push('\n');
             }
+            "pidfile_dead" => observed.stale_pid_files.push(value.to_string()),
             _ => {}
         }
     }
     if let Some(rc) = status_rc {
-        observed.running = Some(match manager {
-            // LSB init scripts: 0 running, 3 stopped; their status is reliable.
-            ServiceManager::Sysvinit => rc == 0,
-            // Slackware's scripts often exit 0 whatever they print.
-            _ => rc == 0 && !says_not_running(&status_out),
-        });
+        // Init scripts of both kinds may exit 0 whatever they print (Debian's sendmail,
+        // many of Slackware's); a pid file of a dead process says the daemon is gone.
+        observed.running =
+            Some(rc == 0 && !says_not_running(&status_out) && observed.stale_pid_files.is_empty());
     }
     observed
 }
@@ -191,10 +213,13 @@ fn read_script(
         return script;
     }
     match manager {
-        ServiceManager::Sysvinit => script.push_str(&format!(
-            "out=$(service {q} status 2>&1); echo \"status_rc=$?\"\n\
-             printf '%s\\n' \"$out\" | sed 's/^/status_out=/'\necho how=status\n"
-        )),
+        ServiceManager::Sysvinit => {
+            script.push_str(&format!(
+                "out=$(service {q} status 2>&1); echo \"status_rc=$?\"\n\
+                 printf '%s\\n' \"$out\" | sed 's/^/status_out=/'\necho how=status+pidfiles\n"
+            ));
+            script.push_str(PID_FILES);
+        }
         _ => script.push_str(&format!(
             "if grep -Eq \"^[[:space:]]*['\\\"]?status['\\\"]?[[:space:]]*[|)]\" \"$s\"; then\n\
              out=$($run status 2>&1); echo \"status_rc=$?\"\n\
@@ -206,6 +231,15 @@ fn read_script(
     }
     script
 }
+
+/// Every pid file named literally in the init script `$s` that exists must hold a live pid;
+/// one that does not prints `pidfile_dead=PATH`.
+const PID_FILES: &str = r#"for f in $(grep -oE '/([A-Za-z0-9_.-]+/)*run/[A-Za-z0-9_./-]+\.pid' "$s" | sort -u); do
+  [ -s "$f" ] || continue
+  pid=$(head -n 1 "$f" | tr -cd '0-9')
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "pidfile_alive=$f"; else echo "pidfile_dead=$f"; fi
+done
+"#;
 
 fn run_step(argv: Vec<String>) -> Step {
     Step::Run {
@@ -282,10 +316,76 @@ impl TypedModule for Service {
                 plan.warnings
                     .push("`pattern` and `arguments` are ignored for systemd units".into());
             }
+            if args.state == Some(ServiceState::Started) {
+                check_generated_unit(&mut plan, &args.name, host)?;
+            }
             return Ok(plan);
         }
         plan_script(&args, manager, host)
     }
+}
+
+/// A unit systemd generated from `/etc/init.d/NAME` (isc-dhcp-server and sendmail on Debian
+/// have no unit of their own) has `RemainAfterExit=yes`: it stays `active` after its daemons
+/// die. For such a unit that counts as running, the init script's status and pid files decide
+/// (as for sysvinit); when they say the daemons are gone, the unit is restarted (`start` of
+/// an active unit does nothing), after the stale pid files are removed. The script's status
+/// runs with `SYSTEMCTL_SKIP_REDIRECT=1`, or Debian's init functions would ask systemctl.
+fn check_generated_unit(
+    plan: &mut Plan,
+    name: &str,
+    host: &mut dyn Host,
+) -> Result<(), ModuleError> {
+    let active = plan
+        .result
+        .get("status")
+        .and_then(|status| status.get("ActiveState"))
+        .and_then(|state| state.as_str())
+        .is_some_and(|state| state == "active");
+    if !active {
+        return Ok(());
+    }
+    let q = quote(name);
+    let mut script = format!(
+        "s=/etc/init.d/{q}\n\
+         [ -f \"$s\" ] || exit 0\n\
+         src=$(systemctl show --property=SourcePath --value {q} 2>/dev/null)\n\
+         [ \"$src\" = \"$s\" ] || exit 0\n\
+         echo script=present\n\
+         out=$(SYSTEMCTL_SKIP_REDIRECT=1 \"$s\" status 2>&1); echo \"status_rc=$?\"\n\
+         printf '%s\\n' \"$out\" | sed 's/^/status_out=/'\n"
+    );
+    script.push_str(PID_FILES);
+    let output = host.run(&Command::shell(script))?;
+    let observed = parse_observed(&output.stdout_text());
+    if !observed.present || observed.running != Some(false) {
+        return Ok(());
+    }
+    let mut steps = Vec::new();
+    if !observed.stale_pid_files.is_empty() {
+        let mut rm = vec!["rm".to_string(), "-f".into(), "--".into()];
+        rm.extend(observed.stale_pid_files.iter().cloned());
+        steps.push(run_step(rm));
+    }
+    steps.push(run_step(vec![
+        "systemctl".into(),
+        "restart".into(),
+        name.into(),
+    ]));
+    plan.push(
+        Change::value(
+            format!("{name} state"),
+            Some("active, but its daemons are not running".into()),
+            Some("started".into()),
+        ),
+        steps,
+    );
+    plan.result.insert("state".into(), json!("started"));
+    plan.result.insert(
+        "running_detected_by".into(),
+        json!("init script status+pidfiles"),
+    );
+    Ok(())
 }
 
 /// Plan for rc.d (bsdinit) and init.d (sysvinit) scripts.
@@ -309,7 +409,7 @@ fn plan_script(
         read.env.push(("CONVERGE_PATTERN".into(), pattern.clone()));
     }
     let output = host.run(&read)?;
-    let mut observed = parse_observed(&output.stdout_text(), manager);
+    let mut observed = parse_observed(&output.stdout_text());
     if !observed.present && manager == ServiceManager::Bsdinit {
         // Check mode: an earlier task of this run may have planned the script (rc.d scripts a
         // role writes); the host's file view knows it, the read command cannot. It is new,
@@ -320,6 +420,7 @@ fn plan_script(
                 enabled: stat.mode & 0o111 != 0,
                 running: Some(false),
                 how: "planned by an earlier task".into(),
+                ..Observed::default()
             };
         }
     }
@@ -409,13 +510,22 @@ fn plan_script(
         None => {}
         _ if admin_disabled => {}
         Some(ServiceState::Started) if !running => {
+            // Stale pid files go first: Debian's isc-dhcp-server refuses to start dhcpd -6
+            // over a stale dhcpd6.pid while dhcpd runs ("already running", exit 1).
+            let mut steps = Vec::new();
+            if !observed.stale_pid_files.is_empty() {
+                let mut rm = vec!["rm".to_string(), "-f".into(), "--".into()];
+                rm.extend(observed.stale_pid_files.iter().cloned());
+                steps.push(run_step(rm));
+            }
+            steps.push(run_step(action("start")));
             plan.push(
                 Change::value(
                     format!("{name} state"),
                     Some(before.into()),
                     Some("started".into()),
                 ),
-                [run_step(action("start"))],
+                steps,
             );
             state_after = "started";
         }
@@ -482,11 +592,11 @@ mod tests {
     fn slackware_status_that_exits_zero_but_says_stopped_is_not_running() {
         let text =
             "script=present\nenabled=yes\nstatus_rc=0\nstatus_out=ntpd is stopped.\nhow=status\n";
-        let observed = parse_observed(text, ServiceManager::Bsdinit);
+        let observed = parse_observed(text);
         assert_eq!(observed.running, Some(false));
         let text =
             "script=present\nenabled=no\nstatus_rc=0\nstatus_out=sshd is running.\nhow=status\n";
-        let observed = parse_observed(text, ServiceManager::Bsdinit);
+        let observed = parse_observed(text);
         assert_eq!(observed.running, Some(true));
         assert!(!observed.enabled);
     }
@@ -494,10 +604,62 @@ mod tests {
     #[test]
     fn lsb_status_code_decides_on_sysvinit() {
         let text = "script=present\nenabled=yes\nstatus_rc=3\nstatus_out=[FAIL] radvd is not running ... failed!\n";
-        assert_eq!(
-            parse_observed(text, ServiceManager::Sysvinit).running,
-            Some(false)
+        assert_eq!(parse_observed(text).running, Some(false));
+    }
+
+    #[test]
+    fn debian_sendmail_status_that_exits_zero_but_says_not_running_is_not_running() {
+        // /etc/init.d/sendmail status on Debian 12 with sendmail stopped: exit 0.
+        let text = "script=present\nenabled=yes\nstatus_rc=0\nstatus_out=MSP: is run via cron (20m)\nstatus_out=MTA: is not running\nstatus_out=QUE: Same as MTA\nhow=status+pidfiles\n";
+        let observed = parse_observed(text);
+        assert_eq!(observed.running, Some(false));
+        let text = "script=present\nenabled=yes\nstatus_rc=0\nstatus_out=MSP: is run via cron (20m)\nstatus_out=MTA: is running\nhow=status+pidfiles\n";
+        assert_eq!(parse_observed(text).running, Some(true));
+    }
+
+    #[test]
+    fn a_pid_file_of_a_dead_process_means_not_running_even_when_status_says_running() {
+        let text = "script=present\nenabled=yes\nstatus_rc=0\nstatus_out=Status of ISC DHCPv4 server: dhcpd is running.\npidfile_alive=/var/run/dhcpd.pid\npidfile_dead=/var/run/dhcpd6.pid\nhow=status+pidfiles\n";
+        let observed = parse_observed(text);
+        assert_eq!(observed.running, Some(false));
+        assert_eq!(observed.stale_pid_files, ["/var/run/dhcpd6.pid"]);
+    }
+
+    #[test]
+    fn pid_files_named_in_an_init_script_are_checked_for_a_live_process() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let alive = dir.path().join("run/alive.pid");
+        let dead = dir.path().join("run/dead.pid");
+        std::fs::create_dir_all(alive.parent().unwrap()).unwrap();
+        std::fs::write(&alive, format!("{}\n", std::process::id())).unwrap();
+        // pid_max is at most 4194304: this pid cannot exist.
+        std::fs::write(&dead, "4999999\n").unwrap();
+        let init = dir.path().join("init");
+        // Pid files live in a `run/` directory (/run, /var/run); the test's in TEMP/run/.
+        std::fs::write(
+            &init,
+            format!(
+                "PIDFILE={}\nOTHER=\"{}\"\nMISSING=/var/run/converge-test-none.pid\n",
+                alive.display(),
+                dead.display()
+            ),
+        )
+        .unwrap();
+        let output = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(format!("s={}\n{PID_FILES}", init.display()))
+            .output()
+            .expect("sh runs");
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            text.contains(&format!("pidfile_alive={}", alive.display())),
+            "{text}"
         );
+        assert!(
+            text.contains(&format!("pidfile_dead={}", dead.display())),
+            "{text}"
+        );
+        assert!(!text.contains("converge-test-none"), "{text}");
     }
 
     #[test]

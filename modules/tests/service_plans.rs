@@ -373,6 +373,29 @@ fn sysvinit_uses_service_and_update_rc_d() {
     );
 }
 
+#[test]
+fn sysvinit_start_removes_stale_pid_files_first() {
+    // Debian's isc-dhcp-server with dhcpd -6 killed: `start` would refuse over the stale
+    // dhcpd6.pid while dhcpd runs ("already running").
+    let mut host = rc_host(
+        "script=present\nenabled=yes\nstatus_rc=1\nstatus_out=Status of ISC DHCPv4 server: dhcpd is running.\nstatus_out=Status of ISC DHCPv6 server: dhcpd6 is not running but /var/run/dhcpd6.pid exists.\npidfile_alive=/var/run/dhcpd.pid\npidfile_dead=/var/run/dhcpd6.pid\nhow=status+pidfiles\n",
+    );
+    let plan = plan(
+        "service",
+        json!({"name": "isc-dhcp-server", "state": "started", "enabled": true}),
+        &mut host,
+        &facts("sysvinit"),
+    )
+    .expect("plan");
+    assert_eq!(
+        steps(&plan),
+        [
+            "rm -f -- /var/run/dhcpd6.pid",
+            "service isc-dhcp-server start"
+        ]
+    );
+}
+
 fn systemd_host(show: &'static str) -> MemoryHost {
     MemoryHost::new().respond(move |command: &Command| match &command.program {
         Program::Argv(argv)
@@ -383,6 +406,51 @@ fn systemd_host(show: &'static str) -> MemoryHost {
         }
         _ => None,
     })
+}
+
+#[test]
+fn systemd_unit_generated_from_an_init_script_is_restarted_when_its_daemons_died() {
+    // isc-dhcp-server on Debian with systemd: a generated unit, still active after dhcpd -6
+    // died (RemainAfterExit=yes); the init script's status and pid files tell.
+    let mut host = MemoryHost::new().respond(|command: &Command| match &command.program {
+        Program::Argv(argv) if argv.get(1).map(String::as_str) == Some("show") => ok(
+            "Id=isc-dhcp-server.service\nLoadState=loaded\nActiveState=active\nSubState=exited\nUnitFileState=generated\n",
+        ),
+        Program::Shell(script) if script.contains("SourcePath") => ok(
+            "script=present\nstatus_rc=1\nstatus_out=Status of ISC DHCPv6 server: dhcpd6 is not running but /var/run/dhcpd6.pid exists.\npidfile_alive=/var/run/dhcpd.pid\npidfile_dead=/var/run/dhcpd6.pid\n",
+        ),
+        _ => None,
+    });
+    let planned = plan(
+        "service",
+        json!({"name": "isc-dhcp-server", "state": "started", "enabled": true}),
+        &mut host,
+        &facts("systemd"),
+    )
+    .expect("plan");
+    assert_eq!(
+        steps(&planned),
+        [
+            "rm -f -- /var/run/dhcpd6.pid",
+            "systemctl restart isc-dhcp-server"
+        ]
+    );
+    // A native unit (radvd.service): no init script answers, the unit's state decides.
+    let mut host = MemoryHost::new().respond(|command: &Command| match &command.program {
+        Program::Argv(argv) if argv.get(1).map(String::as_str) == Some("show") => ok(
+            "Id=radvd.service\nLoadState=loaded\nActiveState=active\nSubState=running\nUnitFileState=enabled\n",
+        ),
+        Program::Shell(script) if script.contains("SourcePath") => ok(""),
+        _ => None,
+    });
+    let planned = plan(
+        "service",
+        json!({"name": "radvd", "state": "started", "enabled": true}),
+        &mut host,
+        &facts("systemd"),
+    )
+    .expect("plan");
+    assert!(!planned.is_change(), "{:?}", planned.changes);
 }
 
 #[test]

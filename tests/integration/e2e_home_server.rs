@@ -29,25 +29,26 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const REPO: &str = env!("CARGO_MANIFEST_DIR");
-const TOPOLOGY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/topology");
-const PING: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/ping");
-const INVENTORY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/home_server.yml");
-const SERVER: &str = "h1";
-const ISP_V6: &str = "fd42:1::1";
-const ISP_V4: &str = "198.18.0.1";
+pub(crate) const REPO: &str = env!("CARGO_MANIFEST_DIR");
+pub(crate) const TOPOLOGY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/topology");
+pub(crate) const PING: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/ping");
+pub(crate) const INVENTORY: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/home_server.yml");
+pub(crate) const SERVER: &str = "h1";
+pub(crate) const ISP_V6: &str = "fd42:1::1";
+pub(crate) const ISP_V4: &str = "198.18.0.1";
 /// (name, reserved IPv4, reserved IPv6) as in tests/e2e/home_server.yml.
-const GUESTS: [(&str, &str, &str); 2] = [
+pub(crate) const GUESTS: [(&str, &str, &str); 2] = [
     ("guest1", "192.168.122.11", "fd42:1::11"),
     ("guest2", "192.168.122.12", "fd42:1::12"),
 ];
 
 /// The namespaces around the server (tests/e2e/topology); `down` on drop.
-struct Topology {
+pub(crate) struct Topology {
     dir: PathBuf,
 }
 
-fn output_of(command: &mut Command) -> Exec {
+pub(crate) fn output_of(command: &mut Command) -> Exec {
     let output = command.output().expect("run tests/e2e/topology");
     Exec {
         status: output.status.code().unwrap_or(-1),
@@ -57,7 +58,7 @@ fn output_of(command: &mut Command) -> Exec {
 }
 
 impl Topology {
-    fn up(lab: &Lab, server: &str) -> Topology {
+    pub(crate) fn up(lab: &Lab, server: &str) -> Topology {
         let dir = tempfile::Builder::new()
             .prefix("cvge2e-")
             .tempdir_in("/dev/shm")
@@ -80,22 +81,22 @@ impl Topology {
         topology
     }
 
-    fn run(&self, verb: &str, args: &[&str]) -> Exec {
+    pub(crate) fn run(&self, verb: &str, args: &[&str]) -> Exec {
         output_of(Command::new(TOPOLOGY).arg(verb).arg(&self.dir).args(args))
     }
 
-    fn isp(&self, args: &[&str]) -> Exec {
+    pub(crate) fn isp(&self, args: &[&str]) -> Exec {
         self.run("isp", args)
     }
 
-    fn guest(&self, guest: &str, args: &[&str]) -> Exec {
+    pub(crate) fn guest(&self, guest: &str, args: &[&str]) -> Exec {
         let mut all = vec![guest];
         all.extend_from_slice(args);
         self.run("guest", &all)
     }
 
     /// A shell script in a guest; panics unless it succeeds; returns stdout.
-    fn guest_sh(&self, guest: &str, script: &str) -> String {
+    pub(crate) fn guest_sh(&self, guest: &str, script: &str) -> String {
         let result = self.guest(guest, &["sh", "-c", script]);
         assert_eq!(
             result.status, 0,
@@ -105,7 +106,7 @@ impl Topology {
         result.stdout
     }
 
-    fn server_namespace(&self) -> String {
+    pub(crate) fn server_namespace(&self) -> String {
         std::fs::read_to_string(self.dir.join("env"))
             .expect("topology env")
             .lines()
@@ -115,7 +116,7 @@ impl Topology {
     }
 
     /// Command names of the processes in the server's network namespace.
-    fn server_processes(&self) -> Vec<String> {
+    pub(crate) fn server_processes(&self) -> Vec<String> {
         let pids = output_of(Command::new("ip").args(["netns", "pids", &self.server_namespace()]));
         pids.stdout
             .split_whitespace()
@@ -124,7 +125,7 @@ impl Topology {
             .collect()
     }
 
-    fn file(&self, relative: &str) -> String {
+    pub(crate) fn file(&self, relative: &str) -> String {
         std::fs::read_to_string(self.dir.join(relative)).unwrap_or_default()
     }
 }
@@ -137,7 +138,7 @@ impl Drop for Topology {
 }
 
 /// Poll `probe` every 100 ms until it returns Ok or `limit` passes; the last error otherwise.
-fn wait_until(
+pub(crate) fn wait_until(
     limit: Duration,
     mut probe: impl FnMut() -> Result<(), String>,
 ) -> Result<Duration, String> {
@@ -152,13 +153,13 @@ fn wait_until(
 }
 
 /// Phase timings, printed as they happen (visible with --nocapture or on failure).
-struct Clock {
+pub(crate) struct Clock {
     start: Instant,
     last: Instant,
 }
 
 impl Clock {
-    fn new() -> Clock {
+    pub(crate) fn new() -> Clock {
         let now = Instant::now();
         Clock {
             start: now,
@@ -166,7 +167,7 @@ impl Clock {
         }
     }
 
-    fn lap(&mut self, what: &str) {
+    pub(crate) fn lap(&mut self, what: &str) {
         let now = Instant::now();
         eprintln!(
             "e2e: {what}: {:.2}s (total {:.2}s)",
@@ -202,12 +203,12 @@ fn first_difference(before: &str, after: &str) -> String {
 }
 
 /// The last lines of a run's stderr, for failure messages.
-fn tail(run: &Run) -> String {
+pub(crate) fn tail(run: &Run) -> String {
     let lines: Vec<&str> = run.stderr.lines().collect();
     lines[lines.len().saturating_sub(60)..].join("\n")
 }
 
-fn ping(exec: Exec) -> Result<(), String> {
+pub(crate) fn ping(exec: Exec) -> Result<(), String> {
     if exec.status == 0 {
         Ok(())
     } else {
@@ -222,7 +223,7 @@ fn ping(exec: Exec) -> Result<(), String> {
 
 /// converge's test dir: the e2e inventory (h1's host_vars) beside a copy of the example's
 /// group_vars, so the example site finds every variable it uses.
-fn converge_test() -> Test {
+pub(crate) fn converge_test() -> Test {
     let mut test = Test::new().file(
         "e2e.yml",
         &std::fs::read_to_string(INVENTORY).expect("tests/e2e/home_server.yml"),
@@ -237,7 +238,11 @@ fn converge_test() -> Test {
     test
 }
 
-fn converge_args<'a>(inventory: &'a str, site: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+pub(crate) fn converge_args<'a>(
+    inventory: &'a str,
+    site: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
     let mut args = vec!["-i", inventory, "-i", "e2e.yml", site, "--limit", SERVER];
     args.extend_from_slice(extra);
     args

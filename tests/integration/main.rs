@@ -7,6 +7,7 @@ mod ci;
 mod cli;
 mod compat;
 mod e2e_home_server;
+mod e2e_home_server_reboot;
 mod faults;
 mod injection;
 mod inventory_cli;
