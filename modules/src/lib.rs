@@ -85,6 +85,7 @@ pub mod sysctl;
 pub mod systemd;
 pub mod template;
 pub mod timezone;
+pub mod ufw;
 pub mod unarchive;
 pub mod unit;
 pub mod uri;
@@ -143,6 +144,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<systemd::SystemdService>::new(),
         &Typed::<template::Template>::new(),
         &Typed::<timezone::Timezone>::new(),
+        &Typed::<ufw::Ufw>::new(),
         &Typed::<unarchive::Unarchive>::new(),
         &Typed::<uri::Uri>::new(),
         &Typed::<user::User>::new(),
