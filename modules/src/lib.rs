@@ -58,6 +58,7 @@ pub mod file;
 pub mod find;
 pub mod get_url;
 pub mod getent;
+pub mod git;
 pub mod group;
 pub mod hostname;
 pub mod include_vars;
@@ -118,6 +119,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<find::Find>::new(),
         &Typed::<get_url::GetUrl>::new(),
         &Typed::<getent::Getent>::new(),
+        &Typed::<git::Git>::new(),
         &Typed::<group::Group>::new(),
         &Typed::<hostname::Hostname>::new(),
         &Typed::<include_vars::IncludeVars>::new(),
