@@ -23,8 +23,14 @@
 //!
 //! Lock-out: ufw keeps the current SSH session (its before.rules accept established
 //! connections), but with incoming traffic denied and no rule allowing sshd's port, the next
-//! connection is refused. Ansible does not look; converge warns whenever a task leaves ufw in
-//! that state.
+//! connection is refused. Ansible does not look. converge warns whenever a task leaves ufw in
+//! that state, and guards every change that could cut SSH off (enabling, an incoming policy,
+//! a deny/reject/limit rule, a deletion or an insertion, with ufw active afterwards): the first
+//! step saves ufw's files and arms a detached timer on the host, and the plan's confirmation
+//! disarms it over a fresh SSH connection. If converge cannot reconnect within
+//! `rollback_timeout` seconds (converge's own argument, default 20, 0 turns it off), the task
+//! fails and the host puts the files back and reloads ufw (or disables it, if it was off).
+//! Adding `allow` rules, logging and outgoing or routed policies are not guarded.
 //!
 //! ```yaml
 //! - community.general.ufw:
@@ -39,7 +45,7 @@
 use crate::args::{Flag, Text};
 use crate::host::{Command, Host};
 use crate::module::{ArgsError, Context, ModuleError, TypedModule};
-use crate::plan::{Change, Plan, Step};
+use crate::plan::{Change, Confirmation, Plan, Step};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -287,6 +293,16 @@ pub struct UfwArgs {
     pub name: Option<Text>,
     /// A comment kept with the rule.
     pub comment: Option<Text>,
+    /// converge's lock-out guard (not an Ansible argument): when a change could cut off SSH
+    /// (enabling, an incoming policy, a deny/reject/limit rule, a deletion or an insertion while
+    /// ufw is active), the host puts ufw's previous files and state back by itself unless
+    /// converge reconnects within this many seconds. 0 turns the guard off.
+    #[serde(default = "default_rollback_timeout")]
+    pub rollback_timeout: u64,
+}
+
+fn default_rollback_timeout() -> u64 {
+    20
 }
 
 /// What the probe read from the host.
@@ -336,6 +352,55 @@ echo @@ssh
 if command -v ss >/dev/null 2>&1; then ss -Hltnp 2>/dev/null | grep '"sshd"' | awk '{print $4}'; fi
 [ -z "${SSH_CONNECTION:-}" ] || echo "$SSH_CONNECTION" | awk '{print "x:" $4}'
 "#;
+
+/// The files a ufw change writes, saved before the change for the rollback.
+const UFW_FILES: &str =
+    "/etc/ufw/user.rules /etc/ufw/user6.rules /etc/ufw/ufw.conf /etc/default/ufw";
+
+/// Arms the lock-out guard: `$1` its directory, `$2` seconds, `$3` `yes` when ufw is active
+/// now. Saves ufw's files and starts a detached timer that, unless the marker `$1/armed` is
+/// removed first (by the confirmation, over a new connection), puts the files back and
+/// reloads (or disables) ufw.
+pub const GUARD_ARM: &str = r#"dir=$1 wait=$2 was=$3
+command -v setsid >/dev/null 2>&1 || { echo "setsid is missing: cannot arm the lock-out guard" >&2; exit 1; }
+rm -rf "$dir" && mkdir -p "$dir/files" || exit 1
+for f in __FILES__; do
+  if [ -e "$f" ]; then cp -p "$f" "$dir/files/$(echo "$f" | tr / _)" || exit 1; fi
+done
+: > "$dir/armed"
+setsid sh -c 'sleep "$2"
+if rm "$1/armed" 2>/dev/null; then
+  for f in __FILES__; do
+    s="$1/files/$(echo "$f" | tr / _)"
+    if [ -e "$s" ]; then cp -p "$s" "$f"; fi
+  done
+  if [ "$3" = yes ]; then LANG=C ufw reload; else LANG=C ufw disable; fi
+fi
+rm -rf "$1"' sh "$dir" "$wait" "$was" </dev/null >/dev/null 2>&1 &
+"#;
+
+/// The confirmation: disarm the guard (`$1` is its marker). Whoever removes the marker first
+/// wins, so a late confirmation cannot claim a change the host already undid.
+const GUARD_CONFIRM: &str = r#"rm "$1" 2>/dev/null || { echo "the lock-out guard already ran: the host put ufw's previous rules back" >&2; exit 1; }"#;
+
+/// A directory name no earlier guard on the host uses (a timer of an earlier task may still
+/// be sleeping on its own directory).
+fn guard_dir(parts: &[&str]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default()
+        .to_string();
+    let pid = std::process::id().to_string();
+    for part in parts.iter().copied().chain([now.as_str(), pid.as_str()]) {
+        for byte in part.bytes().chain([0u8]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    format!("/run/converge-ufw-{hash:016x}")
+}
 
 /// Split `@@name value` sections: (name, value, body).
 fn sections(text: &str) -> Vec<(String, String, String)> {
@@ -827,6 +892,8 @@ pub fn plan_from_probe(
     let mut plan = Plan::unchanged();
     let active = is_active(&probe.status);
     let mut active_after = active;
+    // Whether a change could cut off new SSH connections (the guard's condition).
+    let mut risky = false;
     let mut commands: Vec<String> = Vec::new();
     let mut push = |plan: &mut Plan, change: Change, words: Vec<String>| {
         let command = ufw_command(&words);
@@ -849,6 +916,7 @@ pub fn plan_from_probe(
         match state {
             UfwState::Enabled if !active => {
                 active_after = true;
+                risky = true;
                 push(
                     &mut plan,
                     Change::value("ufw", Some(word(false)), Some(word(true))),
@@ -890,6 +958,7 @@ pub fn plan_from_probe(
         if current != Some(policy.word()) {
             if direction == Direction::Incoming {
                 incoming_after = Some(policy.word());
+                risky = true;
             }
             let mut words = vec!["default".to_string(), policy.word().into()];
             if let Some(direction) = args.direction {
@@ -925,6 +994,9 @@ pub fn plan_from_probe(
         let changed4 = new4.as_ref().is_some_and(|new| *new != probe.rules4);
         let changed6 = new6.as_ref().is_some_and(|new| *new != probe.rules6);
         if changed4 || changed6 {
+            risky |= args.delete.0
+                || args.insert.is_some()
+                || !matches!(args.rule, Some(RuleAction::Allow));
             let mut first = true;
             for (changed, path, old, new) in [
                 (changed4, "/etc/ufw/user.rules", &probe.rules4, &new4),
@@ -988,12 +1060,47 @@ pub fn plan_from_probe(
         }
     }
 
+    if risky && active_after && args.rollback_timeout > 0 {
+        arm_guard(&mut plan, probe, active, args.rollback_timeout);
+    }
     plan.result.insert("commands".into(), Value::from(commands));
     if !plan.is_change() {
         plan.result
             .insert("msg".into(), json!(probe.status.trim_end()));
     }
     Ok(plan)
+}
+
+/// Put the guard's arming first in the steps and its confirmation in the plan.
+fn arm_guard(plan: &mut Plan, probe: &Probe, active: bool, seconds: u64) {
+    let dir = guard_dir(&[
+        &probe.status,
+        &probe.rules4.join("\n"),
+        &probe.rules6.join("\n"),
+    ]);
+    let arm = Step::Run {
+        command: Command::argv([
+            "sh".to_string(),
+            "-c".into(),
+            GUARD_ARM.replace("__FILES__", UFW_FILES),
+            "converge-ufw-guard".into(),
+            dir.clone(),
+            seconds.to_string(),
+            if active { "yes" } else { "no" }.into(),
+        ]),
+        allow_failure: false,
+    };
+    plan.steps.insert(0, arm);
+    plan.confirm = Some(Confirmation {
+        command: Command::argv([
+            "sh".to_string(),
+            "-c".into(),
+            GUARD_CONFIRM.into(),
+            "sh".into(),
+            format!("{dir}/armed"),
+        ]),
+        within_seconds: seconds,
+    });
 }
 
 #[cfg(test)]
@@ -1200,6 +1307,62 @@ mod tests {
         assert_eq!(
             plan.result["commands"],
             json!(["ufw default reject outgoing", "ufw logging medium"])
+        );
+    }
+
+    #[test]
+    fn changes_that_can_cut_ssh_off_are_guarded() {
+        let guarded = |value: Value, probe: Probe| {
+            let a = args(value);
+            let words = rule_words(&a, a.insert, true);
+            let plan = plan_from_probe(&a, &probe, &words).unwrap();
+            assert!(plan.is_change());
+            let armed = matches!(&plan.steps[0], Step::Run { command, .. }
+                if command.to_shell_line().contains("converge-ufw-guard"));
+            assert_eq!(armed, plan.confirm.is_some());
+            plan.confirm.map(|c| c.within_seconds)
+        };
+        let dry = include_str!("../tests/fixtures/ufw/dry-run-allow-22.txt");
+        assert_eq!(
+            guarded(
+                json!({"state": "enabled"}),
+                probe("Status: inactive\n", &[], None)
+            ),
+            Some(20)
+        );
+        assert_eq!(
+            guarded(
+                json!({"state": "enabled", "rollback_timeout": 0}),
+                probe("Status: inactive\n", &[], None)
+            ),
+            None
+        );
+        // An allow rule only opens; a deny rule (or any rule while ufw is off) is not guarded
+        // the same way.
+        assert_eq!(
+            guarded(
+                json!({"rule": "allow", "port": 22, "proto": "tcp"}),
+                probe(STATUS_ACTIVE, &[], Some(dry))
+            ),
+            None
+        );
+        assert_eq!(
+            guarded(
+                json!({"rule": "deny", "port": 22, "proto": "tcp", "rollback_timeout": 5}),
+                probe(STATUS_ACTIVE, &[], Some(dry))
+            ),
+            Some(5)
+        );
+        assert_eq!(
+            guarded(
+                json!({"rule": "deny", "port": 22, "proto": "tcp"}),
+                probe("Status: inactive\n", &[], Some(dry))
+            ),
+            None
+        );
+        assert_eq!(
+            guarded(json!({"logging": "high"}), probe(STATUS_ACTIVE, &[], None)),
+            None
         );
     }
 

@@ -157,6 +157,40 @@ fn lab_ufwgit_ufw_enables_rules_policies_and_logging_in_the_hosts_own_tables() {
     run.expect_status(0)
         .stderr_has("ufw denies new connections to SSH port 22");
 
+    // A rule that does cut SSH off: converge cannot reconnect, the task fails, and the host
+    // puts the previous rules back by itself.
+    let cut = "- hosts: h1\n  gather_facts: no\n  tasks:\n    - ufw: {rule: deny, port: 22, proto: tcp, insert: 1, rollback_timeout: 3}\n";
+    let run = Test::new()
+        .file("cut.yml", cut)
+        .args(&["-i", &inventory, "cut.yml"])
+        .run();
+    run.expect_status(2);
+    assert!(
+        run.stderr
+            .contains("could not open a new connection within 3 s")
+            || run.stderr.contains("the lock-out guard already ran"),
+        "{}",
+        run.stderr
+    );
+    lab.sh(
+        "h1",
+        "i=0; while ufw status | grep -q DENY || ls -d /run/converge-ufw-* >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 100 ] || exit 1; sleep 0.2; done",
+    );
+    assert_eq!(
+        lab.sh("h1", "iptables-save | grep -c 'dport 22 -j DROP' || true"),
+        "0\n"
+    );
+    let run = Test::new()
+        .file("again.yml", idempotent)
+        .args(&["-i", &inventory, "again.yml"])
+        .run();
+    run.expect_status(0);
+    assert!(
+        run.recap("h1").contains("changed=0"),
+        "reachable and as before\n{}",
+        run.stderr
+    );
+
     // Without ufw the task fails; it is never skipped.
     let missing = "- hosts: h1\n  gather_facts: no\n  tasks:\n    - ufw: {state: enabled}\n      environment: {PATH: /usr/bin:/bin}\n";
     let run = Test::new()
