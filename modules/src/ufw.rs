@@ -479,7 +479,7 @@ pub fn is_active(status: &str) -> bool {
 pub fn conf_value(text: &str, key: &str) -> Option<String> {
     text.lines()
         .filter_map(|line| line.trim().strip_prefix(key)?.strip_prefix('='))
-        .last()
+        .next_back()
         .map(|value| value.trim().trim_matches('"').to_string())
 }
 
