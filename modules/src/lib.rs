@@ -58,6 +58,7 @@ pub mod file;
 pub mod find;
 pub mod get_url;
 pub mod getent;
+pub mod git;
 pub mod group;
 pub mod hostname;
 pub mod include_vars;
@@ -85,6 +86,7 @@ pub mod sysctl;
 pub mod systemd;
 pub mod template;
 pub mod timezone;
+pub mod ufw;
 pub mod unarchive;
 pub mod unit;
 pub mod uri;
@@ -119,6 +121,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<find::Find>::new(),
         &Typed::<get_url::GetUrl>::new(),
         &Typed::<getent::Getent>::new(),
+        &Typed::<git::Git>::new(),
         &Typed::<group::Group>::new(),
         &Typed::<hostname::Hostname>::new(),
         &Typed::<include_vars::IncludeVars>::new(),
@@ -145,6 +148,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<systemd::SystemdService>::new(),
         &Typed::<template::Template>::new(),
         &Typed::<timezone::Timezone>::new(),
+        &Typed::<ufw::Ufw>::new(),
         &Typed::<unarchive::Unarchive>::new(),
         &Typed::<uri::Uri>::new(),
         &Typed::<user::User>::new(),

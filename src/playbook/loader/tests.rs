@@ -787,8 +787,8 @@ fn a_module_only_ansible_has_loads_and_says_why_it_cannot_run() {
             "site.yml",
             "- hosts: all\n  tasks:\n\
              \x20   - {name: rpm, yum: {name: httpd, enablerepo: epel}, when: \"ansible_os_family == 'RedHat'\"}\n\
-             \x20   - {name: fw, community.general.ufw: {rule: allow, port: '22'}}\n\
-             \x20   - {name: short, ufw: {state: enabled}}\n\
+             \x20   - {name: fw, community.general.locale_gen: {name: en_US.UTF-8}}\n\
+             \x20   - {name: short, locale_gen: {name: en_US.UTF-8}}\n\
              \x20   - {name: run, ansible.builtin.script: setup.sh --fast}\n",
         )],
         &options(),
@@ -804,12 +804,12 @@ fn a_module_only_ansible_has_loads_and_says_why_it_cannot_run() {
     );
     assert!(reason.hint().contains("`package`"), "{}", reason.hint());
     assert_eq!(when(yum), ["ansible_os_family == 'RedHat'"]);
-    assert_eq!(task(play, "fw").module, "community.general.ufw");
+    assert_eq!(task(play, "fw").module, "community.general.locale_gen");
     assert_eq!(
         task(play, "short").not_implemented(),
         Some(&NotImplemented::Module {
-            module: "ufw".into(),
-            fqcn: "community.general.ufw".into(),
+            module: "locale_gen".into(),
+            fqcn: "community.general.locale_gen".into(),
             equivalent: None,
         })
     );
