@@ -33,10 +33,10 @@ use crate::fsutil;
 use crate::module::{ArgsError, Context, ModuleError, TypedModule};
 use crate::plan::Step;
 use crate::{FileAttributes, FileKind, FileStat, Host, Plan, WriteOptions};
-use std::collections::BTreeSet;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
+use std::collections::BTreeSet;
 
 /// Arguments of `copy` (also what `template` becomes once rendered, see
 /// [`crate::template::copy_args`]).
@@ -176,8 +176,7 @@ pub fn plan_copy(args: CopyArgs, host: &mut dyn Host, _: &Context) -> Result<Pla
     let mut plan = Plan::unchanged();
     let mut planned = BTreeSet::new();
     let dest = plan_file(&mut plan, host, &args, bytes, name, dest, &mut planned)?;
-    plan.result
-        .insert("dest".into(), Value::String(dest));
+    plan.result.insert("dest".into(), Value::String(dest));
     if let Some(src) = &args.src {
         plan.result.insert("src".into(), Value::String(src.clone()));
     }

@@ -284,7 +284,8 @@ impl TypedModule for File {
             FileState::Hard => {
                 plan.result.remove("path");
                 let (dest, new) = plan_hard_link(&mut plan, host, &args, current)?;
-                plan.result.insert("dest".into(), Value::String(dest.clone()));
+                plan.result
+                    .insert("dest".into(), Value::String(dest.clone()));
                 if let Some(src) = &args.src {
                     plan.result.insert("src".into(), Value::String(src.clone()));
                 }
@@ -492,7 +493,11 @@ fn plan_link(
 
 /// Device, inode and link count of `path` (`stat -L` when `follow`); `None` when it does
 /// not exist.
-fn inode(host: &mut dyn Host, path: &str, follow: bool) -> Result<Option<(u64, u64, u64)>, ModuleError> {
+fn inode(
+    host: &mut dyn Host,
+    path: &str,
+    follow: bool,
+) -> Result<Option<(u64, u64, u64)>, ModuleError> {
     let mut argv = vec!["stat"];
     if follow {
         argv.push("-L");
@@ -569,7 +574,11 @@ fn plan_hard_link(
     };
     let source_stat = match host.stat(&src)? {
         Some(stat) => follow(host, &src, stat)?.1,
-        None => return Err(ModuleError::failed(format!("hard link source `{src}` does not exist"))),
+        None => {
+            return Err(ModuleError::failed(format!(
+                "hard link source `{src}` does not exist"
+            )))
+        }
     };
     if source_stat.kind == FileKind::Directory {
         return Err(ModuleError::Failed {
@@ -616,13 +625,17 @@ fn plan_hard_link(
         }
         Some(FileKind::Directory) => {
             return Err(ModuleError::Failed {
-                message: format!("`{path}` is a directory, refusing to replace it with a hard link"),
+                message: format!(
+                    "`{path}` is a directory, refusing to replace it with a hard link"
+                ),
                 hint: Some("remove it first with `state: absent`".into()),
             })
         }
         Some(kind) => {
             let Some((device, number, links)) = inode(host, &path, false)? else {
-                return Err(ModuleError::failed(format!("`{path}` vanished while planning")));
+                return Err(ModuleError::failed(format!(
+                    "`{path}` vanished while planning"
+                )));
             };
             if (device, number) != (source_inode.0, source_inode.1) {
                 let what = if links > 1 {
@@ -640,7 +653,10 @@ fn plan_hard_link(
                 } else {
                     describe(kind)
                 };
-                plan.push(Change::value(&path, Some(before), Some(wanted_text)), [replace]);
+                plan.push(
+                    Change::value(&path, Some(before), Some(wanted_text)),
+                    [replace],
+                );
             }
             false
         }

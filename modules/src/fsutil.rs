@@ -416,10 +416,7 @@ pub(crate) fn missing_directories(
         match host.stat(&current)? {
             None => missing.push(current.clone()),
             Some(stat) => {
-                if matches!(
-                    stat.kind,
-                    crate::FileKind::File | crate::FileKind::Other
-                ) {
+                if matches!(stat.kind, crate::FileKind::File | crate::FileKind::Other) {
                     return Err(ModuleError::Failed {
                         message: format!(
                             "cannot create directory `{path}`: `{current}` exists and is not a directory"
@@ -458,11 +455,8 @@ pub(crate) fn plan_new_directories(
             .push(Change::value(dir, None, Some("directory".into())));
         plan.changes.extend(attribute_changes(dir, None, wanted));
     }
-    plan.steps.push(run(vec![
-        "mkdir".into(),
-        "-p".into(),
-        innermost.clone(),
-    ]));
+    plan.steps
+        .push(run(vec!["mkdir".into(), "-p".into(), innermost.clone()]));
     let ownership = match (&wanted.owner, &wanted.group) {
         (Some(o), Some(g)) => Some(format!("{o}:{g}")),
         (Some(o), None) => Some(o.clone()),

@@ -349,7 +349,9 @@ impl MemoryHost {
     fn hard_link(&mut self, source: &str, path: &str, has: &dyn Fn(char) -> bool) -> Output {
         let mut source = source.to_string();
         if has('L') {
-            if let Some(FileKind::Symlink { target }) = self.files.get(&source).map(|e| e.kind.clone()) {
+            if let Some(FileKind::Symlink { target }) =
+                self.files.get(&source).map(|e| e.kind.clone())
+            {
                 source = Self::resolve_link(&source, &target);
             }
         }
@@ -360,9 +362,7 @@ impl MemoryHost {
                 ))
             }
             Some(FileKind::Directory) => {
-                return failure(format!(
-                    "ln: {source}: hard link not allowed for directory"
-                ))
+                return failure(format!("ln: {source}: hard link not allowed for directory"))
             }
             Some(_) => {}
         }
@@ -399,7 +399,9 @@ impl MemoryHost {
         for path in paths {
             let mut path = path.to_string();
             if follow {
-                if let Some(FileKind::Symlink { target }) = self.files.get(&path).map(|e| e.kind.clone()) {
+                if let Some(FileKind::Symlink { target }) =
+                    self.files.get(&path).map(|e| e.kind.clone())
+                {
                     path = Self::resolve_link(&path, &target);
                 }
             }
