@@ -303,7 +303,20 @@ impl HostRun<'_, '_> {
     /// A task that failed because Ctrl-C cut it short (its connection shut, its local
     /// command killed) is neither reported nor counted: the run says it was interrupted.
     fn interrupted_now(&self, outcome: &super::outcome::Outcome) -> bool {
-        self.runner.interrupted() && matches!(outcome.status, Status::Failed | Status::Unreachable)
+        if !matches!(outcome.status, Status::Failed | Status::Unreachable) {
+            return false;
+        }
+        // A local command gets the terminal's SIGINT together with converge and may die
+        // (status 130) before converge's own handler has noted the signal: give it a moment.
+        if outcome.result.get("rc").and_then(Value::as_i64) == Some(130) {
+            for _ in 0..10 {
+                if self.runner.interrupted() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+        self.runner.interrupted()
     }
 
     /// `changed_when` / `failed_when`, evaluated with the task's own result registered.

@@ -127,6 +127,30 @@ fn ctrl_c_in_a_slow_task_stops_at_once_reports_cleans_up_and_exits_130() {
 }
 
 #[test]
+fn ctrl_c_on_a_local_host_ends_its_command_and_is_no_failure() {
+    // With `ansible_connection: local` the command gets the terminal's SIGINT too.
+    let test = sandboxed_play(
+        "    - name: Slow local task\n      shell: touch /tmp/local-started && sleep 30\n\
+         \x20   - name: After\n      copy: {dest: /etc/interrupt-after, content: \"never\\n\"}\n",
+    );
+    let child = test.spawn();
+    wait_for("the local task to start", Duration::from_secs(60), || {
+        test.sandbox_file("/tmp/local-started").is_some()
+    });
+    ctrl_c(&child);
+    let run = finish_within(child, Duration::from_secs(10));
+    run.expect_status(130)
+        .stderr_has("box: in the middle of task `Slow local task`");
+    assert!(
+        run.recap("box")
+            .contains("ok=0 changed=0 unreachable=0 failed=0"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(test.sandbox_file("/etc/interrupt-after"), None);
+}
+
+#[test]
 fn a_second_ctrl_c_ends_the_run_at_once() {
     // The command ignores SIGINT, as some do: the first Ctrl-C cannot stop it, so the run
     // waits for it; the second ends converge without waiting.
