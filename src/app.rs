@@ -339,7 +339,13 @@ fn run_playbooks(args: &RunArgs) -> Exit {
             return Exit::Internal;
         }
     };
+    let interrupt = runner.interrupt();
+    let ctrl_c = watch_ctrl_c(Arc::clone(&interrupt));
     let summary = runner.run(&playbooks);
+    if interrupt.requested() {
+        let cleanup = runner.clean_up_after_interrupt();
+        console.interrupted(&interrupt.in_progress(), &cleanup);
+    }
     console.recap(&summary.stats);
     console.timing(
         summary.elapsed,
@@ -352,7 +358,12 @@ fn run_playbooks(args: &RunArgs) -> Exit {
         eprintln!("error: {message}");
         return Exit::Internal;
     }
-    if summary.any_failed() {
+    if let Some(handle) = ctrl_c {
+        handle.close();
+    }
+    if interrupt.requested() {
+        Exit::Interrupted
+    } else if summary.any_failed() {
         Exit::HostFailed
     } else if summary.any_unreachable() {
         Exit::Unreachable
@@ -361,6 +372,30 @@ fn run_playbooks(args: &RunArgs) -> Exit {
     } else {
         Exit::Success
     }
+}
+
+/// Watch for Ctrl-C while the run goes on: the first asks it to stop (see
+/// [`runner::Interrupt`]), a second ends the process at once. `None` when the signal cannot
+/// be watched (then Ctrl-C ends the process as it always does).
+fn watch_ctrl_c(interrupt: Arc<runner::Interrupt>) -> Option<signal_hook::iterator::Handle> {
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT]).ok()?;
+    let handle = signals.handle();
+    std::thread::Builder::new()
+        .name("converge-ctrl-c".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                if interrupt.request() {
+                    eprintln!(
+                        "\ninterrupted: stopping, then cleaning up (Ctrl-C again quits at once)"
+                    );
+                } else {
+                    eprintln!("interrupted again: quitting at once");
+                    std::process::exit(Exit::Interrupted.code());
+                }
+            }
+        })
+        .ok()?;
+    Some(handle)
 }
 
 /// The host pattern of `converge -i INV PATTERN --list-hosts` (Ansible's ad-hoc `ansible

@@ -17,6 +17,8 @@ pub enum Exit {
     BadOptions = 5,
     /// `--check --detailed-exitcode`: changes are pending.
     ChangesPending = 6,
+    /// Ctrl-C stopped the run (128 + SIGINT, as a shell reports a process it interrupted).
+    Interrupted = 130,
 }
 
 impl Exit {

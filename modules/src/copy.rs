@@ -9,7 +9,14 @@
 //! absolute controller path before planning (roles' `files/`, the playbook directory).
 //! A symbolic `mode` is resolved against the file's bits (a new file's: the host's
 //! `0666 & ~umask`, read with one `umask` round trip). `follow: yes` writes the file a link
-//! points to. The SELinux arguments are accepted and not applied, `unsafe_writes` is ignored
+//! points to.
+//!
+//! A controller directory `src` is copied as Ansible's copy action copies it: ending in `/`,
+//! what it holds; otherwise the directory itself, by its name. Each file is converged as
+//! above with `mode`; links are followed (dangling or circular ones are copied as links).
+//! Every directory `copy` makes (missing parents of a `dest` ending in `/` too) gets
+//! `directory_mode` and the task's owner and group, and so does each directory of a copied
+//! tree that exists already, as Ansible's per-directory `file` call does. The SELinux arguments are accepted and not applied, `unsafe_writes` is ignored
 //! (writes are always atomic), and a non-empty `attributes` fails the task.
 //!
 //! ```yaml
@@ -25,10 +32,11 @@ use crate::command::yes;
 use crate::fsutil;
 use crate::module::{ArgsError, Context, ModuleError, TypedModule};
 use crate::plan::Step;
-use crate::{FileKind, Host, Plan, WriteOptions};
+use crate::{FileAttributes, FileKind, FileStat, Host, Plan, WriteOptions};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
+use std::collections::BTreeSet;
 
 /// Arguments of `copy` (also what `template` becomes once rendered, see
 /// [`crate::template::copy_args`]).
@@ -44,8 +52,12 @@ pub struct CopyArgs {
     /// inside it under `src`'s name.
     pub dest: String,
     /// Permission bits, e.g. `"0644"` or `u=rw,g=r,o=r`. Unset: kept, or the host's
-    /// default for a new file.
+    /// default for a new file. When copying a directory, the mode of the files.
     pub mode: Option<Mode>,
+    /// The mode of the directories `copy` creates (for a `dest` ending in `/`, or below a
+    /// copied directory), and, when copying a directory, of the directories of the copy
+    /// that already exist. Unset: the host's default for new directories.
+    pub directory_mode: Option<Mode>,
     /// Owner, by name or numeric id.
     pub owner: Option<String>,
     /// Group, by name or numeric id.
@@ -144,10 +156,13 @@ fn check_copy(args: &CopyArgs) -> Result<(), ArgsError> {
 /// rendering a `template`.
 pub fn plan_copy(args: CopyArgs, host: &mut dyn Host, _: &Context) -> Result<Plan, ModuleError> {
     check_copy(&args)?;
+    if let (Some(src), false) = (&args.src, args.remote_src.0) {
+        if std::path::Path::new(src).is_dir() {
+            return plan_directory_copy(&args, src, host);
+        }
+    }
     let (bytes, name) = source(&args, host)?;
     let mut dest = args.dest.clone();
-    let mut create_parents = false;
-    // One read for the usual case: what is at `dest`, and its content if it is a file.
     // `follow: yes` writes through a link to the file it points to.
     if args.follow.0 && !dest.ends_with('/') {
         if let Some(FileKind::Symlink { target }) = host.stat(&dest)?.map(|stat| stat.kind) {
@@ -158,6 +173,30 @@ pub fn plan_copy(args: CopyArgs, host: &mut dyn Host, _: &Context) -> Result<Pla
             };
         }
     }
+    let mut plan = Plan::unchanged();
+    let mut planned = BTreeSet::new();
+    let dest = plan_file(&mut plan, host, &args, bytes, name, dest, &mut planned)?;
+    plan.result.insert("dest".into(), Value::String(dest));
+    if let Some(src) = &args.src {
+        plan.result.insert("src".into(), Value::String(src.clone()));
+    }
+    Ok(plan)
+}
+
+/// Add to `plan` what puts `bytes` at `dest` (inside it, under `name`, when it is a
+/// directory or ends in `/`); returns the file's path. `planned`: directories the plan
+/// already creates, and gets the ones this file needs.
+fn plan_file(
+    plan: &mut Plan,
+    host: &mut dyn Host,
+    args: &CopyArgs,
+    bytes: Vec<u8>,
+    name: Option<String>,
+    mut dest: String,
+    planned: &mut BTreeSet<String>,
+) -> Result<String, ModuleError> {
+    let mut create_parents = false;
+    // One read for the usual case: what is at `dest`, and its content if it is a file.
     let (mut current, mut content) = if dest.ends_with('/') {
         (None, None)
     } else {
@@ -192,9 +231,18 @@ pub fn plan_copy(args: CopyArgs, host: &mut dyn Host, _: &Context) -> Result<Pla
         }
         Some(_) => content.take(),
     };
-    if current.is_none() && !create_parents {
+    if current.is_none() {
         let parent = fsutil::parent(&dest);
-        if host.stat(&parent)?.is_none() {
+        if create_parents {
+            // As Ansible's copy: the directories it makes get `directory_mode` and the
+            // task's owner and group.
+            let missing = fsutil::missing_directories(host, &parent, planned)?;
+            if !missing.is_empty() {
+                let wanted = directory_attributes(host, args, None)?;
+                fsutil::plan_new_directories(plan, &missing, &wanted);
+                planned.extend(missing);
+            }
+        } else if !planned.contains(&parent) && host.stat(&parent)?.is_none() {
             return Err(ModuleError::Failed {
                 message: format!("destination directory `{parent}` does not exist"),
                 hint: Some(format!(
@@ -203,14 +251,8 @@ pub fn plan_copy(args: CopyArgs, host: &mut dyn Host, _: &Context) -> Result<Pla
             });
         }
     }
-    let mut plan = Plan::unchanged();
-    plan.result
-        .insert("dest".into(), Value::String(dest.clone()));
-    if let Some(src) = &args.src {
-        plan.result.insert("src".into(), Value::String(src.clone()));
-    }
     if before.is_some() && !args.force.0 {
-        return Ok(plan);
+        return Ok(dest);
     }
     let wanted = fsutil::attributes(
         host,
@@ -230,7 +272,7 @@ pub fn plan_copy(args: CopyArgs, host: &mut dyn Host, _: &Context) -> Result<Pla
         ));
         plan.changes.extend(attribute_changes);
         plan.steps.push(Step::WriteFile {
-            path: dest,
+            path: dest.clone(),
             content: bytes,
             options: WriteOptions {
                 attributes: wanted,
@@ -245,6 +287,202 @@ pub fn plan_copy(args: CopyArgs, host: &mut dyn Host, _: &Context) -> Result<Pla
         plan.changes.extend(attribute_changes);
         plan.steps.extend(steps);
     }
+    Ok(dest)
+}
+
+/// The mode (`directory_mode`) and ownership of a directory `copy` makes or, copying a
+/// directory, finds (`current`).
+fn directory_attributes(
+    host: &mut dyn Host,
+    args: &CopyArgs,
+    current: Option<&FileStat>,
+) -> Result<FileAttributes, ModuleError> {
+    fsutil::attributes(
+        host,
+        args.directory_mode.as_ref(),
+        args.owner.as_ref(),
+        args.group.as_ref(),
+        current,
+        fsutil::NewKind::Directory,
+    )
+}
+
+/// What a directory on the controller holds, as Ansible's copy walks it (`local_follow`):
+/// paths relative to the copy's top, links followed (a link to a directory is walked unless
+/// it leads back into the tree), dangling or circular links kept as links.
+#[derive(Debug, Default, PartialEq)]
+struct Tree {
+    files: Vec<(std::path::PathBuf, String)>,
+    directories: Vec<String>,
+    links: Vec<(String, String)>,
+}
+
+fn walk(src: &std::path::Path, prefix: &str) -> Result<Tree, ModuleError> {
+    use std::os::unix::fs::MetadataExt;
+    fn visit(
+        dir: &std::path::Path,
+        relative: &str,
+        ancestors: &mut Vec<(u64, u64)>,
+        tree: &mut Tree,
+    ) -> Result<(), ModuleError> {
+        let read = |error: std::io::Error| {
+            ModuleError::failed(format!(
+                "cannot read `{}` on the controller: {error}",
+                dir.display()
+            ))
+        };
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .map_err(read)?
+            .collect::<Result<_, _>>()
+            .map_err(read)?;
+        entries.sort_by_key(|entry| entry.file_name());
+        for entry in entries {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rel = if relative.is_empty() {
+                name
+            } else {
+                format!("{relative}/{name}")
+            };
+            let is_link = entry.file_type().map_err(read)?.is_symlink();
+            let link_target = || {
+                std::fs::read_link(&path)
+                    .map(|target| target.to_string_lossy().into_owned())
+                    .map_err(read)
+            };
+            match std::fs::metadata(&path) {
+                Err(_) if is_link => tree.links.push((rel, link_target()?)),
+                Err(error) => return Err(read(error)),
+                Ok(meta) if meta.is_dir() => {
+                    let id = (meta.dev(), meta.ino());
+                    if is_link && ancestors.contains(&id) {
+                        tree.links.push((rel, link_target()?));
+                        continue;
+                    }
+                    tree.directories.push(rel.clone());
+                    ancestors.push(id);
+                    visit(&path, &rel, ancestors, tree)?;
+                    ancestors.pop();
+                }
+                Ok(_) => tree.files.push((path, rel)),
+            }
+        }
+        Ok(())
+    }
+    let meta = std::fs::metadata(src).map_err(|error| {
+        ModuleError::failed(format!(
+            "cannot read `{}` on the controller: {error}",
+            src.display()
+        ))
+    })?;
+    let mut tree = Tree::default();
+    let mut ancestors = vec![(meta.dev(), meta.ino())];
+    visit(src, prefix, &mut ancestors, &mut tree)?;
+    Ok(tree)
+}
+
+/// Copy a directory from the controller, as Ansible's copy action does: `src` ending in `/`
+/// copies what is inside it into `dest`, otherwise the directory itself (by its name).
+/// Files get `mode`; the directories made get `directory_mode`, and so do the copy's
+/// directories that exist already (Ansible runs `file` on each of them with that mode).
+fn plan_directory_copy(
+    args: &CopyArgs,
+    src: &str,
+    host: &mut dyn Host,
+) -> Result<Plan, ModuleError> {
+    let prefix = if src.ends_with('/') {
+        String::new()
+    } else {
+        fsutil::basename(src).unwrap_or_default()
+    };
+    let tree = walk(std::path::Path::new(src), &prefix)?;
+    let dest = if args.dest.ends_with('/') {
+        args.dest.clone()
+    } else {
+        format!("{}/", args.dest)
+    };
+    let mut plan = Plan::unchanged();
+    let mut planned = BTreeSet::new();
+    let mut last = dest.clone();
+    for (file, rel) in &tree.files {
+        let bytes = std::fs::read(file).map_err(|error| {
+            ModuleError::failed(format!(
+                "cannot read `{}` on the controller: {error}",
+                file.display()
+            ))
+        })?;
+        let target = fsutil::join(&dest, rel);
+        let name = fsutil::basename(&target);
+        let within = format!("{}/", fsutil::parent(&target));
+        last = plan_file(&mut plan, host, args, bytes, name, within, &mut planned)?;
+    }
+    for rel in &tree.directories {
+        let path = fsutil::join(&dest, rel);
+        if planned.contains(&path) {
+            continue;
+        }
+        match host.stat(&path)? {
+            Some(stat) if stat.kind == FileKind::Directory => {
+                let wanted = directory_attributes(host, args, Some(&stat))?;
+                let changes = fsutil::attribute_changes(&path, Some(&stat), &wanted);
+                let steps =
+                    fsutil::attribute_steps(&path, &wanted, &changes, fsutil::Reach::default());
+                plan.changes.extend(changes);
+                plan.steps.extend(steps);
+            }
+            Some(stat) => {
+                return Err(ModuleError::failed(format!(
+                    "`{path}` exists and is a {}, not a directory",
+                    match stat.kind {
+                        FileKind::Symlink { .. } => "link",
+                        _ => "file",
+                    }
+                )))
+            }
+            None => {
+                let missing = fsutil::missing_directories(host, &path, &planned)?;
+                let wanted = directory_attributes(host, args, None)?;
+                fsutil::plan_new_directories(&mut plan, &missing, &wanted);
+                planned.extend(missing);
+            }
+        }
+    }
+    for (rel, target) in &tree.links {
+        let path = fsutil::join(&dest, rel);
+        let current = host.stat(&path)?;
+        let before = match current.as_ref().map(|stat| &stat.kind) {
+            Some(FileKind::Symlink { target: now }) if now == target => continue,
+            Some(FileKind::Symlink { target: now }) => Some(format!("link to {now}")),
+            Some(FileKind::Directory) => {
+                return Err(ModuleError::failed(format!(
+                    "`{path}` is a directory, refusing to replace it with a link"
+                )))
+            }
+            Some(_) => Some("file".to_string()),
+            None => None,
+        };
+        let parent = fsutil::parent(&path);
+        if !planned.contains(&parent) {
+            let missing = fsutil::missing_directories(host, &parent, &planned)?;
+            let wanted = directory_attributes(host, args, None)?;
+            fsutil::plan_new_directories(&mut plan, &missing, &wanted);
+            planned.extend(missing);
+        }
+        plan.push(
+            crate::plan::Change::value(&path, before, Some(format!("link to {target}"))),
+            [fsutil::run(vec![
+                "ln".into(),
+                "-sfn".into(),
+                target.clone(),
+                path.clone(),
+            ])],
+        );
+    }
+    // As Ansible: one file copied reports that file, more report the directory.
+    let dest = if tree.files.len() == 1 { last } else { dest };
+    plan.result.insert("dest".into(), Value::String(dest));
+    plan.result
+        .insert("src".into(), Value::String(src.to_string()));
     Ok(plan)
 }
 
@@ -268,9 +506,6 @@ fn source(args: &CopyArgs, host: &mut dyn Host) -> Result<(Vec<u8>, Option<Strin
             },
         };
     }
-    if std::path::Path::new(src).is_dir() {
-        return Err(directory_source(src));
-    }
     let bytes = std::fs::read(src).map_err(|error| ModuleError::Failed {
         message: format!("cannot read `src` `{src}` on the controller: {error}"),
         hint: Some(
@@ -282,7 +517,11 @@ fn source(args: &CopyArgs, host: &mut dyn Host) -> Result<(Vec<u8>, Option<Strin
 
 fn directory_source(src: &str) -> ModuleError {
     ModuleError::Failed {
-        message: format!("`src` `{src}` is a directory; copying directories is not supported yet"),
-        hint: Some("copy each file, e.g. with `loop: \"{{ query('fileglob', 'dir/*') }}\"`".into()),
+        message: format!(
+            "`src` `{src}` is a directory on the host; `remote_src` copies of directories are not supported yet"
+        ),
+        hint: Some(
+            "copy a directory from the controller (without `remote_src`), or each file with `remote_src`".into(),
+        ),
     }
 }

@@ -1,11 +1,15 @@
-//! `file`: make a path be a directory, a symbolic link, an (empty) file, or absent, with a
-//! given mode and ownership.
+//! `file`: make a path be a directory, a symbolic or hard link, an (empty) file, or absent,
+//! with a given mode and ownership.
 //!
-//! Reads the path with one stat (plus the link source's stat for `state: link`, and one
-//! `find` per attribute for `recurse`). Idempotence: a path that already has the asked
-//! kind, link target and attributes gives no change. Directories are made with `mkdir -p`,
-//! links with `ln -sfn`, attributes with `chmod`/`chown` (`chown -h` for the link itself;
-//! the mode of a link is its target's, as with Ansible's `follow: yes`).
+//! Reads the path with one stat (plus the link source's stat for `state: link`, one stat
+//! per missing parent for a new directory, the inodes of both names for `state: hard`, and
+//! one `find` per attribute for `recurse`). Idempotence: a path that already has the asked
+//! kind, link target (for a hard link: the same inode as `src`) and attributes gives no
+//! change. Directories are made with `mkdir -p`, and every directory created, missing
+//! parents included, gets the task's mode and ownership (as Ansible's `ensure_directory`);
+//! symbolic links with `ln -sfn`, hard links with `ln` (`ln -fT` replaces a name
+//! atomically), attributes with `chmod`/`chown` (`chown -h` for the link itself; the mode
+//! of a link is its target's, as with Ansible's `follow: yes`).
 //!
 //! A symbolic `mode` (`u=rwx,g=rx,o=`, `a+X`) is resolved against the path's current bits
 //! (for a new path, the host's default from its umask), as Ansible resolves it; with
@@ -15,7 +19,8 @@
 //! Differences from Ansible: `state: touch` on an existing path changes nothing but the
 //! attributes asked for unless `modification_time`/`access_time` say `now` or a time
 //! (Ansible's touch defaults to `now` and so always reports a change), so a touch task is
-//! idempotent; `state: hard` is not supported; the SELinux arguments (`seuser`, `serole`,
+//! idempotent; `state: hard` needs an absolute `src` (Ansible reads a relative one from
+//! its module's working directory); the SELinux arguments (`seuser`, `serole`,
 //! `setype`, `selevel`) are accepted and not applied, `unsafe_writes` is ignored (converge
 //! always writes atomically), and a non-empty `attributes` (chattr flags) fails the task.
 //!
@@ -48,6 +53,8 @@ pub enum FileState {
     Absent,
     /// A symbolic link to `src`.
     Link,
+    /// A hard link to the file `src` (the same inode).
+    Hard,
     /// A file that exists: an empty one is created if missing.
     Touch,
 }
@@ -62,7 +69,7 @@ pub struct FileArgs {
     /// What the path should be. Unset: `directory` if it is one, else `file`.
     pub state: Option<FileState>,
     /// For `state: link`: where the link points (relative to the link's directory when
-    /// relative).
+    /// relative). For `state: hard`: the existing file to link to (an absolute path).
     pub src: Option<String>,
     /// Permission bits, e.g. `"0755"` or `u=rwx,g=rx,o=rx`.
     pub mode: Option<Mode>,
@@ -74,7 +81,8 @@ pub struct FileArgs {
     #[serde(default)]
     pub recurse: Flag,
     /// For `state: link`: replace an existing file by the link, and allow a link to a
-    /// source that does not exist.
+    /// source that does not exist. For `state: hard`: replace an existing file or another
+    /// hard link by the link.
     #[serde(default)]
     pub force: Flag,
     /// When `path` is a symbolic link, manage what it points to (the default). With `no`,
@@ -140,11 +148,18 @@ impl TypedModule for File {
                     "`state: link` needs `src`, the link's target",
                 ))
             }
-            (Some(FileState::Link), Some(_)) => {}
+            (Some(FileState::Hard), Some(src)) if !src.starts_with('/') => {
+                return Err(ArgsError::new(
+                    Some("src"),
+                    format!("`src` `{src}` of `state: hard` must be an absolute path"),
+                )
+                .with_hint("write the full path of the file to link to"))
+            }
+            (Some(FileState::Link | FileState::Hard), _) => {}
             (_, Some(_)) => {
                 return Err(ArgsError::new(
                     Some("src"),
-                    "`src` of module `file` needs `state: link`",
+                    "`src` of module `file` needs `state: link` or `state: hard`",
                 ))
             }
             _ => {}
@@ -258,12 +273,23 @@ impl TypedModule for File {
                 }
             },
             FileState::Directory => {
+                let new = current.is_none();
                 let target = plan_directory(&mut plan, host, &args, current)?;
-                times.plan(&mut plan, host, &target, false)?;
+                times.plan(&mut plan, host, &target, new)?;
             }
             FileState::Link => {
                 let src = args.src.clone().unwrap_or_default();
                 plan_link(&mut plan, host, &args, &src, current)?;
+            }
+            FileState::Hard => {
+                plan.result.remove("path");
+                let (dest, new) = plan_hard_link(&mut plan, host, &args, current)?;
+                plan.result
+                    .insert("dest".into(), Value::String(dest.clone()));
+                if let Some(src) = &args.src {
+                    plan.result.insert("src".into(), Value::String(src.clone()));
+                }
+                times.plan(&mut plan, host, &dest, new)?;
             }
         }
         Ok(plan)
@@ -302,16 +328,11 @@ fn plan_directory(
         recurse,
     };
     let Some(stat) = current else {
-        plan.push(
-            Change::value(path, None, Some("directory".into())),
-            [fsutil::run(vec![
-                "mkdir".into(),
-                "-p".into(),
-                path.to_string(),
-            ])],
-        );
+        // As Ansible's `ensure_directory`: every directory created, missing parents
+        // included, gets the task's mode, owner and group.
+        let missing = fsutil::missing_directories(host, path, &Default::default())?;
         let wanted = wanted(host, args, None, NewKind::Directory)?;
-        attributes(plan, path, None, &wanted, reach);
+        fsutil::plan_new_directories(plan, &missing, &wanted);
         return Ok(path.to_string());
     };
     let (target, stat) = follow(host, path, stat)?;
@@ -470,6 +491,182 @@ fn plan_link(
     Ok(())
 }
 
+/// Device, inode and link count of `path` (`stat -L` when `follow`); `None` when it does
+/// not exist.
+fn inode(
+    host: &mut dyn Host,
+    path: &str,
+    follow: bool,
+) -> Result<Option<(u64, u64, u64)>, ModuleError> {
+    let mut argv = vec!["stat"];
+    if follow {
+        argv.push("-L");
+    }
+    argv.extend(["-c", "%d %i %h", "--", path]);
+    let command = crate::Command::argv(argv);
+    let output = host.run(&command)?;
+    if !output.success() {
+        let stderr = output.stderr_text();
+        if stderr.contains("No such file") {
+            return Ok(None);
+        }
+        return Err(ModuleError::failed(format!(
+            "cannot read the inode of `{path}`: `{command}` exited with status {}: {}",
+            output.status,
+            stderr.trim()
+        )));
+    }
+    let text = output.stdout_text();
+    let numbers: Vec<u64> = text
+        .split_whitespace()
+        .filter_map(|word| word.parse().ok())
+        .collect();
+    match numbers.as_slice() {
+        [device, inode, links] => Ok(Some((*device, *inode, *links))),
+        _ => Err(ModuleError::failed(format!(
+            "cannot read the inode of `{path}`: `{command}` printed `{}`",
+            text.trim()
+        ))),
+    }
+}
+
+/// Plan `state: hard` as Ansible's `ensure_hardlink`: `path` becomes another name of the
+/// file `src` (inside `path` when that is a directory). Already the same inode: no change.
+/// A symbolic link at `path` is replaced when it does not point to `src`; a regular file or
+/// a hard link to another file only with `force`. Mode and ownership then apply to the
+/// (shared) file. Returns the link's path and whether it is new.
+fn plan_hard_link(
+    plan: &mut Plan,
+    host: &mut dyn Host,
+    args: &FileArgs,
+    current: Option<FileStat>,
+) -> Result<(String, bool), ModuleError> {
+    let mut path = args.path.clone();
+    let mut current = current;
+    if let (Some(src), Some(FileKind::Directory)) = (&args.src, current.as_ref().map(|s| &s.kind)) {
+        if let Some(name) = fsutil::basename(src) {
+            path = fsutil::join(&path, &name);
+            current = host.stat(&path)?;
+        }
+    }
+    let Some(src) = args.src.clone() else {
+        // Without `src`, an existing hard link only has its attributes managed.
+        let existing = match &current {
+            Some(stat) if stat.kind == FileKind::File => inode(host, &path, false)?,
+            _ => None,
+        };
+        let Some(stat) = current.filter(|_| existing.is_some_and(|(_, _, links)| links > 1)) else {
+            return Err(ArgsError::new(
+                Some("src"),
+                format!("`src` is required to create the hard link `{path}`"),
+            )
+            .into());
+        };
+        let wanted = wanted(host, args, Some(&stat), NewKind::File)?;
+        attributes(plan, &path, Some(&stat), &wanted, Reach::default());
+        return Ok((path, false));
+    };
+    let Some(source_inode) = inode(host, &src, true)? else {
+        return Err(ModuleError::Failed {
+            message: format!("hard link source `{src}` does not exist"),
+            hint: Some("create the file first, or correct `src`".into()),
+        });
+    };
+    let source_stat = match host.stat(&src)? {
+        Some(stat) => follow(host, &src, stat)?.1,
+        None => {
+            return Err(ModuleError::failed(format!(
+                "hard link source `{src}` does not exist"
+            )))
+        }
+    };
+    if source_stat.kind == FileKind::Directory {
+        return Err(ModuleError::Failed {
+            message: format!("`{src}` is a directory: a hard link must name a file"),
+            hint: Some("use `state: link` for a symbolic link to a directory".into()),
+        });
+    }
+    let force = args.force.0;
+    let wanted_text = format!("hard link to {src}");
+    // `ln -f` replaces an existing name atomically (a temp link renamed over it), as
+    // Ansible's link-then-rename does; `-T` never puts the link inside a directory.
+    let replace = fsutil::run(vec![
+        "ln".into(),
+        "-f".into(),
+        "-T".into(),
+        src.clone(),
+        path.clone(),
+    ]);
+    let refuse = |what: &str| ModuleError::Failed {
+        message: format!("refusing to replace {what} `{path}` with a hard link to `{src}`"),
+        hint: Some("set `force: yes` to replace it".into()),
+    };
+    let new = match current.as_ref().map(|s| &s.kind) {
+        None => {
+            let mut argv = vec!["ln".to_string()];
+            if args.follow.0 {
+                argv.push("-L".into());
+            }
+            argv.extend([src.clone(), path.clone()]);
+            plan.push(
+                Change::value(&path, None, Some(wanted_text)),
+                [fsutil::run(argv)],
+            );
+            true
+        }
+        Some(FileKind::Symlink { target }) => {
+            if *target != src {
+                plan.push(
+                    Change::value(&path, Some(format!("link to {target}")), Some(wanted_text)),
+                    [replace],
+                );
+            }
+            false
+        }
+        Some(FileKind::Directory) => {
+            return Err(ModuleError::Failed {
+                message: format!(
+                    "`{path}` is a directory, refusing to replace it with a hard link"
+                ),
+                hint: Some("remove it first with `state: absent`".into()),
+            })
+        }
+        Some(kind) => {
+            let Some((device, number, links)) = inode(host, &path, false)? else {
+                return Err(ModuleError::failed(format!(
+                    "`{path}` vanished while planning"
+                )));
+            };
+            if (device, number) != (source_inode.0, source_inode.1) {
+                let what = if links > 1 {
+                    "the hard link"
+                } else if *kind == FileKind::File {
+                    "the file"
+                } else {
+                    "the special file"
+                };
+                if !force {
+                    return Err(refuse(what));
+                }
+                let before = if links > 1 {
+                    "another hard link".to_string()
+                } else {
+                    describe(kind)
+                };
+                plan.push(
+                    Change::value(&path, Some(before), Some(wanted_text)),
+                    [replace],
+                );
+            }
+            false
+        }
+    };
+    // The link is the source's inode: its mode and ownership are the source's.
+    let wanted = wanted(host, args, Some(&source_stat), NewKind::File)?;
+    attributes(plan, &path, Some(&source_stat), &wanted, Reach::default());
+    Ok((path, new))
+}
+
 /// Add the changes and chmod/chown steps that give `path` the `wanted` attributes.
 fn attributes(
     plan: &mut Plan,
@@ -528,6 +725,7 @@ fn state_name(state: FileState) -> &'static str {
         FileState::Absent => "absent",
         FileState::Link => "link",
         FileState::Touch => "touch",
+        FileState::Hard => "hard",
     }
 }
 

@@ -395,6 +395,86 @@ pub(crate) fn plan_recursive_symbolic_mode(
     Ok(())
 }
 
+/// The directories `mkdir -p path` would create, outermost first: `path` and each missing
+/// ancestor up to the first one that exists (on the host, or in `planned`: directories an
+/// earlier part of the same plan creates). One stat per missing directory, plus one for the
+/// first existing ancestor, which must be a directory (or a link to one).
+pub(crate) fn missing_directories(
+    host: &mut dyn Host,
+    path: &str,
+    planned: &std::collections::BTreeSet<String>,
+) -> Result<Vec<String>, ModuleError> {
+    let mut missing = Vec::new();
+    let mut current = path.trim_end_matches('/').to_string();
+    if current.is_empty() {
+        return Ok(missing);
+    }
+    loop {
+        if planned.contains(&current) {
+            break;
+        }
+        match host.stat(&current)? {
+            None => missing.push(current.clone()),
+            Some(stat) => {
+                if matches!(stat.kind, crate::FileKind::File | crate::FileKind::Other) {
+                    return Err(ModuleError::Failed {
+                        message: format!(
+                            "cannot create directory `{path}`: `{current}` exists and is not a directory"
+                        ),
+                        hint: Some(format!("remove `{current}` first, or choose another path")),
+                    });
+                }
+                break;
+            }
+        }
+        let up = parent(&current);
+        if up == current || up == "." {
+            break;
+        }
+        current = up;
+    }
+    missing.reverse();
+    Ok(missing)
+}
+
+/// Plan the creation of the directories `missing` (outermost first, as
+/// [`missing_directories`] lists them), each given `wanted`, as Ansible's `file` and
+/// `copy` give every directory they create the task's mode and ownership: one change per
+/// directory and per attribute; `mkdir -p` of the innermost, then one `chown` and one
+/// `chmod` naming them all.
+pub(crate) fn plan_new_directories(
+    plan: &mut crate::Plan,
+    missing: &[String],
+    wanted: &FileAttributes,
+) {
+    let Some(innermost) = missing.last() else {
+        return;
+    };
+    for dir in missing {
+        plan.changes
+            .push(Change::value(dir, None, Some("directory".into())));
+        plan.changes.extend(attribute_changes(dir, None, wanted));
+    }
+    plan.steps
+        .push(run(vec!["mkdir".into(), "-p".into(), innermost.clone()]));
+    let ownership = match (&wanted.owner, &wanted.group) {
+        (Some(o), Some(g)) => Some(format!("{o}:{g}")),
+        (Some(o), None) => Some(o.clone()),
+        (None, Some(g)) => Some(format!(":{g}")),
+        (None, None) => None,
+    };
+    if let Some(ownership) = ownership {
+        let mut argv = vec!["chown".to_string(), ownership];
+        argv.extend(missing.iter().cloned());
+        plan.steps.push(run(argv));
+    }
+    if let Some(mode) = wanted.mode {
+        let mut argv = vec!["chmod".to_string(), format_mode(mode)];
+        argv.extend(missing.iter().cloned());
+        plan.steps.push(run(argv));
+    }
+}
+
 /// The parent directory of `path` (`/` for top-level paths, `.` for bare names).
 pub(crate) fn parent(path: &str) -> String {
     match std::path::Path::new(path).parent() {

@@ -30,6 +30,9 @@ pub struct MemoryHost {
     /// Every command run, as its shell line, in order.
     pub commands_run: Vec<String>,
     responders: Vec<Responder>,
+    /// Inode numbers of the paths that share one with another path (hard links); every
+    /// other path has an inode of its own.
+    inodes: BTreeMap<String, u64>,
 }
 
 impl Default for MemoryHost {
@@ -47,6 +50,64 @@ impl MemoryHost {
             files,
             commands_run: Vec::new(),
             responders: Vec::new(),
+            inodes: BTreeMap::new(),
+        }
+    }
+
+    /// Make `path` a hard link to the existing entry `existing`: a copy of it that shares
+    /// its inode (attribute changes reach both; content is not kept in step).
+    pub fn with_hard_link(mut self, path: &str, existing: &str) -> Self {
+        if let Some(entry) = self.files.get(existing).cloned() {
+            self.add_parents(path);
+            self.files.insert(path.to_string(), entry);
+            let inode = self.inode(existing);
+            self.inodes.insert(existing.to_string(), inode);
+            self.inodes.insert(path.to_string(), inode);
+        }
+        self
+    }
+
+    /// The inode number of `path` (a stable number of its own unless it is a hard link).
+    pub fn inode(&self, path: &str) -> u64 {
+        self.inodes.get(path).copied().unwrap_or_else(|| {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            path.hash(&mut hasher);
+            hasher.finish() >> 1
+        })
+    }
+
+    /// How many paths name the inode of `path`.
+    fn link_count(&self, path: &str) -> usize {
+        match self.inodes.get(path) {
+            Some(inode) => self.inodes.values().filter(|i| *i == inode).count(),
+            None => 1,
+        }
+    }
+
+    /// The other paths that share `path`'s inode.
+    fn siblings(&self, path: &str) -> Vec<String> {
+        match self.inodes.get(path) {
+            Some(inode) => self
+                .inodes
+                .iter()
+                .filter(|(other, i)| *i == inode && other.as_str() != path)
+                .map(|(other, _)| other.clone())
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// A link target as seen from the link at `path`.
+    fn resolve_link(path: &str, target: &str) -> String {
+        if target.starts_with('/') {
+            target.to_string()
+        } else {
+            let parent = std::path::Path::new(path)
+                .parent()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            format!("{}/{target}", parent.trim_end_matches('/'))
         }
     }
 
@@ -120,7 +181,7 @@ impl MemoryHost {
 
     /// The file commands that modules' steps emit, acted out on the map so that a plan can
     /// be applied and planned again: `mkdir -p`, `chmod [-R]`, `chown [-R] [-h]`,
-    /// `ln -s[f][n]`, `touch`, and `find PATH -mindepth 1 ! -perm|-user|-group V -print -quit`.
+    /// `ln -s[f][n]`, `ln [-f]` (hard links), `stat -c`, `touch`, and `find PATH -mindepth 1 ! -perm|-user|-group V -print -quit`.
     /// Runs after the test's responders, so a test can still make any of them fail.
     fn file_command(&mut self, command: &Command) -> Option<Output> {
         let Program::Argv(argv) = &command.program else {
@@ -151,23 +212,35 @@ impl MemoryHost {
                 }
                 Ok(())
             }
-            ("chmod", [mode, path]) => match u32::from_str_radix(mode, 8) {
-                Ok(bits) => self.each_entry(path, has('R'), false, |entry| entry.mode = bits),
-                Err(_) => Err(format!("chmod: invalid mode: '{mode}'")),
-            },
-            ("chown", [spec, path]) => {
+            ("chmod", [mode, paths @ ..]) if !paths.is_empty() => {
+                match u32::from_str_radix(mode, 8) {
+                    Ok(bits) => paths.iter().try_for_each(|path| {
+                        self.each_entry(path, has('R'), false, |entry| entry.mode = bits)
+                    }),
+                    Err(_) => Err(format!("chmod: invalid mode: '{mode}'")),
+                }
+            }
+            ("chown", [spec, paths @ ..]) if !paths.is_empty() => {
                 let (owner, group) = match spec.split_once(':') {
                     Some((owner, group)) => (owner.to_string(), group.to_string()),
                     None => (spec.to_string(), String::new()),
                 };
-                self.each_entry(path, has('R'), has('h'), |entry| {
-                    if !owner.is_empty() {
-                        entry.owner = principal_name(&owner);
-                    }
-                    if !group.is_empty() {
-                        entry.group = principal_name(&group);
-                    }
+                paths.iter().try_for_each(|path| {
+                    self.each_entry(path, has('R'), has('h'), |entry| {
+                        if !owner.is_empty() {
+                            entry.owner = principal_name(&owner);
+                        }
+                        if !group.is_empty() {
+                            entry.group = principal_name(&group);
+                        }
+                    })
                 })
+            }
+            ("ln", [source, path]) if !has('s') => return Some(self.hard_link(source, path, &has)),
+            ("stat", [format, paths @ ..])
+                if flags.iter().any(|f| f.as_str() == "-c") && !paths.is_empty() =>
+            {
+                return Some(self.stat_command(format, paths, has('L')));
             }
             ("ln", [target, path]) if has('s') => {
                 let existing = self.files.get(path.as_str()).map(|e| e.kind.clone());
@@ -255,6 +328,11 @@ impl MemoryHost {
             return Err(format!("cannot access '{path}': No such file or directory"));
         };
         change(entry);
+        for sibling in self.siblings(&target) {
+            if let Some(entry) = self.files.get_mut(&sibling) {
+                change(entry);
+            }
+        }
         if recurse {
             let prefix = format!("{}/", target.trim_end_matches('/'));
             for (key, entry) in self.files.iter_mut() {
@@ -264,6 +342,96 @@ impl MemoryHost {
             }
         }
         Ok(())
+    }
+
+    /// `ln [-f] [-T] [-L|-P] SOURCE PATH`: a hard link. `-L` links what a symbolic link
+    /// `SOURCE` points to; `-f` replaces an existing `PATH`.
+    fn hard_link(&mut self, source: &str, path: &str, has: &dyn Fn(char) -> bool) -> Output {
+        let mut source = source.to_string();
+        if has('L') {
+            if let Some(FileKind::Symlink { target }) =
+                self.files.get(&source).map(|e| e.kind.clone())
+            {
+                source = Self::resolve_link(&source, &target);
+            }
+        }
+        match self.files.get(&source).map(|e| e.kind.clone()) {
+            None => {
+                return failure(format!(
+                    "ln: failed to access '{source}': No such file or directory"
+                ))
+            }
+            Some(FileKind::Directory) => {
+                return failure(format!("ln: {source}: hard link not allowed for directory"))
+            }
+            Some(_) => {}
+        }
+        let mut path = path.to_string();
+        match self.files.get(&path).map(|e| e.kind.clone()) {
+            Some(FileKind::Directory) if !has('T') => {
+                let name = source.rsplit('/').next().unwrap_or(&source).to_string();
+                path = format!("{}/{name}", path.trim_end_matches('/'));
+            }
+            Some(FileKind::Directory) => {
+                return failure(format!("ln: '{path}': cannot overwrite directory"))
+            }
+            Some(_) if !has('f') => {
+                return failure(format!(
+                    "ln: failed to create hard link '{path}': File exists"
+                ))
+            }
+            _ => {}
+        }
+        if !self.files.contains_key(&crate::fsutil::parent(&path)) {
+            return failure(format!(
+                "ln: failed to create hard link '{path}': No such file or directory"
+            ));
+        }
+        self.inodes.remove(&path);
+        let this = std::mem::take(self);
+        *self = this.with_hard_link(&path, &source);
+        Output::default()
+    }
+
+    /// `stat [-L] -c FORMAT PATH…` for the directives `%d %i %h %F` (device 1).
+    fn stat_command(&self, format: &str, paths: &[&String], follow: bool) -> Output {
+        let mut stdout = String::new();
+        for path in paths {
+            let mut path = path.to_string();
+            if follow {
+                if let Some(FileKind::Symlink { target }) =
+                    self.files.get(&path).map(|e| e.kind.clone())
+                {
+                    path = Self::resolve_link(&path, &target);
+                }
+            }
+            let Some(entry) = self.files.get(&path) else {
+                return Output {
+                    status: 1,
+                    stdout: stdout.into_bytes(),
+                    stderr: format!("stat: cannot statx '{path}': No such file or directory\n")
+                        .into_bytes(),
+                };
+            };
+            let kind = match entry.kind {
+                FileKind::File => "regular file",
+                FileKind::Directory => "directory",
+                FileKind::Symlink { .. } => "symbolic link",
+                FileKind::Other => "fifo",
+            };
+            let line = format
+                .replace("%d", "1")
+                .replace("%i", &self.inode(&path).to_string())
+                .replace("%h", &self.link_count(&path).to_string())
+                .replace("%F", kind);
+            stdout.push_str(&line);
+            stdout.push('\n');
+        }
+        Output {
+            status: 0,
+            stdout: stdout.into_bytes(),
+            stderr: Vec::new(),
+        }
     }
 
     fn add_parents(&mut self, path: &str) {
@@ -398,6 +566,8 @@ impl Host for MemoryHost {
             }
         }
         let old = self.files.get(path).cloned();
+        // An atomic write renames a new file over the old one: a new inode.
+        self.inodes.remove(path);
         let mut outcome = WriteOutcome::default();
         if let (true, Some(old)) = (options.backup, &old) {
             let backup = format!("{path}.backup~");
@@ -432,6 +602,8 @@ impl Host for MemoryHost {
     fn remove(&mut self, path: &str) -> Result<(), HostError> {
         let prefix = format!("{}/", path.trim_end_matches('/'));
         self.files
+            .retain(|key, _| key != path && !key.starts_with(&prefix));
+        self.inodes
             .retain(|key, _| key != path && !key.starts_with(&prefix));
         Ok(())
     }

@@ -139,6 +139,7 @@ pub fn copy_args(args: TemplateArgs, rendered: String) -> CopyArgs {
         content: Some(content),
         dest: args.dest,
         mode: args.mode,
+        directory_mode: None,
         owner: args.owner,
         group: args.group,
         backup: args.backup,

@@ -10,6 +10,7 @@
 //!   /etc/hosts: "127.0.0.1 localhost\n"           # a file (0644 root:root)…
 //!   /etc/ssh: {directory: true, mode: "0755"}      # …a directory, a link, attributes
 //!   /etc/alias: {link: /etc/hosts}
+//!   /etc/hosts.hard: {hard: /etc/hosts}           # a hard link (same inode)
 //! controller_files: {a.conf: "x\n"}   # files on the controller; `{controller}` in args is their dir
 //! rendered: "text"              # template only: what the engine rendered
 //! responses: {"make install": {status: 0, stdout: "done"}}
@@ -63,6 +64,8 @@ struct EntrySpec {
     owner: Option<String>,
     group: Option<String>,
     link: Option<String>,
+    /// A hard link to this (existing) path: the same inode.
+    hard: Option<String>,
     #[serde(default)]
     directory: bool,
 }
@@ -118,7 +121,10 @@ fn octal(text: &str) -> Result<u32, String> {
 
 fn host_for(case: &Case) -> Result<MemoryHost, String> {
     let mut host = MemoryHost::new();
-    for (path, spec) in &case.files {
+    // Hard links last: they name an entry that must exist.
+    let mut files: Vec<(&String, &FileSpec)> = case.files.iter().collect();
+    files.sort_by_key(|(_, spec)| matches!(spec, FileSpec::Entry(e) if e.hard.is_some()));
+    for (path, spec) in files {
         let entry = match spec {
             FileSpec::Text(text) => EntrySpec {
                 content: Some(text.clone()),
@@ -127,6 +133,9 @@ fn host_for(case: &Case) -> Result<MemoryHost, String> {
             FileSpec::Entry(entry) => entry.clone(),
         };
         host = match (&entry.link, entry.directory) {
+            _ if entry.hard.is_some() => {
+                host.with_hard_link(path, entry.hard.as_deref().unwrap_or_default())
+            }
             (Some(target), _) => host.with_symlink(path, target),
             (None, true) => host.with_directory(path),
             (None, false) => host.with_file(path, entry.content.clone().unwrap_or_default()),
@@ -273,6 +282,11 @@ fn check_files(
                         ));
                     }
                 }
+                if let Some(other) = &spec.hard {
+                    if host.inode(path) != host.inode(other) || !host.files.contains_key(other) {
+                        failures.push(format!("{path}: expected a hard link to {other}"));
+                    }
+                }
                 if spec.directory && entry.kind != FileKind::Directory {
                     failures.push(format!(
                         "{path}: expected a directory, found {:?}",
@@ -303,7 +317,13 @@ fn run_case(module: &str, file: &Path) -> Vec<String> {
         Err(error) => return vec![format!("no temp dir: {error}")],
     };
     for (name, content) in &case.controller_files {
-        if let Err(error) = std::fs::write(controller.path().join(name), content) {
+        let file = controller.path().join(name);
+        if let Some(dir) = file.parent() {
+            if let Err(error) = std::fs::create_dir_all(dir) {
+                return vec![format!("cannot make controller directory: {error}")];
+            }
+        }
+        if let Err(error) = std::fs::write(file, content) {
             return vec![format!("cannot write controller file: {error}")];
         }
     }

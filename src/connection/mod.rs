@@ -32,6 +32,38 @@ pub trait Connection: Host + Send {
     fn warnings(&self) -> &[String] {
         &[]
     }
+
+    /// For Ctrl-C: what cuts this connection from another thread, so that an operation
+    /// blocked on the host fails at once. `None` when the transport needs nothing (a local
+    /// command receives the terminal's SIGINT itself).
+    fn interrupter(&self) -> Option<Interrupter> {
+        None
+    }
+}
+
+/// Cuts a connection's socket from another thread ([`Connection::interrupter`]): blocked
+/// reads and writes on it fail, and the host sees the session end, which ends what the
+/// session ran there (the run lock's holder, an upload's `cat`). Valid while the connection
+/// lives.
+#[derive(Debug, Clone, Copy)]
+pub struct Interrupter {
+    socket: std::os::unix::io::RawFd,
+}
+
+impl Interrupter {
+    /// For the socket `fd` that a connection owns.
+    pub fn socket(fd: std::os::unix::io::RawFd) -> Self {
+        Interrupter { socket: fd }
+    }
+
+    /// Shut the socket down both ways (the descriptor stays open: its owner closes it).
+    pub fn interrupt(&self) {
+        // SAFETY: shutdown(2) on a descriptor the connection still owns; it neither closes
+        // nor frees anything.
+        unsafe {
+            libc::shutdown(self.socket, libc::SHUT_RDWR);
+        }
+    }
 }
 
 /// Where the run lock lives on a host: on the persistent filesystem (not /run, which a
@@ -79,4 +111,97 @@ pub enum RunLockError {
     /// The transport failed.
     #[error(transparent)]
     Host(#[from] converge_modules::HostError),
+}
+
+/// After an interrupted run, over a fresh connection: the script that removes the temp files
+/// converge's atomic writes of `paths` may have left (`.NAME.converge-*` beside each file).
+pub fn temp_files_cleanup_script(paths: &[String]) -> String {
+    let mut script = String::new();
+    for path in paths {
+        let trimmed = path.trim_end_matches('/');
+        let (dir, name) = match trimmed.rsplit_once('/') {
+            Some(("", name)) => ("/".to_string(), name),
+            Some((dir, name)) => (format!("{dir}/"), name),
+            None => (String::new(), trimmed),
+        };
+        script.push_str(&format!(
+            "rm -f -- {}.{}.converge-*\n",
+            converge_modules::quote(&dir),
+            converge_modules::quote(name)
+        ));
+    }
+    script
+}
+
+/// After an interrupted run, over a fresh connection: the script that waits up to
+/// `wait_seconds` for the host to release the run lock of the session that was cut (the
+/// host ends the session's processes when it sees the connection gone). Prints `lock held
+/// DIR` for a lock still held.
+pub fn run_lock_release_script(wait_seconds: u32) -> String {
+    format!(
+        "for d in {RUN_LOCK_DIRS}; do [ -e \"$d/run.lock\" ] || continue; \
+         flock -w {wait_seconds} \"$d/run.lock\" true || echo \"lock held $d\"; done\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The clean-up removes exactly the temp files of the named writes, in any directory,
+    /// names with spaces included, and nothing else.
+    #[test]
+    fn temp_files_cleanup_removes_only_the_named_writes_temp_files() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().display().to_string();
+        let sub = format!("{root}/my dir");
+        std::fs::create_dir(&sub).expect("mkdir");
+        for name in [
+            format!("{root}/.app.conf.converge-1a2b"),
+            format!("{sub}/.hosts file.converge-99"),
+            format!("{root}/.other.conf.converge-77"),
+            format!("{root}/app.conf"),
+        ] {
+            std::fs::write(&name, "x").expect("write");
+        }
+        let script =
+            temp_files_cleanup_script(&[format!("{root}/app.conf"), format!("{sub}/hosts file")]);
+        let status = std::process::Command::new("sh")
+            .args(["-c", &script])
+            .status()
+            .expect("sh");
+        assert!(status.success(), "{script}");
+        let mut left: Vec<String> = walkdir(dir.path());
+        left.sort();
+        assert_eq!(
+            left,
+            vec![
+                ".other.conf.converge-77".to_string(),
+                "app.conf".to_string(),
+                "my dir".to_string(),
+            ]
+        );
+        assert_eq!(temp_files_cleanup_script(&[]), "");
+    }
+
+    fn walkdir(dir: &std::path::Path) -> Vec<String> {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+            if entry.path().is_dir() {
+                names.extend(walkdir(&entry.path()));
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn the_lock_release_script_waits_for_the_lock_in_each_lock_directory() {
+        let script = run_lock_release_script(5);
+        assert!(
+            script.contains("for d in /var/lib/converge \"$HOME\""),
+            "{script}"
+        );
+        assert!(script.contains("flock -w 5 \"$d/run.lock\" true || echo \"lock held $d\""));
+    }
 }

@@ -1130,4 +1130,8 @@ impl Connection for SshConnection {
     fn warnings(&self) -> &[String] {
         SshConnection::warnings(self)
     }
+
+    fn interrupter(&self) -> Option<super::Interrupter> {
+        Some(super::Interrupter::socket(self.fd))
+    }
 }

@@ -117,6 +117,23 @@ impl Reporter for JsonLines {
         self.emit(json!({"event": "warning", "message": message}));
     }
 
+    fn interrupted(&self, busy: &[(String, String)], cleanup: &[(String, Result<usize, String>)]) {
+        let hosts: Vec<Value> = busy
+            .iter()
+            .map(|(host, task)| json!({"host": host, "task": task}))
+            .collect();
+        let cleaned: Vec<Value> = cleanup
+            .iter()
+            .map(|(host, result)| match result {
+                Ok(writes) => {
+                    json!({"host": host, "cleaned": true, "temp_files_of_writes": writes})
+                }
+                Err(reason) => json!({"host": host, "cleaned": false, "error": reason}),
+            })
+            .collect();
+        self.emit(json!({"event": "interrupted", "in_progress": hosts, "cleanup": cleaned}));
+    }
+
     fn recap(&self, stats: &[(String, HostStats)]) {
         let hosts: Map<String, Value> = stats
             .iter()

@@ -82,6 +82,12 @@ pub trait Reporter: Send + Sync {
     fn warning(&self, message: &str);
     /// Something only a user who asked for detail (`-v`) wants to know.
     fn note(&self, _message: &str) {}
+    /// Ctrl-C stopped the run. `busy`: the hosts that were in the middle of a task, with the
+    /// task; `cleanup`: the hosts whose connection was cut, with how many unfinished writes'
+    /// temp files were removed there (the run lock then free), or why that failed.
+    fn interrupted(&self, busy: &[(String, String)], cleanup: &[(String, Result<usize, String>)]) {
+        let _ = (busy, cleanup);
+    }
     /// The end of the run.
     fn recap(&self, stats: &[(String, HostStats)]);
     /// How long the run took, and its slowest host (after the recap).
@@ -270,6 +276,12 @@ impl Reporter for Console {
         }
     }
 
+    fn interrupted(&self, busy: &[(String, String)], cleanup: &[(String, Result<usize, String>)]) {
+        self.finish_progress();
+        let title = self.paint("\x1b[1;31m", "INTERRUPTED");
+        self.write(&format!("\n{title}{}", interrupted_text(busy, cleanup)));
+    }
+
     fn recap(&self, stats: &[(String, HostStats)]) {
         self.finish_progress();
         let width = stats.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
@@ -282,6 +294,34 @@ impl Reporter for Console {
         }
         self.write(&out);
     }
+}
+
+/// What the console says when Ctrl-C stopped the run: which hosts were in the middle of
+/// which task (after the `INTERRUPTED` title).
+pub fn interrupted_text(
+    busy: &[(String, String)],
+    cleanup: &[(String, Result<usize, String>)],
+) -> String {
+    let mut out = " (Ctrl-C): the run stopped; no host started another task\n".to_string();
+    if busy.is_empty() {
+        out.push_str("  no host was in the middle of a task\n");
+    }
+    for (host, task) in busy {
+        out.push_str(&format!("  {host}: in the middle of task `{task}`\n"));
+    }
+    for (host, result) in cleanup {
+        let line = match result {
+            Ok(0) => "connection cut; run lock released".to_string(),
+            Ok(1) => "connection cut; the unfinished write's temp file removed, run lock released"
+                .to_string(),
+            Ok(n) => format!(
+                "connection cut; {n} unfinished writes' temp files removed, run lock released"
+            ),
+            Err(reason) => format!("connection cut; could not clean up: {reason}"),
+        };
+        out.push_str(&format!("  {host}: {line}\n"));
+    }
+    out
 }
 
 /// `ran in 3.21 s; slowest host web1 (2.90 s)`, as the recap's last line.
@@ -335,6 +375,9 @@ impl Reporter for Fanout {
         let message = crate::vault::redact(message);
         self.0.iter().for_each(|r| r.note(&message));
     }
+    fn interrupted(&self, busy: &[(String, String)], cleanup: &[(String, Result<usize, String>)]) {
+        self.0.iter().for_each(|r| r.interrupted(busy, cleanup));
+    }
     fn recap(&self, stats: &[(String, HostStats)]) {
         self.0.iter().for_each(|r| r.recap(stats));
     }
@@ -365,8 +408,34 @@ fn redact_change(change: &Change) -> Change {
 
 #[cfg(test)]
 mod timing_tests {
-    use super::timing_line;
+    use super::{interrupted_text, timing_line};
     use std::time::Duration;
+
+    #[test]
+    fn an_interrupted_run_names_each_busy_host_its_task_and_the_clean_up() {
+        let busy = vec![
+            ("web1".to_string(), "Install nginx".to_string()),
+            ("web2".to_string(), "Restart".to_string()),
+        ];
+        let cleanup = vec![
+            ("web1".to_string(), Ok(1)),
+            ("web2".to_string(), Err("connection refused".to_string())),
+            ("web3".to_string(), Ok(0)),
+        ];
+        assert_eq!(
+            interrupted_text(&busy, &cleanup),
+            " (Ctrl-C): the run stopped; no host started another task\n\
+             \x20 web1: in the middle of task `Install nginx`\n\
+             \x20 web2: in the middle of task `Restart`\n\
+             \x20 web1: connection cut; the unfinished write's temp file removed, run lock released\n\
+             \x20 web2: connection cut; could not clean up: connection refused\n\
+             \x20 web3: connection cut; run lock released\n"
+        );
+        assert_eq!(
+            interrupted_text(&[], &[]),
+            " (Ctrl-C): the run stopped; no host started another task\n  no host was in the middle of a task\n"
+        );
+    }
 
     #[test]
     fn the_recap_ends_with_the_wall_time_and_the_slowest_host() {

@@ -35,6 +35,8 @@ impl HostRun<'_, '_> {
                 }
                 Ok(())
             }
+            // Cut short by Ctrl-C: the run says so, the host did not fail.
+            Err(_) if self.runner.interrupted() => Err(Flow::EndHost),
             Err((unreachable, message)) => {
                 let status = if unreachable {
                     Status::Unreachable
@@ -88,6 +90,9 @@ impl HostRun<'_, '_> {
                     other => (Status::Failed, other.to_string()),
                 })?;
             }
+            self.runner
+                .interrupt
+                .connected(&self.host.name, connection.as_ref());
             self.slot.endpoint = Some(endpoint);
             self.slot.connection = Some(connection);
         }
@@ -125,6 +130,10 @@ impl HostRun<'_, '_> {
                 )
             })?;
             self.report_connection_notes(delegate, connection.as_ref());
+            self.runner.interrupt.connected(
+                &format!("{} (delegate_to {delegate})", self.host.name),
+                connection.as_ref(),
+            );
             self.slot.delegates.insert(delegate.to_string(), connection);
         }
         self.slot

@@ -90,6 +90,7 @@ impl HostRun<'_, '_> {
         let Some(connection) = connection else {
             return Outcome::failed("no connection");
         };
+        let write_become = become_as.clone();
         connection.set_become(become_as);
         let mut real = WithEnvironment {
             host: connection.as_mut(),
@@ -168,6 +169,14 @@ impl HostRun<'_, '_> {
                 end_host: false,
             };
         }
+        // Ctrl-C: the files being written here, whose temp files the clean-up removes.
+        let runner = self.runner;
+        let host_name = self.host.name.clone();
+        if delegate_to.is_none() {
+            runner
+                .interrupt
+                .writing(&host_name, written_paths(&plan), write_become);
+        }
         let connection = match &delegate_to {
             Some(delegate) => self.delegate_connection(delegate),
             None => self.connection(),
@@ -180,6 +189,9 @@ impl HostRun<'_, '_> {
             host: connection.as_mut(),
             environment: &environment,
         });
+        if !runner.interrupted() {
+            runner.interrupt.written(&host_name);
+        }
         let applied = match (applied, &plan.confirm) {
             (Ok(result), Some(confirmation)) => match self.confirm_reachable(confirmation) {
                 Ok(()) => Ok(result),
@@ -358,6 +370,18 @@ impl HostRun<'_, '_> {
         }
         Ok(args)
     }
+}
+
+/// The files a plan writes (atomically, through temp files).
+fn written_paths(plan: &converge_modules::Plan) -> Vec<String> {
+    plan.always
+        .iter()
+        .chain(&plan.steps)
+        .filter_map(|step| match step {
+            converge_modules::Step::WriteFile { path, .. } => Some(path.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 pub(super) fn plan_task(

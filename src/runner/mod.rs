@@ -16,6 +16,7 @@
 //! - `controller.rs`: the modules that act on the run itself (set_fact, debug, assert…);
 //! - `connect.rs`: the host's connection and its facts;
 //! - `outcome.rs`: what a task produced, how it is reported and counted;
+//! - `interrupt.rs`: Ctrl-C (what each host was doing, cutting connections, the clean-up);
 //! - `hosts.rs`: which hosts a play selects (`--limit`, `--shard`, `serial`).
 
 use crate::connection::open::{ConnectOptions, Endpoint};
@@ -40,6 +41,7 @@ mod controller;
 mod dispatch;
 mod host_run;
 mod hosts;
+mod interrupt;
 mod outcome;
 mod play;
 mod scope;
@@ -48,6 +50,7 @@ mod task;
 use host_run::HostRun;
 use hosts::batches;
 pub use hosts::{select_hosts, Shard};
+pub use interrupt::Interrupt;
 
 /// What the command line asked for.
 #[derive(Debug, Clone, Default)]
@@ -145,6 +148,8 @@ pub struct Runner<'a> {
     run_once: Mutex<HashMap<String, Arc<Mutex<Option<SharedResult>>>>>,
     /// How long each host's plays took, for the recap.
     host_time: Mutex<HashMap<String, std::time::Duration>>,
+    /// Ctrl-C: whether the run was interrupted, and what it was doing.
+    interrupt: Arc<Interrupt>,
 }
 
 /// What a `run_once` task left, for the hosts that did not run it.
@@ -188,7 +193,77 @@ impl<'a> Runner<'a> {
             batch_failures: AtomicUsize::new(0),
             run_once: Mutex::new(HashMap::new()),
             host_time: Mutex::new(HashMap::new()),
+            interrupt: Arc::new(Interrupt::new()),
         })
+    }
+
+    /// What a Ctrl-C handler tells this run (see [`Interrupt::request`]).
+    pub fn interrupt(&self) -> Arc<Interrupt> {
+        Arc::clone(&self.interrupt)
+    }
+
+    /// After an interrupted run: on each host whose connection was cut, over a fresh
+    /// connection, remove the temp files of the writes cut short and wait for the host to
+    /// release the run lock; then close every connection (which releases the other hosts'
+    /// locks). Returns, for each cut host in name order, how many unfinished writes' temp
+    /// files were removed, or why the clean-up failed.
+    pub fn clean_up_after_interrupt(&mut self) -> Vec<(String, Result<usize, String>)> {
+        const WAIT_SECONDS: u32 = 5;
+        let mut done = Vec::new();
+        for (host, (paths, become_as)) in self.interrupt.cut_hosts() {
+            let Some(slot) = self.slots.get(&host) else {
+                continue;
+            };
+            let endpoint = lock(slot).endpoint.clone();
+            let Some(endpoint) = endpoint else {
+                continue;
+            };
+            let outcome = endpoint
+                .with_timeout(std::time::Duration::from_secs(10))
+                .connect(&host)
+                .map_err(|error| error.to_string())
+                .and_then(|mut fresh| {
+                    let remove = crate::connection::temp_files_cleanup_script(&paths);
+                    let wait = crate::connection::run_lock_release_script(WAIT_SECONDS);
+                    if !remove.is_empty() {
+                        fresh.set_become(become_as);
+                        let output = fresh
+                            .run(&converge_modules::Command::shell(remove))
+                            .map_err(|error| error.to_string())?;
+                        if !output.success() {
+                            return Err(format!(
+                                "removing temp files failed: {}",
+                                output.stderr_text().trim()
+                            ));
+                        }
+                        fresh.set_become(None);
+                    }
+                    let output = fresh
+                        .run(&converge_modules::Command::shell(wait))
+                        .map_err(|error| error.to_string())?;
+                    let text = output.stdout_text();
+                    match text.lines().find(|line| line.starts_with("lock held")) {
+                        Some(line) => Err(format!(
+                            "the run lock in {} is still held after {WAIT_SECONDS} s",
+                            line.trim_start_matches("lock held ")
+                        )),
+                        None => Ok(paths.len()),
+                    }
+                });
+            done.push((host, outcome));
+        }
+        self.close_connections();
+        done
+    }
+
+    /// Close every host's connection: each releases its host's run lock.
+    fn close_connections(&mut self) {
+        self.interrupt.forget_connections();
+        for slot in self.slots.values() {
+            let mut slot = lock(slot);
+            slot.connection = None;
+            slot.delegates.clear();
+        }
     }
 
     /// The hosts a play runs on, after `--limit`.
@@ -207,7 +282,7 @@ impl<'a> Runner<'a> {
         let mut order: Vec<String> = Vec::new();
         for book in playbooks {
             for play in &book.plays {
-                if self.aborted.load(Ordering::SeqCst) {
+                if self.aborted() {
                     break;
                 }
                 // Absolute, as Ansible's `playbook_dir` is: globs and lookups build paths on it.
@@ -254,7 +329,7 @@ impl<'a> Runner<'a> {
                 let play_hosts: Vec<Value> =
                     live.iter().map(|h| Value::String(h.name.clone())).collect();
                 for batch in batches(&live, &play.serial) {
-                    if self.aborted.load(Ordering::SeqCst) {
+                    if self.aborted() {
                         break;
                     }
                     self.batch_failures.store(0, Ordering::SeqCst);
@@ -326,13 +401,19 @@ impl<'a> Runner<'a> {
             last_failure: None,
         };
         run.run_play();
+        self.interrupt.host_idle(&host.name);
         *lock(&self.host_time).entry(host.name.clone()).or_default() += started.elapsed();
         self.reporter.host_done(&host.name);
     }
 
-    /// Whether `any_errors_fatal` or `max_fail_percentage` ended the run.
+    /// Whether `any_errors_fatal`, `max_fail_percentage` or Ctrl-C ended the run.
     fn aborted(&self) -> bool {
-        self.aborted.load(Ordering::SeqCst)
+        self.aborted.load(Ordering::SeqCst) || self.interrupt.requested()
+    }
+
+    /// Whether Ctrl-C ended the run.
+    fn interrupted(&self) -> bool {
+        self.interrupt.requested()
     }
 
     /// A host of a batch of `batch_size` failed: end the run for everyone when the play says
@@ -350,6 +431,13 @@ impl<'a> Runner<'a> {
     /// The slot where the hosts of a batch share the result of the `run_once` task `key`.
     fn run_once_slot(&self, key: String) -> Arc<Mutex<Option<SharedResult>>> {
         Arc::clone(lock(&self.run_once).entry(key).or_default())
+    }
+}
+
+impl Drop for Runner<'_> {
+    fn drop(&mut self) {
+        // The connections close with the slots: a late Ctrl-C must not reach their sockets.
+        self.interrupt.forget_connections();
     }
 }
 

@@ -11,6 +11,9 @@ use serde_json::{Map, Value};
 impl HostRun<'_, '_> {
     pub(super) fn run_play(&mut self) {
         if self.play.gather_facts && self.slot.facts.is_none() {
+            self.runner
+                .interrupt
+                .task_started(&self.host.name, "Gathering Facts");
             if let Err(flow) = self.gather_facts(true) {
                 self.mark(flow);
                 return;

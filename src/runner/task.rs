@@ -115,6 +115,9 @@ impl HostRun<'_, '_> {
         self.runner
             .reporter
             .task_start(&self.host.name, &display_name);
+        self.runner
+            .interrupt
+            .task_started(&self.host.name, &display_name);
         let Some(spec) = &task.loop_items else {
             let outcome = self.run_item(task, scope, role.as_deref());
             return self.finish(task, &display_name, None, outcome, ignore_errors);
@@ -162,6 +165,9 @@ impl HostRun<'_, '_> {
             any_changed |= outcome.status == Status::Changed;
             any_failed |= outcome.status == Status::Failed || outcome.status == Status::Unreachable;
             all_skipped &= outcome.status == Status::Skipped;
+            if self.interrupted_now(&outcome) {
+                return Flow::EndHost;
+            }
             results.push(Value::Object(result));
             self.report(task, &display_name, Some(label), &outcome, ignore_errors);
             if outcome.status == Status::Unreachable {
@@ -263,6 +269,9 @@ impl HostRun<'_, '_> {
         mut outcome: Outcome,
         ignore_errors: bool,
     ) -> Flow {
+        if self.interrupted_now(&outcome) {
+            return Flow::EndHost;
+        }
         if outcome.message.is_none() && crate::adhoc::shows_result(task, &outcome.result) {
             outcome.message = Some(crate::adhoc::result_text(&task.module, &outcome.result));
         }
@@ -292,6 +301,25 @@ impl HostRun<'_, '_> {
             Status::Ok | Status::Skipped if outcome.end_host => Flow::EndHost,
             Status::Ok | Status::Skipped => Flow::Continue,
         }
+    }
+
+    /// A task that failed because Ctrl-C cut it short (its connection shut, its local
+    /// command killed) is neither reported nor counted: the run says it was interrupted.
+    fn interrupted_now(&self, outcome: &super::outcome::Outcome) -> bool {
+        if !matches!(outcome.status, Status::Failed | Status::Unreachable) {
+            return false;
+        }
+        // A local command gets the terminal's SIGINT together with converge and may die
+        // (status 130) before converge's own handler has noted the signal: give it a moment.
+        if outcome.result.get("rc").and_then(Value::as_i64) == Some(130) {
+            for _ in 0..10 {
+                if self.runner.interrupted() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+        self.runner.interrupted()
     }
 
     /// `changed_when` / `failed_when`, evaluated with the task's own result registered.

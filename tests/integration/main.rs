@@ -16,6 +16,7 @@ mod lab;
 mod lab_accounts;
 mod lab_apt;
 mod lab_dhcpd;
+mod lab_interrupt;
 mod lab_ip6tables;
 mod lab_iproute;
 mod lab_iptables;

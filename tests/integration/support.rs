@@ -179,7 +179,29 @@ impl Test {
         self.run_in(None)
     }
 
+    /// Start converge without waiting, in a process group of its own (as a shell starts a
+    /// foreground job, so that signalling the group is what a Ctrl-C does), its output piped.
+    pub fn spawn(&self) -> std::process::Child {
+        use std::os::unix::process::CommandExt;
+        let mut command = self.command_in(self.sandbox.as_ref());
+        command
+            .process_group(0)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start converge")
+    }
+
     fn run_in(&self, sandbox: Option<&PathBuf>) -> Run {
+        let output = self.command_in(sandbox).output().expect("run converge");
+        Run {
+            status: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    fn command_in(&self, sandbox: Option<&PathBuf>) -> Command {
         let binary = env!("CARGO_BIN_EXE_converge");
         let mut command = match (sandbox, self.timeout_seconds) {
             (_, Some(seconds)) => {
@@ -210,12 +232,7 @@ impl Test {
         for (key, value) in &self.env {
             command.env(key, value);
         }
-        let output = command.output().expect("run converge");
-        Run {
-            status: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        command
     }
 }
 
