@@ -75,6 +75,7 @@ pub mod pam_limits;
 pub mod replace;
 pub mod sendmail_mc;
 pub mod service;
+pub mod service_facts;
 pub mod set_fact;
 pub mod setup;
 pub mod shell;
@@ -132,6 +133,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<replace::Replace>::new(),
         &Typed::<sendmail_mc::SendmailMc>::new(),
         &Typed::<service::Service>::new(),
+        &Typed::<service_facts::ServiceFacts>::new(),
         &Typed::<set_fact::SetFact>::new(),
         &Typed::<setup::Setup>::new(),
         &Typed::<shell::Shell>::new(),
