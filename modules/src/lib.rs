@@ -64,6 +64,7 @@ pub mod include_vars;
 pub mod ip6tables;
 pub mod iproute;
 pub mod iptables;
+pub mod known_hosts;
 pub mod lineinfile;
 pub mod local;
 pub mod memory_host;
@@ -124,6 +125,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<ip6tables::Ip6tables>::new(),
         &Typed::<iproute::Iproute>::new(),
         &Typed::<iptables::Iptables>::new(),
+        &Typed::<known_hosts::KnownHosts>::new(),
         &Typed::<lineinfile::Lineinfile>::new(),
         &Typed::<meta::Meta>::new(),
         &Typed::<mount::Mount>::new(),

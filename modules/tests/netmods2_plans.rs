@@ -127,3 +127,125 @@ fn service_facts_script_reads_this_machine() {
         assert!(entry["state"].is_string(), "{entry}");
     }
 }
+
+const ED: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOSDGODqRye4cmZxPEVC+M2tqKQc+57v0ogin8Umjptf";
+const RSA: &str = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC";
+
+fn home_host() -> MemoryHost {
+    MemoryHost::new()
+        .with_directory("/root/.ssh")
+        .respond(|command| (command.to_shell_line() == "printf '%s' ~").then(|| ok("/root")))
+}
+
+/// Plan, apply, and plan again: the second plan must change nothing.
+fn converge(args: Value, host: &mut MemoryHost) -> Plan {
+    let first = plan("known_hosts", args.clone(), host).unwrap();
+    first.apply(host).unwrap();
+    let second = plan("known_hosts", args, host).unwrap();
+    assert!(!second.is_change(), "second run: {:?}", second.changes);
+    first
+}
+
+#[test]
+fn known_hosts_adds_a_key_to_the_users_file_once() {
+    let mut host = home_host();
+    let first = converge(
+        json!({"name": "Example.com", "key": format!("example.com {ED}")}),
+        &mut host,
+    );
+    assert!(first.is_change());
+    assert_eq!(
+        host.text("/root/.ssh/known_hosts").unwrap(),
+        format!("example.com {ED}\n")
+    );
+    assert_eq!(first.result["path"], json!("/root/.ssh/known_hosts"));
+    assert_eq!(first.result["name"], json!("Example.com"));
+    assert_eq!(first.result["state"], json!("file"));
+}
+
+#[test]
+fn known_hosts_replaces_another_key_of_the_same_type_and_keeps_other_types() {
+    let old_ed = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOld";
+    let mut host = MemoryHost::new().with_file(
+        "/etc/ssh/ssh_known_hosts",
+        format!("example.com {old_ed}\nother.org {ED}\nexample.com {RSA}\n"),
+    );
+    converge(
+        json!({"name": "example.com", "key": format!("example.com {ED}"), "path": "/etc/ssh/ssh_known_hosts"}),
+        &mut host,
+    );
+    assert_eq!(
+        host.text("/etc/ssh/ssh_known_hosts").unwrap(),
+        format!("other.org {ED}\nexample.com {RSA}\nexample.com {ED}\n")
+    );
+}
+
+#[test]
+fn known_hosts_with_hash_host_is_idempotent() {
+    let mut host = MemoryHost::new().with_directory("/srv");
+    converge(
+        json!({"name": "h.example", "key": format!("h.example {ED}"), "path": "/srv/kh", "hash_host": "yes"}),
+        &mut host,
+    );
+    let text = host.text("/srv/kh").unwrap();
+    assert!(
+        text.starts_with("|1|") && text.ends_with(&format!(" {ED}\n")),
+        "{text}"
+    );
+    assert!(!text.contains("h.example"));
+}
+
+#[test]
+fn known_hosts_absent_without_key_removes_every_line_of_the_host_keeping_the_old_file() {
+    let before = format!(
+        "example.com {ED}\n# comment\n@cert-authority example.com {RSA}\n*.com {RSA}\nother.org {ED}\n"
+    );
+    let mut host = MemoryHost::new().with_file("/srv/kh", before.clone());
+    converge(
+        json!({"name": "example.com", "path": "/srv/kh", "state": "absent"}),
+        &mut host,
+    );
+    assert_eq!(
+        host.text("/srv/kh").unwrap(),
+        format!("# comment\n@cert-authority example.com {RSA}\nother.org {ED}\n")
+    );
+    assert_eq!(host.text("/srv/kh.old").unwrap(), before);
+}
+
+#[test]
+fn known_hosts_absent_with_a_key_not_there_changes_nothing() {
+    let mut host = MemoryHost::new().with_file("/srv/kh", format!("example.com {RSA}\n"));
+    let plan = plan(
+        "known_hosts",
+        json!({"name": "example.com", "key": format!("example.com {ED}"), "path": "/srv/kh", "state": "absent"}),
+        &mut host,
+    )
+    .unwrap();
+    assert!(!plan.is_change());
+    let plan_removing = converge(
+        json!({"name": "example.com", "key": format!("example.com {RSA}"), "path": "/srv/kh", "state": "absent"}),
+        &mut host,
+    );
+    assert!(plan_removing.is_change());
+    assert_eq!(host.text("/srv/kh").unwrap(), "");
+}
+
+#[test]
+fn known_hosts_refuses_a_key_for_another_host_and_a_missing_key() {
+    let module = find("ansible.builtin.known_hosts").unwrap();
+    let error = module
+        .validate(&json!({"name": "example.com", "key": format!("other.org {ED}")}))
+        .unwrap_err();
+    assert_eq!(
+        error.message,
+        "Host parameter does not match hashed host field in supplied key"
+    );
+    let error = module
+        .validate(&json!({"host": "example.com"}))
+        .unwrap_err();
+    assert_eq!(error.message, "No key specified when adding a host");
+    let error = module
+        .validate(&json!({"name": "a,b", "state": "absent"}))
+        .unwrap_err();
+    assert!(error.message.starts_with("Comma separated list"));
+}
