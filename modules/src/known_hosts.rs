@@ -216,7 +216,7 @@ impl TypedModule for KnownHosts {
 }
 
 /// `~` and `~user` at the start of `path`, expanded on the host (one round trip).
-fn expand_home(path: &str, host: &mut dyn Host) -> Result<String, ModuleError> {
+pub(crate) fn expand_home(path: &str, host: &mut dyn Host) -> Result<String, ModuleError> {
     let Some(rest) = path.strip_prefix('~') else {
         return Ok(path.to_string());
     };

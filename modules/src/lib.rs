@@ -54,6 +54,7 @@ pub mod debug;
 pub mod dhcpd;
 pub mod dpkg;
 pub mod fail;
+pub mod fetch;
 pub mod file;
 pub mod find;
 pub mod get_url;
@@ -91,6 +92,7 @@ pub mod unarchive;
 pub mod unit;
 pub mod uri;
 pub mod user;
+pub mod wait_for;
 pub mod xprofile;
 
 pub use facts::Facts;
@@ -115,6 +117,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<debug::Debug>::new(),
         &Typed::<dhcpd::Dhcpd>::new(),
         &Typed::<fail::Fail>::new(),
+        &Typed::<fetch::Fetch>::new(),
         &Typed::<file::File>::new(),
         &Typed::<find::Find>::new(),
         &Typed::<get_url::GetUrl>::new(),
@@ -150,6 +153,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<unarchive::Unarchive>::new(),
         &Typed::<uri::Uri>::new(),
         &Typed::<user::User>::new(),
+        &Typed::<wait_for::WaitFor>::new(),
         &Typed::<xprofile::Xprofile>::new(),
     ];
     ALL

@@ -249,3 +249,179 @@ fn known_hosts_refuses_a_key_for_another_host_and_a_missing_key() {
         .unwrap_err();
     assert!(error.message.starts_with("Comma separated list"));
 }
+
+fn local() -> converge_modules::local::LocalConnection {
+    converge_modules::local::LocalConnection::new("localhost")
+}
+
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[test]
+fn wait_for_an_open_port_returns_at_once() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let plan = plan(
+        "wait_for",
+        json!({"port": port, "timeout": 10}),
+        &mut local(),
+    )
+    .unwrap();
+    assert!(!plan.is_change());
+    assert_eq!(plan.result["port"], json!(port));
+    assert_eq!(plan.result["state"], json!("started"));
+    assert_eq!(plan.result["elapsed"], json!(0));
+    assert_eq!(plan.result["match_groups"], json!([]));
+}
+
+#[test]
+fn wait_for_reads_a_banner_and_returns_its_groups() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        // Each client gets the banner, and the connection stays open a while, as sshd does.
+        for stream in listener.incoming().take(3) {
+            let mut stream = stream.unwrap();
+            let _ = std::io::Write::write_all(&mut stream, b"SSH-2.0-OpenSSH_9.2p1 Debian\r\n");
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+        }
+    });
+    let plan = plan(
+        "wait_for",
+        json!({"host": "127.0.0.1", "port": port, "search_regex": "OpenSSH_(?P<version>[0-9.]+)", "timeout": 20}),
+        &mut local(),
+    )
+    .unwrap();
+    assert_eq!(plan.result["match_groups"], json!(["9.2"]));
+    assert_eq!(plan.result["match_groupdict"], json!({"version": "9.2"}));
+    drop(server);
+}
+
+#[test]
+fn wait_for_a_closed_port_to_stop_and_a_missing_file_to_be_absent() {
+    let port = closed_port();
+    let plan_stop = plan(
+        "wait_for",
+        json!({"port": port, "state": "stopped", "timeout": 5}),
+        &mut local(),
+    )
+    .unwrap();
+    assert_eq!(plan_stop.result["state"], json!("stopped"));
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("lock");
+    let plan_absent = plan(
+        "wait_for",
+        json!({"path": missing, "state": "absent", "timeout": 5}),
+        &mut local(),
+    )
+    .unwrap();
+    assert_eq!(plan_absent.result["path"], json!(missing));
+}
+
+#[test]
+fn wait_for_text_that_appears_in_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, "booting\n").unwrap();
+    let writer = {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(1200));
+            std::fs::write(&log, "booting\nstarted in 42 ms\n").unwrap();
+        })
+    };
+    let plan = plan(
+        "wait_for",
+        json!({"path": log, "search_regex": "^started in (?P<ms>\\d+) ms$", "timeout": 10}),
+        &mut local(),
+    )
+    .unwrap();
+    writer.join().unwrap();
+    assert_eq!(plan.result["match_groupdict"], json!({"ms": "42"}));
+    assert!(plan.result["elapsed"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn wait_for_times_out_with_ansibles_message_or_msg() {
+    let port = closed_port();
+    let error = plan(
+        "wait_for",
+        json!({"port": port, "timeout": 1}),
+        &mut local(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!("Timeout when waiting for 127.0.0.1:{port}")
+    );
+    let error = plan(
+        "wait_for",
+        json!({"path": "/nonexistent/converge", "timeout": 1, "msg": "no file"}),
+        &mut local(),
+    )
+    .unwrap_err();
+    assert_eq!(error.to_string(), "no file");
+}
+
+#[test]
+fn wait_for_drained_counts_ansibles_active_connections() {
+    use converge_modules::wait_for::active_connections;
+    let tcp = fixture("wait_for/proc_net_tcp.txt");
+    let established = ["01"];
+    let any4: std::net::IpAddr = "0.0.0.0".parse().unwrap();
+    let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    let peer: std::net::IpAddr = "10.0.0.7".parse().unwrap();
+    // Two established connections to port 22 (one over IPv4, one IPv6 ::1 is not IPv4).
+    assert_eq!(active_connections(&tcp, 22, &[any4], &[], &established), 2);
+    assert_eq!(active_connections(&tcp, 22, &[lo], &[], &established), 1);
+    assert_eq!(
+        active_connections(&tcp, 22, &[any4], &[peer], &established),
+        1
+    );
+    // The listening socket counts only when LISTEN is asked for.
+    assert_eq!(active_connections(&tcp, 22, &[any4], &[], &["0A"]), 1);
+    assert_eq!(active_connections(&tcp, 80, &[any4], &[], &established), 0);
+    let any6: std::net::IpAddr = "::".parse().unwrap();
+    assert_eq!(active_connections(&tcp, 22, &[any6], &[], &established), 1);
+}
+
+#[test]
+fn wait_for_refuses_ansibles_bad_combinations() {
+    let module = find("ansible.builtin.wait_for").unwrap();
+    let cases = [
+        (
+            json!({"port": 22, "path": "/x"}),
+            "port and path parameter can not both be passed to wait_for",
+        ),
+        (
+            json!({"path": "/x", "state": "stopped"}),
+            "state=stopped should only be used for checking a port in the wait_for module",
+        ),
+        (
+            json!({"port": 22, "exclude_hosts": ["a"]}),
+            "exclude_hosts should only be with state=drained",
+        ),
+        (
+            json!({"port": 22, "state": "drained", "active_connection_states": ["BOGUS"]}),
+            "unknown active_connection_state (BOGUS) defined",
+        ),
+        (
+            json!({"path": "/x", "search_regex": "("}),
+            "Invalid regular expression",
+        ),
+    ];
+    for (args, message) in cases {
+        let error = module.validate(&args).unwrap_err();
+        assert!(
+            error.message.starts_with(message),
+            "{args}: {}",
+            error.message
+        );
+    }
+    assert!(!module.supports_check_mode());
+    assert!(module
+        .validate(&json!({"port": "22", "timeout": "30", "state": "present"}))
+        .is_ok());
+}

@@ -46,8 +46,19 @@ impl HostRun<'_, '_> {
         let Some(module) = modules::find(&task.module) else {
             return Outcome::failed(format!("unknown module `{}`", task.module));
         };
-        if module.target() == Target::Controller && task.module != "template" {
+        // `template` renders and `fetch` writes on the controller, but both plan against
+        // the host.
+        if module.target() == Target::Controller
+            && !matches!(task.module.as_str(), "template" | "fetch")
+        {
             return self.controller_module(task, args, merged, role);
+        }
+        if check && !module.supports_check_mode() {
+            // As Ansible: a module that only acts when run (`wait_for`) is skipped.
+            return Outcome::skipped(&format!(
+                "remote module ({}) does not support check mode",
+                module.name()
+            ));
         }
         let args = match self.prepare_host_args(task, args, merged, role) {
             Ok(args) => args,
@@ -104,7 +115,7 @@ impl HostRun<'_, '_> {
                     simulation: &mut *simulation,
                 };
                 let planned = plan_task(task, &args, module, &mut view, &context);
-                if let Ok(plan) = &planned {
+                if let (Ok(plan), false) = (&planned, writes_on_controller(task)) {
                     simulation.absorb(plan, &mut real);
                 }
                 planned
@@ -168,18 +179,22 @@ impl HostRun<'_, '_> {
                 end_host: false,
             };
         }
-        let connection = match &delegate_to {
-            Some(delegate) => self.delegate_connection(delegate),
-            None => self.connection(),
+        let applied = if writes_on_controller(task) {
+            plan.apply(&mut modules::local::LocalConnection::new("localhost"))
+        } else {
+            let connection = match &delegate_to {
+                Some(delegate) => self.delegate_connection(delegate),
+                None => self.connection(),
+            };
+            let connection = match connection {
+                Ok(connection) => connection,
+                Err((_, message)) => return Outcome::failed(message),
+            };
+            plan.apply(&mut WithEnvironment {
+                host: connection.as_mut(),
+                environment: &environment,
+            })
         };
-        let connection = match connection {
-            Ok(connection) => connection,
-            Err((_, message)) => return Outcome::failed(message),
-        };
-        let applied = plan.apply(&mut WithEnvironment {
-            host: connection.as_mut(),
-            environment: &environment,
-        });
         let applied = match (applied, &plan.confirm) {
             (Ok(result), Some(confirmation)) => match self.confirm_reachable(confirmation) {
                 Ok(()) => Ok(result),
@@ -242,6 +257,20 @@ impl HostRun<'_, '_> {
         merged: &Map<String, Value>,
         role: Option<&RoleInstance>,
     ) -> Result<Value, String> {
+        if task.module == "fetch" {
+            // What `fetch` needs to place the copy on the controller (see `fetch_plan`).
+            if let Value::Object(map) = &mut args {
+                map.insert(
+                    "__inventory_hostname".into(),
+                    Value::String(self.host.name.clone()),
+                );
+                map.insert(
+                    "__playbook_dir".into(),
+                    Value::String(self.playbook_dir.display().to_string()),
+                );
+            }
+            return Ok(args);
+        }
         if task.module == "slackbuild" {
             // Controller directories: relative to the role's files/ or the playbook.
             for key in ["repo_src", "sources"] {
@@ -341,11 +370,39 @@ pub(super) fn plan_task(
     host: &mut dyn modules::Host,
     context: &Context,
 ) -> Result<converge_modules::Plan, ModuleError> {
-    if task.module == "template" {
-        template_plan(args, host, context)
-    } else {
-        module.plan(args, host, context)
+    match task.module.as_str() {
+        "template" => template_plan(args, host, context),
+        "fetch" => fetch_plan(args, host),
+        _ => module.plan(args, host, context),
     }
+}
+
+/// Whether the task's plan is applied on the controller rather than on the host.
+fn writes_on_controller(task: &Task) -> bool {
+    task.module == "fetch"
+}
+
+/// `fetch`: read the host's file, plan the controller's copy (placed by the inventory name
+/// and playbook directory that `prepare_host_args` added).
+pub(super) fn fetch_plan(
+    args: &Value,
+    host: &mut dyn modules::Host,
+) -> Result<converge_modules::Plan, ModuleError> {
+    let mut args = args.clone();
+    let mut take = |key: &str| {
+        args.as_object_mut()
+            .and_then(|map| map.remove(key))
+            .and_then(|v| v.as_str().map(str::to_string))
+            .ok_or_else(|| ModuleError::failed(format!("fetch was not prepared (`{key}`)")))
+    };
+    let inventory_hostname = take("__inventory_hostname")?;
+    let base_dir = take("__playbook_dir")?;
+    let parsed = modules::module::parse_args::<modules::fetch::Fetch>(&args)?;
+    let origin = modules::fetch::Origin {
+        inventory_hostname: &inventory_hostname,
+        base_dir: Path::new(&base_dir),
+    };
+    modules::fetch::plan_fetch(parsed, host, &origin)
 }
 
 pub(super) fn template_plan(
