@@ -241,7 +241,9 @@ pub fn destination(args: &FetchArgs, src: &str, origin: &Origin) -> Result<PathB
     };
     if args.flat.0 {
         let mut dest = dest;
-        if Path::new(&dest).is_dir() && !dest.ends_with('/') {
+        // Ansible tests the directories relative to its working directory; converge to the
+        // playbook's, where the file goes.
+        if dwim(&dest).is_dir() && !dest.ends_with('/') {
             return Err(ModuleError::failed(
                 "dest is an existing directory, use a trailing slash if you want to fetch src into that directory",
             ));
@@ -249,7 +251,7 @@ pub fn destination(args: &FetchArgs, src: &str, origin: &Origin) -> Result<PathB
         if dest.ends_with('/') {
             let base = src.rsplit('/').next().unwrap_or(src);
             dest = format!("{dest}{base}");
-            if Path::new(&dest).is_dir() {
+            if dwim(&dest).is_dir() {
                 return Err(ModuleError::failed(format!(
                     "calculated dest '{dest}' is an existing directory, use another path that does not point to an existing directory"
                 )));

@@ -425,3 +425,145 @@ fn wait_for_refuses_ansibles_bad_combinations() {
         .validate(&json!({"port": "22", "timeout": "30", "state": "present"}))
         .is_ok());
 }
+
+fn fetch_args(value: Value) -> converge_modules::fetch::FetchArgs {
+    converge_modules::module::parse_args::<converge_modules::fetch::Fetch>(&value).unwrap()
+}
+
+#[test]
+fn fetch_copies_to_the_controller_once_and_then_changes_nothing() {
+    use converge_modules::fetch::{plan_fetch, Origin};
+    let controller = tempfile::tempdir().unwrap();
+    let origin = Origin {
+        inventory_hostname: "web1",
+        base_dir: controller.path(),
+    };
+    let mut host = MemoryHost::new().with_file("/etc/motd", "hello\n");
+    let args = json!({"src": "/etc/motd", "dest": "fetched"});
+    let first = plan_fetch(fetch_args(args.clone()), &mut host, &origin).unwrap();
+    assert!(first.is_change());
+    let dest = controller.path().join("fetched/web1/etc/motd");
+    assert_eq!(first.result["dest"], json!(dest));
+    assert_eq!(
+        first.result["checksum"],
+        json!("f572d396fae9206628714fb2ce00f72e94f2258f")
+    );
+    assert_eq!(
+        first.result["md5sum"],
+        json!("b1946ac92492d2347c6235b4d2611184")
+    );
+    assert_eq!(first.result["remote_md5sum"], Value::Null);
+    // Planning wrote nothing on the controller; applying there does.
+    assert!(!dest.exists());
+    first.apply(&mut local()).unwrap();
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), "hello\n");
+    // The host's file was not touched.
+    assert_eq!(host.text("/etc/motd").unwrap(), "hello\n");
+    let second = plan_fetch(fetch_args(args), &mut host, &origin).unwrap();
+    assert!(!second.is_change());
+    assert_eq!(second.result["file"], json!("/etc/motd"));
+    assert_eq!(second.result["checksum"], first.result["checksum"]);
+}
+
+#[test]
+fn fetch_flat_into_a_directory_needs_the_trailing_slash() {
+    use converge_modules::fetch::{plan_fetch, Origin};
+    let controller = tempfile::tempdir().unwrap();
+    std::fs::create_dir(controller.path().join("keys")).unwrap();
+    let origin = Origin {
+        inventory_hostname: "web1",
+        base_dir: controller.path(),
+    };
+    let mut host = MemoryHost::new().with_file("/etc/ssh/k.pub", "ssh-ed25519 AAAA\n");
+    let error = plan_fetch(
+        fetch_args(json!({"src": "/etc/ssh/k.pub", "dest": "keys", "flat": true})),
+        &mut host,
+        &origin,
+    )
+    .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("dest is an existing directory"),
+        "{error}"
+    );
+    let plan = plan_fetch(
+        fetch_args(json!({"src": "/etc/ssh/k.pub", "dest": "keys/", "flat": "yes"})),
+        &mut host,
+        &origin,
+    )
+    .unwrap();
+    assert_eq!(
+        plan.result["dest"],
+        json!(controller.path().join("keys/k.pub"))
+    );
+}
+
+#[test]
+fn fetch_of_a_missing_file_fails_unless_told_not_to() {
+    use converge_modules::fetch::{plan_fetch, Origin};
+    let controller = tempfile::tempdir().unwrap();
+    let origin = Origin {
+        inventory_hostname: "web1",
+        base_dir: controller.path(),
+    };
+    let mut host = MemoryHost::new().with_directory("/etc");
+    let error = plan_fetch(
+        fetch_args(json!({"src": "/etc/nope", "dest": "out"})),
+        &mut host,
+        &origin,
+    )
+    .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the remote file does not exist, not transferring, ignored"
+    );
+    let plan = plan_fetch(
+        fetch_args(json!({"src": "/etc/nope", "dest": "out", "fail_on_missing": false})),
+        &mut host,
+        &origin,
+    )
+    .unwrap();
+    assert!(!plan.is_change());
+    assert_eq!(plan.result["file"], json!("/etc/nope"));
+    let error = plan_fetch(
+        fetch_args(json!({"src": "/etc", "dest": "out"})),
+        &mut host,
+        &origin,
+    )
+    .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "remote file is a directory, fetch cannot work on directories"
+    );
+}
+
+#[test]
+fn fetch_validates_the_copy_against_the_hosts_checksum() {
+    use converge_modules::fetch::{plan_fetch, Origin};
+    let controller = tempfile::tempdir().unwrap();
+    let origin = Origin {
+        inventory_hostname: "web1",
+        base_dir: controller.path(),
+    };
+    let mut host = MemoryHost::new().with_file("/srv/data.bin", vec![0u8, 159, 146, 150]);
+    let mut plan = plan_fetch(
+        fetch_args(json!({"src": "/srv/data.bin", "dest": "bin"})),
+        &mut host,
+        &origin,
+    )
+    .unwrap();
+    // Binary content is not shown.
+    assert!(matches!(
+        plan.changes[0].detail,
+        converge_modules::ChangeDetail::Hidden(_)
+    ));
+    // A copy whose checksum is not the host's is refused and leaves nothing behind.
+    let converge_modules::Step::WriteFile { content, .. } = &mut plan.steps[0] else {
+        panic!("a write");
+    };
+    content.push(0);
+    let error = plan.apply(&mut local()).unwrap_err();
+    assert!(error.to_string().contains("validation failed"), "{error}");
+    assert!(!controller.path().join("bin/web1/srv/data.bin").exists());
+}
