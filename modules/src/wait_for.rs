@@ -9,7 +9,7 @@
 //!   time left) and the text is searched on the controller;
 //! - a path is tested with `test -e`; with `search_regex` the file is read and searched. The
 //!   expression is Python's, in multiline mode, as in Ansible, and its groups are returned as
-//!   `match_groups` and `match_groupdict`;
+//!   `match_groups` and `match_groupdict` (a port's match returns them empty, as Ansible's);
 //! - `state: drained` counts the connections to `port` in `/proc/net/tcp` and `tcp6` whose
 //!   state is one of `active_connection_states`, as Ansible's Linux code does;
 //! - with neither port nor path, it waits `timeout` seconds.
@@ -328,8 +328,9 @@ fn wait(args: &WaitForArgs, host: &mut dyn Host, start: Instant) -> Result<Match
                         let read_for = window.min(left.max(1));
                         window = window.saturating_mul(2);
                         if let Some(data) = read_port(host, &args.host, port, read_for)? {
-                            if let Some(found) = matched(re, &String::from_utf8_lossy(&data))? {
-                                return Ok(found);
+                            // Ansible returns a port match's groups empty.
+                            if matched(re, &String::from_utf8_lossy(&data))?.is_some() {
+                                return Ok(Matched::default());
                             }
                         }
                     }

@@ -277,7 +277,7 @@ fn wait_for_an_open_port_returns_at_once() {
 }
 
 #[test]
-fn wait_for_reads_a_banner_and_returns_its_groups() {
+fn wait_for_reads_a_banner_until_the_expression_matches() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = std::thread::spawn(move || {
@@ -288,14 +288,29 @@ fn wait_for_reads_a_banner_and_returns_its_groups() {
             std::thread::sleep(std::time::Duration::from_millis(1500));
         }
     });
-    let plan = plan(
+    let found = plan(
         "wait_for",
         json!({"host": "127.0.0.1", "port": port, "search_regex": "OpenSSH_(?P<version>[0-9.]+)", "timeout": 20}),
         &mut local(),
     )
     .unwrap();
-    assert_eq!(plan.result["match_groups"], json!(["9.2"]));
-    assert_eq!(plan.result["match_groupdict"], json!({"version": "9.2"}));
+    // Found, but as in Ansible a port's match gives no groups.
+    assert_eq!(found.result["match_groups"], json!([]));
+    assert_eq!(found.result["match_groupdict"], json!({}));
+    assert_eq!(
+        found.result["search_regex"],
+        json!("OpenSSH_(?P<version>[0-9.]+)")
+    );
+    let error = plan(
+        "wait_for",
+        json!({"port": port, "search_regex": "Dropbear", "timeout": 2}),
+        &mut local(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!("Timeout when waiting for search string Dropbear in 127.0.0.1:{port}")
+    );
     drop(server);
 }
 
