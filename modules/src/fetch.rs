@@ -5,8 +5,8 @@
 //! the playbook's directory. Reads the host's file with one stat-and-read round trip, then
 //! compares its SHA-1 with the controller's copy: equal is no change; otherwise the plan's one
 //! step writes the controller's file (missing directories are created), atomically, and with
-//! `validate_checksum` the new file is checked against the host's checksum before it replaces
-//! the old one. The plan's steps are for the controller: the engine applies them there
+//! `validate_checksum` the new file is checked against the host's checksum (with the
+//! controller's `sha1sum`, or `shasum -a 1`) before it replaces the old one. The plan's steps are for the controller: the engine applies them there
 //! ([`plan_fetch`]), never on the host.
 //!
 //! Results are Ansible's: `dest`, `checksum`, `md5sum`, and `remote_checksum`/`remote_md5sum`
