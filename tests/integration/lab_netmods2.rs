@@ -1,7 +1,7 @@
 //! Lab test for `fetch`, `wait_for`, `known_hosts` and `service_facts` over real SSH against
 //! lab host h1: the fetched files land in the test's directory on the controller, `wait_for`
 //! reads h1's own sshd banner and a log file, `known_hosts` writes a hashed entry that the real
-//! `ssh-keygen -F` finds, and `service_facts` lists h1's SysV scripts.
+//! `ssh-keygen -F` finds, and `service_facts` lists the Slackware rc.d scripts put in h1's private /etc.
 
 use crate::lab::Lab;
 use crate::support::Test;
@@ -42,7 +42,7 @@ fn site(address: &str, host_key: &str) -> String {
     - name: report
       copy:
         dest: /srv/n2/report
-        content: "port={{{{ ready.match_groups | default(['none']) | first }}}} services={{{{ services | length > 0 }}}}\n"
+        content: "port={{{{ ready.match_groups | default(['none']) | first }}}} demo={{{{ services.demo.state }}}}/{{{{ services.demo.status }}}}/{{{{ services.demo.source }}}} off={{{{ services.off.state }}}}/{{{{ services.off.status }}}}\n"
 "#
     )
 }
@@ -59,6 +59,21 @@ fn lab_netmods2_fetch_wait_for_known_hosts_and_service_facts() {
         .take(2)
         .collect::<Vec<_>>()
         .join(" ");
+    // Slackware's rc.d layout in h1's private /etc: an enabled script with a status case
+    // and a disabled one without.
+    lab.sh("h1", "mkdir -p /etc/rc.d && : > /etc/rc.d/rc.M");
+    lab.put(
+        "h1",
+        "/etc/rc.d/rc.demo",
+        b"#!/bin/sh\ncase \"$1\" in\n  status) echo demo is running ;;\n  *) echo \"usage: $0 start|stop|status\" ;;\nesac\n",
+        0o755,
+    );
+    lab.put(
+        "h1",
+        "/etc/rc.d/rc.off",
+        b"#!/bin/sh\nexec /usr/sbin/off\n",
+        0o644,
+    );
     lab.sh(
         "h1",
         "rm -rf /srv/n2 && mkdir -p /srv/n2/ssh && printf 'listen = 8080\\n' > /srv/n2/app.conf && printf 'booting\\nready on port 8080\\n' > /srv/n2/app.log",
@@ -96,7 +111,7 @@ fn lab_netmods2_fetch_wait_for_known_hosts_and_service_facts() {
     assert_eq!(fetched("flat/h1.conf").as_deref(), Some("listen = 8080\n"));
     assert_eq!(
         lab.sh("h1", "cat /srv/n2/report"),
-        "port=8080 services=True\n"
+        "port=8080 demo=running/enabled/bsdinit off=stopped/disabled\n"
     );
     // The real ssh-keygen finds the hashed entry, and the name is not in the file.
     let found = lab.sh(
