@@ -109,6 +109,17 @@ pub fn plan_fetch(
         plan.result.insert("msg".into(), json!(message));
         Ok(plan)
     };
+    let read_error = |plan: Plan, error: HostError| {
+        let message = read_failure(&src, error)?;
+        // A link to a directory: Ansible's stat follows it.
+        let ignored = !message.starts_with(DIRECTORY);
+        let message = if ignored || fail_on_missing {
+            message
+        } else {
+            format!("{message}, not transferring, ignored")
+        };
+        unreadable(plan, message, ignored)
+    };
     let content = match host.stat_and_read(&src) {
         Ok((None, _)) => {
             return unreadable(
@@ -118,8 +129,7 @@ pub fn plan_fetch(
             )
         }
         Ok((Some(stat), _)) if stat.kind == FileKind::Directory => {
-            let mut message =
-                "remote file is a directory, fetch cannot work on directories".to_string();
+            let mut message = DIRECTORY.to_string();
             if !fail_on_missing {
                 message.push_str(", not transferring, ignored");
             }
@@ -135,9 +145,9 @@ pub fn plan_fetch(
                     true,
                 )
             }
-            Err(error) => return unreadable(plan, read_failure(&src, error)?, true),
+            Err(error) => return read_error(plan, error),
         },
-        Err(error) => return unreadable(plan, read_failure(&src, error)?, true),
+        Err(error) => return read_error(plan, error),
     };
     let dest = destination(&args, &src, origin)?;
     let dest_text = dest.display().to_string();
@@ -215,6 +225,9 @@ pub fn plan_fetch(
     Ok(plan)
 }
 
+/// Ansible's message for a directory.
+const DIRECTORY: &str = "remote file is a directory, fetch cannot work on directories";
+
 /// Ansible's messages (slurp's) for a file that cannot be read; a lost connection stays
 /// an error whatever `fail_on_missing` says.
 fn read_failure(src: &str, error: HostError) -> Result<String, ModuleError> {
@@ -222,8 +235,11 @@ fn read_failure(src: &str, error: HostError) -> Result<String, ModuleError> {
     if matches!(error, HostError::Unreachable { .. }) {
         return Err(ModuleError::Host(error));
     }
-    Ok(if reason.to_lowercase().contains("permission denied") {
+    let lower = reason.to_lowercase();
+    Ok(if lower.contains("permission denied") {
         format!("file is not readable: {src}")
+    } else if lower.contains("is a directory") || lower.contains("not a regular file") {
+        DIRECTORY.to_string()
     } else {
         format!("unable to read {src}: {reason}")
     })

@@ -582,3 +582,37 @@ fn fetch_validates_the_copy_against_the_hosts_checksum() {
     assert!(error.to_string().contains("validation failed"), "{error}");
     assert!(!controller.path().join("bin/web1/srv/data.bin").exists());
 }
+
+#[test]
+fn fetch_of_a_link_to_a_directory_is_a_directory() {
+    use converge_modules::fetch::{plan_fetch, Origin};
+    let controller = tempfile::tempdir().unwrap();
+    let origin = Origin {
+        inventory_hostname: "web1",
+        base_dir: controller.path(),
+    };
+    let mut host = MemoryHost::new()
+        .with_directory("/srv/real")
+        .with_symlink("/srv/link", "/srv/real");
+    let error = plan_fetch(
+        fetch_args(json!({"src": "/srv/link", "dest": "out"})),
+        &mut host,
+        &origin,
+    )
+    .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "remote file is a directory, fetch cannot work on directories"
+    );
+    let plan = plan_fetch(
+        fetch_args(json!({"src": "/srv/link", "dest": "out", "fail_on_missing": "no"})),
+        &mut host,
+        &origin,
+    )
+    .unwrap();
+    assert_eq!(
+        plan.result["msg"],
+        json!("remote file is a directory, fetch cannot work on directories, not transferring, ignored")
+    );
+    assert!(plan.result.get("file").is_none());
+}
