@@ -1,7 +1,9 @@
 //! Ad-hoc runs in Ansible's shape: `converge -i inventory.yml PATTERN -m MODULE -a ARGS`.
 //!
 //! The module and its arguments become a one-task play, so an ad-hoc run plans, checks,
-//! diffs and reports exactly like a playbook.
+//! diffs and reports exactly like a playbook. A module that returns facts (`setup`,
+//! `package_facts`) prints them as `ansible HOST -m setup` does: the result as indented JSON
+//! under the task's line (and in the `message` of `--format json`'s event).
 
 use crate::diagnostic::{Diagnostic, Location};
 use crate::playbook::{self, Common, Play, Playbook, Task, TaskNode};
@@ -11,6 +13,33 @@ use converge_modules::closest;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
+/// Where an ad-hoc task comes from, as its diagnostics and [`shows_result`] see it.
+const COMMAND_LINE: &str = "<command line>";
+
+/// Whether the runner prints this task's result: an ad-hoc task whose module returned facts.
+pub fn shows_result(task: &Task, result: &Map<String, Value>) -> bool {
+    task.common.location.file.as_path() == Path::new(COMMAND_LINE)
+        && result.contains_key("ansible_facts")
+}
+
+/// The result as Ansible's ad-hoc output shows it: `{"ansible_facts": …, "changed": false}`,
+/// indented, keys in the module's order; `setup`'s facts spelled `ansible_…` as Ansible's
+/// setup returns them.
+pub fn result_text(module: &str, result: &Map<String, Value>) -> String {
+    let mut shown = result.clone();
+    if let (Some(Value::Object(facts)), "setup") = (shown.get_mut("ansible_facts"), module) {
+        *facts = std::mem::take(facts)
+            .into_iter()
+            .map(|(key, value)| match key.starts_with("ansible_") {
+                true => (key, value),
+                false => (format!("ansible_{key}"), value),
+            })
+            .collect();
+    }
+    shown.entry("changed").or_insert(Value::Bool(false));
+    serde_json::to_string_pretty(&Value::Object(shown)).unwrap_or_default()
+}
+
 /// Build the one-task playbook for `pattern`, `module` and `arguments` (`key=value` words,
 /// a YAML/JSON mapping, or, for `command`/`shell`, the command line).
 pub fn playbook(
@@ -18,7 +47,7 @@ pub fn playbook(
     module: &str,
     arguments: Option<&str>,
 ) -> Result<Playbook, Diagnostic> {
-    let location = Location::file("<command line>");
+    let location = Location::file(COMMAND_LINE);
     let Some(found) = converge_modules::find(module) else {
         let names = converge_modules::all().iter().map(|m| m.name());
         let hint = closest(module, names)
@@ -82,6 +111,7 @@ pub fn playbook(
             serial: Vec::new(),
             gather_facts: false,
             remote_user: None,
+            connection: None,
             any_errors_fatal: false,
             max_fail_percentage: None,
             vars_prompt: Vec::new(),

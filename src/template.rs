@@ -290,16 +290,24 @@ impl Templates {
         match value {
             Value::String(text) if Templates::is_template(text) => {
                 let ctx = ctx.get_or_init(|| context(lookups, false));
-                // Only a string that is exactly one expression keeps its native type:
-                // "{{ x }}\n" is text and keeps its newline, as in Ansible.
-                let exact = text.trim() == text.as_str();
-                if let Some((inner, offset)) = single_expression(text).filter(|_| exact) {
+                // Only a string that is exactly one expression keeps its native type. Jinja
+                // drops one final newline of the source before Ansible looks, so
+                // "{{ count }}\n" is the number itself, while "{{ name }}\n" stays text and
+                // gets its newline back (Ansible re-adds it to string results only).
+                let body = text.strip_suffix('\n').unwrap_or(text);
+                let exact = body.trim() == body;
+                if let Some((inner, offset)) = single_expression(body).filter(|_| exact) {
                     let prepared = source::prepare_expression(inner, true);
                     if self.env.compile_expression(&prepared).is_ok() {
                         let result = self
                             .eval_in(inner, ctx, vars, true)
                             .map_err(|err| err.shift_lines(offset))?;
-                        return to_json(&result, inner);
+                        return match to_json(&result, inner)? {
+                            Value::String(rendered) if body.len() < text.len() => {
+                                Ok(Value::String(rendered + "\n"))
+                            }
+                            native => Ok(native),
+                        };
                     }
                 }
                 Ok(Value::String(self.render_text(text, ctx, vars)?))

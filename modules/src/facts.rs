@@ -165,7 +165,7 @@ pub struct Facts {
     pub architecture: String,
     /// `systemd`, `bsdinit` (Slackware's rc.d scripts) or `sysvinit`.
     pub service_mgr: String,
-    /// `apt`, `slackpkg`, or `unknown`.
+    /// `apt`, `slackpkg`, `pkgtools` (Slackware without slackpkg), or `unknown`.
     pub pkg_mgr: String,
     /// The login user's name.
     pub user_id: String,

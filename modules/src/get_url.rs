@@ -372,6 +372,15 @@ pub fn download_result(planned: &Map<String, Value>, stdout: &str) -> Map<String
     result
 }
 
+/// The result without the download command's own `rc`, `cmd`, `stdout`… (Ansible's
+/// `get_url` returns none of them).
+pub(crate) fn without_command_keys(mut result: Map<String, Value>) -> Map<String, Value> {
+    for key in crate::plan::COMMAND_RESULT_KEYS {
+        result.remove(*key);
+    }
+    result
+}
+
 /// The `get_url` module.
 pub struct GetUrl;
 
@@ -534,6 +543,15 @@ impl TypedModule for GetUrl {
             allow_failure: false,
         });
         Ok(plan)
+    }
+
+    fn applied(_args: &GetUrlArgs, result: Map<String, Value>) -> crate::AppliedResult {
+        let stdout = result
+            .get("stdout")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        Ok(download_result(&without_command_keys(result), &stdout))
     }
 }
 

@@ -21,16 +21,17 @@
 //! or `rules:` (a list of its lines): the whole of every table given. Planning reads the
 //! backend (`ip6tables -V`: nf_tables or legacy; the matching `ip6tables-nft-*` or
 //! `ip6tables-legacy-*` commands are used throughout), the live `ip6tables-save`, the
-//! persisted file and (Slackware) `/etc/rc.d/rc.firewall`, all in one round trip; the desired
+//! persisted file and (Slackware) the boot scripts ([`boot`]), all in one round trip; the desired
 //! text is loaded into a throwaway network namespace (`unshare -n`, nothing on the host
 //! changes) to get the kernel's own spelling, falling back to [`save::normalise`] where
 //! that is not possible. Live and desired are compared chain by chain with counters and `#`
 //! lines stripped; the change shows `-A …` lines added and removed per chain. Applying tests
 //! the text (`ip6tables-restore --test`), saves the live ruleset, arms a detached rollback,
 //! restores the new ruleset atomically, and writes the persisted copy where boot loads it
-//! (Slackware `/etc/ip6tables.rules`, loaded by `/etc/rc.d/rc.firewall`, which is created or
-//! given a block; Debian `/etc/iptables/rules.v6`, netfilter-persistent's file; `persist_file`
-//! overrides). Lock-out guard: the plan's confirmation removes the rollback's marker over a
+//! (Slackware `/etc/ip6tables.rules`, loaded by converge's own `/etc/rc.d/rc.converge-firewall`,
+//! called from the `start)` branch of `/etc/rc.d/rc.firewall` or else from `rc.local`: see
+//! [`boot`]; the result's `loaded_at_boot_from` says which; Debian `/etc/iptables/rules.v6`,
+//! netfilter-persistent's file; `persist_file` overrides). Lock-out guard: the plan's confirmation removes the rollback's marker over a
 //! fresh connection; if converge cannot reconnect within `rollback_timeout` seconds, the
 //! host restores the previous ruleset (and persisted file) by itself. Tables not in the
 //! ruleset are left alone. Idempotence: equal chains plan nothing.
@@ -55,6 +56,7 @@
 //!     jump: MASQUERADE
 //! ```
 
+pub mod boot;
 pub mod rule;
 pub mod save;
 
@@ -395,7 +397,7 @@ pub struct NetfilterArgs {
     /// Ruleset form: also write the ruleset where boot loads it (default true).
     pub persist: Option<Flag>,
     /// Ruleset form: the file boot loads (default: Slackware `/etc/ip6tables.rules` or
-    /// `/etc/iptables.rules`, loaded by `/etc/rc.d/rc.firewall`; Debian
+    /// `/etc/iptables.rules`, loaded by `/etc/rc.d/rc.converge-firewall`; Debian
     /// `/etc/iptables/rules.v6` or `rules.v4`).
     pub persist_file: Option<String>,
     /// Ruleset form: seconds converge has to reconnect after a change before the host puts
@@ -668,8 +670,9 @@ if [ $# -gt 0 ]; then
 fi
 "#;
 
-/// Ruleset form reads: $1 command, $2 persisted file (may be empty), $3 rc.firewall (may be
-/// empty); the desired text on stdin is loaded in a throwaway network namespace.
+/// Ruleset form reads: $1 command, $2 persisted file (may be empty), $3 $4 $5 (Slackware)
+/// converge's boot script, rc.firewall and rc.local (else empty); the desired text on stdin
+/// is loaded in a throwaway network namespace.
 const RULESET_READ: &str = r#"p=$1
 __DETECT__printf '@@live\n'
 "$b-save" 2>&1; printf '@@rc %s\n' "$?"
@@ -679,7 +682,7 @@ if unshare -n true 2>/dev/null; then
 else
   printf '@@rc unavailable\n'
 fi
-for f in "$2" "$3"; do
+for f in "$2" "$3" "$4" "$5"; do
   if [ -n "$f" ] && [ -f "$f" ]; then
     x=no; [ -x "$f" ] && x=yes
     printf '@@file %s %s\n' "$x" "$(wc -c < "$f")"; cat "$f"; printf '\n'
@@ -1053,41 +1056,6 @@ fn default_persist_file(family: Family, os_family: &str) -> Option<&'static str>
     }
 }
 
-/// Slackware's rc.inet2 runs this at boot, first, when it is executable.
-pub const RC_FIREWALL: &str = "/etc/rc.d/rc.firewall";
-
-/// The block rc.firewall needs to load `persist_file`.
-pub fn rc_firewall_block(family: Family, persist_file: &str) -> String {
-    let command = family.command();
-    format!(
-        "# BEGIN converge {command}\nif [ -r {file} ]; then\n  /usr/sbin/{command}-restore < {file}\nfi\n# END converge {command}\n",
-        file = crate::quote(persist_file)
-    )
-}
-
-/// rc.firewall's new content, or `None` when it already loads `persist_file`.
-pub fn rc_firewall_content(
-    current: Option<&str>,
-    family: Family,
-    persist_file: &str,
-) -> Option<String> {
-    let block = rc_firewall_block(family, persist_file);
-    match current {
-        None => Some(format!(
-            "#!/bin/sh\n# /etc/rc.d/rc.firewall: run by rc.inet2 at boot when executable.\n\n{block}"
-        )),
-        Some(text) if text.contains(persist_file) => None,
-        Some(text) => {
-            let mut text = text.to_string();
-            if !text.is_empty() && !text.ends_with('\n') {
-                text.push('\n');
-            }
-            text.push_str(&block);
-            Some(text)
-        }
-    }
-}
-
 fn parse_failure(what: &str, error: &save::ParseError, hint: &str) -> ModuleError {
     failed(format!("{what}, {error}"), hint)
 }
@@ -1129,8 +1097,12 @@ fn plan_ruleset(
             .into());
         }
     }
-    let rc_firewall =
-        (persist_file.is_some() && context.facts.os_family == "Slackware").then_some(RC_FIREWALL);
+    let slackware = persist_file.is_some() && context.facts.os_family == "Slackware";
+    let boot_files: [&str; 3] = if slackware {
+        [boot::SCRIPT, boot::RC_FIREWALL, boot::RC_LOCAL]
+    } else {
+        ["", "", ""]
+    };
     let read = Command::argv([
         "sh".to_string(),
         "-c".into(),
@@ -1138,7 +1110,9 @@ fn plan_ruleset(
         "sh".into(),
         family.command().into(),
         persist_file.clone().unwrap_or_default(),
-        rc_firewall.unwrap_or_default().into(),
+        boot_files[0].into(),
+        boot_files[1].into(),
+        boot_files[2].into(),
     ])
     .with_stdin(written_text.clone());
     let output = host.run(&read)?;
@@ -1228,36 +1202,36 @@ fn plan_ruleset(
             }
         }
     }
-    // rc.firewall first: every step after the restore depends on the new ruleset letting
+    // Boot's files first: every step after the restore depends on the new ruleset letting
     // this connection through.
-    if let (Some(rc), Some(path)) = (rc_firewall, &persist_file) {
-        let current = sections.files.get(1).cloned().flatten();
-        let text = current.as_ref().map(|(_, text)| text.as_str());
-        let executable = current.as_ref().is_some_and(|(exec, _)| *exec);
-        match rc_firewall_content(text, family, path) {
-            Some(new) => plan.push(
-                Change::content(rc, text.map(String::from), Some(new.clone())),
+    if let (true, Some(path)) = (slackware, &persist_file) {
+        let seen = |index: usize| {
+            sections
+                .files
+                .get(index)
+                .and_then(|file| file.as_ref())
+                .map(|(executable, text)| (*executable, text.as_str()))
+        };
+        let boot = boot::plan(family, path, seen(1), seen(2), seen(3));
+        plan.result
+            .insert("loaded_at_boot_from".into(), json!(boot.hook.describe()));
+        plan.warnings.extend(boot.warnings);
+        for write in boot.writes {
+            plan.push(
+                Change::content(write.path, write.before, Some(write.after.clone())),
                 [Step::WriteFile {
-                    path: rc.into(),
-                    content: new.into_bytes(),
+                    path: write.path.into(),
+                    content: write.after.into_bytes(),
                     options: WriteOptions {
                         attributes: FileAttributes {
-                            mode: Some(0o755),
+                            mode: write.create_mode,
                             ..FileAttributes::default()
                         },
                         create_parents: true,
                         ..WriteOptions::default()
                     },
                 }],
-            ),
-            None if !executable => plan.push(
-                Change::value(format!("{rc} mode"), None, Some("0755".into())),
-                [Step::Run {
-                    command: Command::argv(["chmod", "755", rc]),
-                    allow_failure: false,
-                }],
-            ),
-            None => {}
+            );
         }
     }
     plan.steps.extend(persist_step);

@@ -2,7 +2,7 @@
 //! `ipv4`; `ip_version: ipv6` acts on `ip6tables`, as Ansible's module does). Rule form (every
 //! argument of Ansible's `ansible.builtin.iptables`) and ruleset form as described in
 //! [`crate::ip6tables`]; the persisted file is `/etc/iptables.rules` on Slackware (loaded by
-//! `/etc/rc.d/rc.firewall`) and `/etc/iptables/rules.v4` on Debian. Idempotence:
+//! `/etc/rc.d/rc.converge-firewall`, [`crate::ip6tables::boot`]) and `/etc/iptables/rules.v4` on Debian. Idempotence:
 //! `iptables -C` for one rule, chain-by-chain comparison with `iptables-save` for a ruleset.
 //!
 //! ```yaml

@@ -101,7 +101,9 @@ pub use host::{
     quote, Command, FileAttributes, FileKind, FileStat, Host, HostError, Output, Program,
     WriteOptions, WriteOutcome,
 };
-pub use module::{closest, ArgsError, Context, Module, ModuleError, Target, Typed, TypedModule};
+pub use module::{
+    closest, AppliedResult, ArgsError, Context, Module, ModuleError, Target, Typed, TypedModule,
+};
 pub use plan::{ApplyError, Change, ChangeDetail, Confirmation, Plan, Step};
 
 /// Every module converge has, in the order `converge doc` lists them.

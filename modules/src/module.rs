@@ -5,7 +5,7 @@ use crate::host::{Host, HostError};
 use crate::plan::Plan;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// What a module may know about the run besides its arguments.
 #[derive(Debug, Clone, Copy)]
@@ -52,7 +52,14 @@ pub trait Module: Sync {
         host: &mut dyn Host,
         context: &Context,
     ) -> Result<Plan, ModuleError>;
+    /// The registered result once the plan was applied, from what [`Plan::apply`] returned
+    /// (the planned result plus the last command's `rc`/`stdout`…). An `Err` fails the task
+    /// with that message and result.
+    fn applied(&self, args: &Value, result: Map<String, Value>) -> AppliedResult;
 }
+
+/// What [`Module::applied`] gives: the result, or a failure message with the result.
+pub type AppliedResult = Result<Map<String, Value>, (String, Map<String, Value>)>;
 
 /// The typed side of a module: implement this, register `Typed::<YourModule>`.
 pub trait TypedModule: Sync + 'static {
@@ -79,6 +86,12 @@ pub trait TypedModule: Sync + 'static {
 
     /// Read the host and compute the plan.
     fn plan(args: Self::Args, host: &mut dyn Host, context: &Context) -> Result<Plan, ModuleError>;
+
+    /// The registered result after applying, for modules whose result comes from what the
+    /// applied command printed (a download's size, an HTTP response). The default keeps it.
+    fn applied(_args: &Self::Args, result: Map<String, Value>) -> AppliedResult {
+        Ok(result)
+    }
 }
 
 /// Adapter from [`TypedModule`] to [`Module`].
@@ -212,6 +225,13 @@ impl<M: TypedModule> Module for Typed<M> {
     ) -> Result<Plan, ModuleError> {
         let parsed = parse_args::<M>(args)?;
         M::plan(parsed, host, context)
+    }
+    fn applied(&self, args: &Value, result: Map<String, Value>) -> AppliedResult {
+        match parse_args::<M>(args) {
+            Ok(parsed) => M::applied(&parsed, result),
+            // Arguments were parsed once already to plan; this cannot fail in practice.
+            Err(error) => Err((error.message, result)),
+        }
     }
 }
 

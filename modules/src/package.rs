@@ -16,6 +16,9 @@
 //!   argument as a pattern (and series name) and could remove more than asked.
 //!   `state: latest` is not supported: slackpkg cannot tell one package's upgrade without
 //!   refreshing and scanning every mirror list; use `present` and `slackpkg upgrade-all`.
+//!   On a host with pkgtools but no slackpkg (the `pkg_mgr` fact is `pkgtools`), packages
+//!   already installed are `present`, `absent` still removes with `removepkg`, and installing
+//!   a missing one is refused before anything runs, naming the `slackbuild` module.
 //!
 //! Package names reach commands as separate arguments, never through a shell, and a name
 //! starting with `-` is rejected. Idempotence: only missing (or outdated, for `latest`)
@@ -153,7 +156,7 @@ impl TypedModule for Package {
             PackageManager::Auto => {
                 match context.facts.pkg_mgr.as_str() {
                     "apt" => PackageManager::Apt,
-                    "slackpkg" => PackageManager::Slackpkg,
+                    "slackpkg" | "pkgtools" => PackageManager::Slackpkg,
                     other => {
                         let found = if other.is_empty() {
                             "facts were not gathered".to_string()
@@ -170,7 +173,9 @@ impl TypedModule for Package {
             chosen => chosen,
         };
         let mut plan = match manager {
-            PackageManager::Slackpkg => plan_slackpkg(&args, host)?,
+            PackageManager::Slackpkg => {
+                plan_slackpkg(&args, host, context.facts.pkg_mgr != "pkgtools")?
+            }
             _ => plan_apt(&args, host)?,
         };
         plan.result.insert("packages".into(), json!(args.name.0));
@@ -428,7 +433,15 @@ pub fn slackware_package_name(entry: &str) -> Option<(&str, &str)> {
     Some((name, tail))
 }
 
-fn plan_slackpkg(args: &PackageArgs, host: &mut dyn Host) -> Result<Plan, ModuleError> {
+/// `has_slackpkg` is false where the `pkg_mgr` fact says only pkgtools exist.
+fn plan_slackpkg(
+    args: &PackageArgs,
+    host: &mut dyn Host,
+    has_slackpkg: bool,
+) -> Result<Plan, ModuleError> {
+    if !has_slackpkg && args.update_cache.0 {
+        return Err(no_slackpkg("refresh the package lists"));
+    }
     if args.state == PackageState::Latest {
         return Err(ModuleError::Failed {
             message: "`state: latest` is not supported with slackpkg".into(),
@@ -496,6 +509,9 @@ fn plan_slackpkg(args: &PackageArgs, host: &mut dyn Host) -> Result<Plan, Module
             _ => {}
         }
     }
+    if !names.is_empty() && args.state != PackageState::Absent && !has_slackpkg {
+        return Err(no_slackpkg(&format!("install {}", names.join(", "))));
+    }
     if !names.is_empty() {
         let mut argv: Vec<String> = if args.state == PackageState::Absent {
             vec!["removepkg".into()]
@@ -509,6 +525,18 @@ fn plan_slackpkg(args: &PackageArgs, host: &mut dyn Host) -> Result<Plan, Module
         plan.steps.push(step(Command::argv(argv)));
     }
     Ok(plan)
+}
+
+/// The refusal on a Slackware host without slackpkg (`pkg_mgr` is `pkgtools`).
+fn no_slackpkg(what: &str) -> ModuleError {
+    ModuleError::Failed {
+        message: format!(
+            "module `package` cannot {what}: this host has Slackware's pkgtools but no slackpkg"
+        ),
+        hint: Some(
+            "build it from SlackBuilds.org with the `slackbuild` module, install a package file with `installpkg` (the `command` module), or install slackpkg (Slackware's ap/ series)".into(),
+        ),
+    }
 }
 
 #[cfg(test)]

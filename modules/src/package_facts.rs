@@ -111,7 +111,7 @@ impl TypedModule for PackageFacts {
                     context.facts.os_family.as_str(),
                 ) {
                     ("apt", _) | (_, "Debian") => Manager::Apt,
-                    ("slackpkg", _) | (_, "Slackware") => Manager::Pkgtools,
+                    ("slackpkg" | "pkgtools", _) | (_, "Slackware") => Manager::Pkgtools,
                     (pkg_mgr, family) => {
                         return Err(ModuleError::Failed {
                             message: format!(

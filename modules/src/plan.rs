@@ -99,6 +99,16 @@ pub enum Step {
     },
 }
 
+/// The keys [`Plan::apply`] adds for the last command that ran.
+pub const COMMAND_RESULT_KEYS: &[&str] = &[
+    "rc",
+    "cmd",
+    "stdout",
+    "stderr",
+    "stdout_lines",
+    "stderr_lines",
+];
+
 /// The result of planning a task.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Plan {
@@ -151,9 +161,12 @@ impl Plan {
 
     /// Execute the steps in order, stopping at the first failure. Returns the planned
     /// `result` plus, when commands ran, `rc`, `stdout`, `stderr`, `stdout_lines` and
-    /// `stderr_lines` of the last command (what Ansible users `register`).
+    /// `stderr_lines` of the last command (what Ansible users `register`). Lines a step's
+    /// command prints as `@@converge-warning TEXT` are collected, from every step, into
+    /// `warnings` (Ansible's key for them), which the runner shows.
     pub fn apply(&self, host: &mut dyn Host) -> Result<Map<String, Value>, ApplyError> {
         let mut result = self.result.clone();
+        let mut warnings: Vec<Value> = Vec::new();
         for step in self.always.iter().chain(&self.steps) {
             match step {
                 Step::WriteFile {
@@ -174,6 +187,12 @@ impl Plan {
                     let output = host.run(command)?;
                     let stdout = output.stdout_text();
                     let stderr = output.stderr_text();
+                    warnings.extend(
+                        stdout
+                            .lines()
+                            .filter_map(|line| line.strip_prefix("@@converge-warning "))
+                            .map(|text| Value::String(text.to_string())),
+                    );
                     result.insert("rc".into(), Value::from(output.status));
                     result.insert("cmd".into(), Value::String(command.to_shell_line()));
                     result.insert(
@@ -196,6 +215,9 @@ impl Plan {
                     }
                 }
             }
+        }
+        if !warnings.is_empty() {
+            result.insert("warnings".into(), Value::Array(warnings));
         }
         Ok(result)
     }

@@ -9,7 +9,10 @@
 //!   `rc.NAME status` when the script has a `status)` case (status 0 and no "not running" /
 //!   "stopped" in its output), else by `pgrep -x NAME` — give `pattern` when the process is
 //!   not called like the script (rc.bind runs `named`, rc.cups runs `cupsd`).
-//!   Actions run `/etc/rc.d/rc.NAME start|stop|restart|reload [arguments]`.
+//!   Actions run `/etc/rc.d/rc.NAME start|stop|restart|reload [arguments]`. A script that
+//!   is not executable was disabled by the admin: `started`, `restarted` and `reloaded` (a
+//!   handler's restart included) warn and leave a stopped service stopped, unless the task
+//!   also asks for `enabled: true`; a running one is still restarted or reloaded.
 //! - `sysvinit` (Debian without systemd): `/etc/init.d/NAME`, enabled when an
 //!   `/etc/rcN.d/S??NAME` link exists, running when `service NAME status` exits 0; actions via
 //!   `service NAME ACTION`, enablement via `update-rc.d NAME defaults` + `enable`/`disable`.
@@ -306,7 +309,20 @@ fn plan_script(
         read.env.push(("CONVERGE_PATTERN".into(), pattern.clone()));
     }
     let output = host.run(&read)?;
-    let observed = parse_observed(&output.stdout_text(), manager);
+    let mut observed = parse_observed(&output.stdout_text(), manager);
+    if !observed.present && manager == ServiceManager::Bsdinit {
+        // Check mode: an earlier task of this run may have planned the script (rc.d scripts a
+        // role writes); the host's file view knows it, the read command cannot. It is new,
+        // so nothing runs it yet.
+        if let Some(stat) = host.stat(&script_path)? {
+            observed = Observed {
+                present: true,
+                enabled: stat.mode & 0o111 != 0,
+                running: Some(false),
+                how: "planned by an earlier task".into(),
+            };
+        }
+    }
     if !observed.present {
         return Err(ModuleError::Failed {
             message: format!("no {script_path} on this host; is the package installed?"),
@@ -374,8 +390,24 @@ fn plan_script(
     let running = observed.running.unwrap_or(false);
     let before = if running { "started" } else { "stopped" };
     let mut state_after = before;
+    // Slackware: a non-executable rc script is the admin's "do not run this" (rc.M and
+    // rc.inet2 skip it at boot); converge does not start it behind their back.
+    let admin_disabled = manager == ServiceManager::Bsdinit
+        && !observed.enabled
+        && !enabling
+        && !running
+        && matches!(
+            args.state,
+            Some(ServiceState::Started | ServiceState::Restarted | ServiceState::Reloaded)
+        );
+    if admin_disabled {
+        plan.warnings.push(format!(
+            "{script_path} is not executable (disabled): {name} is not started; set `enabled: true` to enable and start it"
+        ));
+    }
     match args.state {
         None => {}
+        _ if admin_disabled => {}
         Some(ServiceState::Started) if !running => {
             plan.push(
                 Change::value(

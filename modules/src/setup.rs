@@ -6,8 +6,8 @@
 //! routes, `/proc/meminfo`, `/proc/cpuinfo`, `date`, the mount table with `stat -f`, `lsblk`
 //! and `findmnt`, selinuxfs, and the files Ansible reads to detect containers and VMs; the
 //! script never changes the host. Where converge differs from Ansible on purpose:
-//! `service_mgr` is `bsdinit` on Slackware and `pkg_mgr` is `slackpkg` there (the `service`
-//! and `package` modules use them), `service_mgr` does not read `/proc/1/comm`, and
+//! `service_mgr` is `bsdinit` on Slackware and `pkg_mgr` is `slackpkg` there, or `pkgtools`
+//! when only pkgtools (`installpkg`) exist (the `service` and `package` modules use them), `service_mgr` does not read `/proc/1/comm`, and
 //! `systemd-detect-virt` answers when none of Ansible's virtualization checks matched. [`parse`] turns that text into [`Facts`] (a pure function
 //! tested with fixture outputs) and [`to_ansible_vars`] spells the facts the way playbooks
 //! read them (`ansible_facts.os_family`, `ansible_default_ipv6.address`, `ansible_eth0`).
@@ -58,7 +58,8 @@ elif [ -e /sbin/openrc ]; then echo openrc
 else echo sysvinit; fi
 echo '==pkg-mgr=='
 if command -v apt-get >/dev/null 2>&1; then echo apt
-elif command -v slackpkg >/dev/null 2>&1 || [ -x /sbin/installpkg ]; then echo slackpkg
+elif command -v slackpkg >/dev/null 2>&1 || [ -x /usr/sbin/slackpkg ]; then echo slackpkg
+elif [ -x /sbin/installpkg ]; then echo pkgtools
 elif [ -e /usr/bin/dnf5 ]; then echo dnf5
 elif [ -e /usr/bin/dnf ] || [ -e /usr/bin/yum ]; then echo dnf
 elif [ -e /usr/bin/zypper ]; then echo zypper

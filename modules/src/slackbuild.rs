@@ -16,12 +16,22 @@
 //! x86_64 when set; wget, else curl, on the host) or, with `sources`, from a controller
 //! directory (`sources/NAME/FILE` or `sources/FILE`) for hosts without internet.
 //!
+//! Planning also checks every source of the queue before anything is built, in check mode
+//! too: a file in `sources` (controller) is checked against `MD5SUM`; on the host, one more
+//! round trip sums the copies already next to the SlackBuild and asks each URL still to be
+//! downloaded whether it answers (`wget --spider`, else `curl -I`), so a dead URL or a wrong
+//! MD5 is reported before the first build starts.
+//!
 //! Apply: first the sources of every queued package are fetched and checked against
 //! `MD5SUM` (a mismatch stops the run before anything is built), then each SlackBuild runs from
 //! its own directory with the `env` variables, `OUTPUT` and `TMP` in a private `mktemp -d`
-//! directory that is removed afterwards, and its package is installed with
-//! `upgradepkg --install-new`. `absent` runs `removepkg`. Check mode shows the build queue,
-//! one note per package in build order, and downloads nothing.
+//! directory that is removed afterwards; its package is moved into `package_dir` (kept: the
+//! package database's `PACKAGE LOCATION` names it, and it can be reinstalled) and installed
+//! from there with `upgradepkg --install-new`. Config files the package left as `FILE.new`
+//! beside a changed `FILE` (its `doinst.sh` does that) are reported as warnings, to merge by
+//! hand. `absent` runs `removepkg`. Check mode shows the build queue, one note per package in
+//! build order (where its sources come from: the controller, a checked copy on the host, or a
+//! download), and downloads nothing.
 //!
 //! Idempotence: a package installed at the wanted version is left alone, so after a run the
 //! next plan has no change.
@@ -134,10 +144,20 @@ pub struct SlackbuildArgs {
     /// The host's architecture for choosing `DOWNLOAD_x86_64`; default the `architecture`
     /// fact (`uname -m`).
     pub arch: Option<String>,
+    /// Where the built packages are kept on the host (created when missing).
+    #[serde(default = "default_package_dir")]
+    pub package_dir: String,
 }
 
 fn default_repo() -> String {
     "/usr/sbo/repo".into()
+}
+
+/// The default of `package_dir`.
+pub const DEFAULT_PACKAGE_DIR: &str = "/var/cache/converge/slackbuild";
+
+fn default_package_dir() -> String {
+    DEFAULT_PACKAGE_DIR.into()
 }
 
 fn yes() -> Flag {
@@ -227,11 +247,13 @@ impl TypedModule for Slackbuild {
                 .with_hint("e.g. `{{ playbook_dir }}/slackbuilds`"));
             }
         }
-        if !args.repo.starts_with('/') {
-            return Err(ArgsError::new(
-                Some("repo"),
-                "`repo` must be an absolute path on the host",
-            ));
+        for (argument, path) in [("repo", &args.repo), ("package_dir", &args.package_dir)] {
+            if !path.starts_with('/') {
+                return Err(ArgsError::new(
+                    Some(argument),
+                    format!("`{argument}` must be an absolute path on the host"),
+                ));
+            }
         }
         Ok(())
     }
@@ -739,17 +761,93 @@ fn plan_build(
         ));
     }
 
+    let repo = args.repo.trim_end_matches('/');
+    // Every source, checked before anything is built (check mode included).
+    let mut controller_sources: BTreeMap<(String, String), Vec<u8>> = BTreeMap::new();
+    let mut origins: Vec<String> = Vec::new();
+    match &args.sources {
+        Some(sources_dir) => {
+            for queued in &queue {
+                for source in &queued.sources {
+                    let bytes = controller_source(sources_dir, &queued.name, &source.file)?;
+                    let found = md5_hex(&bytes);
+                    if !found.eq_ignore_ascii_case(&source.md5) {
+                        return Err(failed(
+                            format!(
+                                "{}: MD5 mismatch for {}: expected {}, found {found} (in `sources` on the controller); not building",
+                                queued.name, source.file, source.md5
+                            ),
+                            format!(
+                                "download `{}` again from {} into `{sources_dir}`",
+                                source.file, source.url
+                            ),
+                        ));
+                    }
+                    controller_sources.insert((queued.name.clone(), source.file.clone()), bytes);
+                }
+                origins.push("sources from the controller".into());
+            }
+        }
+        None => {
+            let probe = host.run(&Command::shell(source_probe_script(repo, &queue)))?;
+            let seen = parse_source_probe(&probe.stdout_text());
+            for queued in &queue {
+                let (mut cached, mut fetch) = (0, 0);
+                for source in &queued.sources {
+                    let dir = format!("{repo}/{}", queued.dir);
+                    let state = seen.get(&(dir, source.file.clone()));
+                    match state {
+                        Some(ProbedSource::Cached(md5)) if md5.eq_ignore_ascii_case(&source.md5) => {
+                            cached += 1;
+                            continue;
+                        }
+                        Some(ProbedSource::Cached(md5)) => plan.warnings.push(format!(
+                            "{}: the copy of {} on the host has MD5 {md5}, not {}: it is downloaded again",
+                            queued.name, source.file, source.md5
+                        )),
+                        _ => {}
+                    }
+                    if let Some(ProbedSource::Dead(message)) =
+                        seen.get(&(format!("url {}", queued.name), source.url.clone()))
+                    {
+                        return Err(failed(
+                            format!(
+                                "{}: source URL {} does not answer ({message}); not building",
+                                queued.name, source.url
+                            ),
+                            format!(
+                                "find the file elsewhere and give it with `sources` (as `NAME/{}` on the controller), or update the SlackBuild",
+                                source.file
+                            ),
+                        ));
+                    }
+                    fetch += 1;
+                }
+                let sources = |n: usize| {
+                    if n == 1 {
+                        "1 source".to_string()
+                    } else {
+                        format!("{n} sources")
+                    }
+                };
+                origins.push(match (cached, fetch) {
+                    (0, 0) => "no sources".to_string(),
+                    (c, 0) => format!("{} already on the host (MD5 checked)", sources(c)),
+                    (0, n) => format!("{} to download", sources(n)),
+                    (c, n) => format!("{} on the host, {n} to download", sources(c)),
+                });
+            }
+        }
+    }
+
     let total = queue.len();
-    for (position, (queued, (_, reason))) in queue.iter().zip(&notes).enumerate() {
-        let from = if args.sources.is_some() {
-            "uploaded"
-        } else {
-            "downloaded"
-        };
+    for (position, ((queued, (_, reason)), from)) in
+        queue.iter().zip(&notes).zip(&origins).enumerate()
+    {
         plan.changes.push(Change::note(
             queued.name.clone(),
             format!(
-                "build {} {} ({} of {total}; {reason}; sources {from})",
+                "build {} {} ({} of {total}; {reason}; {from})",
                 queued.name,
                 queued.version,
                 position + 1
@@ -775,7 +873,8 @@ fn plan_build(
         )),
     );
 
-    let repo = args.repo.trim_end_matches('/');
+    plan.result
+        .insert("package_dir".into(), json!(args.package_dir));
     // Uploads first: SlackBuild directories, then source files next to them.
     for queued in &queue {
         let host_dir = format!("{repo}/{}", queued.dir);
@@ -790,9 +889,10 @@ fn plan_build(
                     .push(upload(format!("{host_dir}/{relative}"), bytes, mode));
             }
         }
-        if let Some(sources_dir) = &args.sources {
-            for source in &queued.sources {
-                let bytes = controller_source(sources_dir, &queued.name, &source.file)?;
+        for source in &queued.sources {
+            if let Some(bytes) =
+                controller_sources.remove(&(queued.name.clone(), source.file.clone()))
+            {
                 plan.steps
                     .push(upload(format!("{host_dir}/{}", source.file), bytes, 0o644));
             }
@@ -811,9 +911,101 @@ fn plan_build(
             &format!("{repo}/{}", queued.dir),
             queued,
             &args.env.0,
+            args.package_dir.trim_end_matches('/'),
         )));
     }
     Ok(plan)
+}
+
+fn md5_hex(bytes: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    Md5::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// A source as the probe found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ProbedSource {
+    /// A copy next to the SlackBuild, with this MD5.
+    Cached(String),
+    /// (URL) answered.
+    Alive,
+    /// (URL) did not answer: the tool's message.
+    Dead(String),
+}
+
+/// One round trip: the MD5 of each source already next to its SlackBuild, and for every other
+/// source (or one whose copy has the wrong MD5) whether its URL answers.
+fn source_probe_script(repo: &str, queue: &[Queued]) -> String {
+    let mut script = String::from(
+        "probe() {\n\
+         \x20 if command -v wget >/dev/null 2>&1; then out=$(wget -q --spider --tries=1 --timeout=15 \"$1\" 2>&1) && return 0\n\
+         \x20 elif command -v curl >/dev/null 2>&1; then out=$(curl -fsSIL --max-time 20 -o /dev/null \"$1\" 2>&1) && return 0\n\
+         \x20 else out='neither wget nor curl is installed'; fi\n\
+         \x20 [ -n \"$out\" ] || out='no answer'\n\
+         \x20 return 1\n\
+         }\n\
+         src() {\n\
+         \x20 if [ -f \"$1/$2\" ]; then\n\
+         \x20   sum=$(md5sum < \"$1/$2\" | cut -d' ' -f1)\n\
+         \x20   printf '@@cached %s %s %s\\n' \"$sum\" \"$2\" \"$1\"\n\
+         \x20   [ \"$sum\" = \"$3\" ] && return 0\n\
+         \x20 fi\n\
+         \x20 if probe \"$5\"; then printf '@@alive %s %s\\n' \"$4\" \"$5\"\n\
+         \x20 else printf '@@dead %s %s %s\\n' \"$4\" \"$5\" \"$(printf '%s' \"$out\" | tr '\\n' ' ' | cut -c1-200)\"; fi\n\
+         }\n",
+    );
+    for queued in queue {
+        let dir = format!("{repo}/{}", queued.dir);
+        for source in &queued.sources {
+            script.push_str(&format!(
+                "src {} {} {} {} {}\n",
+                quote(&dir),
+                quote(&source.file),
+                quote(&source.md5),
+                quote(&queued.name),
+                quote(&source.url)
+            ));
+        }
+    }
+    script
+}
+
+/// `(dir, file)` → cached copy, and `("url NAME", URL)` → alive or dead.
+fn parse_source_probe(text: &str) -> BTreeMap<(String, String), ProbedSource> {
+    let mut seen = BTreeMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("@@cached ") {
+            let mut fields = rest.splitn(3, ' ');
+            if let (Some(md5), Some(file), Some(dir)) =
+                (fields.next(), fields.next(), fields.next())
+            {
+                seen.insert(
+                    (dir.to_string(), file.to_string()),
+                    ProbedSource::Cached(md5.into()),
+                );
+            }
+        } else if let Some(rest) = line.strip_prefix("@@alive ") {
+            if let Some((name, url)) = rest.split_once(' ') {
+                seen.insert(
+                    (format!("url {name}"), url.to_string()),
+                    ProbedSource::Alive,
+                );
+            }
+        } else if let Some(rest) = line.strip_prefix("@@dead ") {
+            let mut fields = rest.splitn(3, ' ');
+            if let (Some(name), Some(url)) = (fields.next(), fields.next()) {
+                let message = fields.next().unwrap_or("").trim().to_string();
+                seen.insert(
+                    (format!("url {name}"), url.to_string()),
+                    ProbedSource::Dead(message),
+                );
+            }
+        }
+    }
+    seen
 }
 
 fn upload(path: String, content: Vec<u8>, mode: u32) -> Step {
@@ -907,7 +1099,12 @@ fn fetch_script(dir: &str, queued: &Queued, download: bool) -> String {
 }
 
 /// Run one SlackBuild from its directory with a private OUTPUT/TMP and install its package.
-fn build_script(dir: &str, queued: &Queued, env: &BTreeMap<String, String>) -> String {
+fn build_script(
+    dir: &str,
+    queued: &Queued,
+    env: &BTreeMap<String, String>,
+    package_dir: &str,
+) -> String {
     let name = &queued.name;
     let mut exports = String::new();
     for (key, value) in env {
@@ -932,8 +1129,18 @@ fn build_script(dir: &str, queued: &Queued, env: &BTreeMap<String, String>) -> S
          set +f\n\
          set -- \"$work\"/output/*.t?z\n\
          [ -f \"$1\" ] || {{ tail -n 20 \"$work/build.log\" >&2; echo \"{name}.SlackBuild made no package in \\$OUTPUT\" >&2; exit 1; }}\n\
-         upgradepkg --install-new \"$1\"\n",
+         mkdir -p {package_dir}\n\
+         mv -f \"$1\" {package_dir}/\n\
+         package={package_dir}/\"${{1##*/}}\"\n\
+         upgradepkg --install-new \"$package\"\n\
+         tar tf \"$package\" 2>/dev/null | sed -n 's|^\\./||; s|\\.new$||p' | while IFS= read -r f; do\n\
+         \x20 if [ -e \"/$f.new\" ] && [ -e \"/$f\" ]; then\n\
+         \x20   echo \"@@converge-warning {name}: /$f.new was installed beside your changed /$f: compare them and merge by hand\"\n\
+         \x20 fi\n\
+         done\n\
+         echo \"@@converge-built $package\"\n",
         version = queued.version,
         dir = quote(dir),
+        package_dir = quote(package_dir),
     )
 }

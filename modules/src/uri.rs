@@ -441,6 +441,25 @@ impl TypedModule for Uri {
         Ok(())
     }
 
+    fn applied(args: &UriArgs, result: Map<String, Value>) -> crate::AppliedResult {
+        let stdout = result
+            .get("stdout")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let response = parse_response(stdout).map_err(|message| {
+            (
+                format!("the request to {} gave no response: {message}", args.url),
+                result.clone(),
+            )
+        })?;
+        let planned = crate::get_url::without_command_keys(result);
+        let mut registered = response_result(args, &response)?;
+        for (key, value) in planned {
+            registered.entry(key).or_insert(value);
+        }
+        Ok(registered)
+    }
+
     fn plan(args: UriArgs, host: &mut dyn Host, _context: &Context) -> Result<Plan, ModuleError> {
         let mut plan = Plan::unchanged();
         if let Some(creates) = &args.creates {

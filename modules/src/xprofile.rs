@@ -3,7 +3,8 @@
 //! Converges one managed block of a user's `~/.xprofile` (or `path`), between the lines
 //! `# BEGIN converge xprofile` and `# END converge xprofile`, holding POSIX `export NAME=VALUE`
 //! lines (values quoted for `/bin/sh`), plus the file's ownership: the user and their primary
-//! group (a new file gets mode 0644). Every line outside the block is the user's and is kept.
+//! group (a new file gets mode 0644, or 0755 for a `profile.d/*.sh` script: Slackware's
+//! profile sources only executable ones). Every line outside the block is the user's and is kept.
 //! `im` picks a preset (see [`ImPreset::variables`]); `env` adds variables, overrides the
 //! preset's, or drops one with `null`.
 //!
@@ -30,6 +31,24 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use std::fmt;
+
+/// A `profile.d/NAME.sh` script (`/etc/profile.d`, `~/.profile.d`).
+fn is_profile_d_script(path: &str) -> bool {
+    path.ends_with(".sh")
+        && std::path::Path::new(path)
+            .parent()
+            .and_then(|dir| dir.file_name())
+            .is_some_and(|dir| dir == "profile.d" || dir == ".profile.d")
+}
+
+/// The mode of a new file: profile.d scripts are sourced only when executable (Slackware).
+fn new_file_mode(path: &str) -> u32 {
+    if is_profile_d_script(path) {
+        0o755
+    } else {
+        0o644
+    }
+}
 
 /// First line of the managed block.
 pub const BEGIN_MARKER: &str = "# BEGIN converge xprofile";
@@ -386,6 +405,12 @@ impl TypedModule for Xprofile {
             ));
         }
 
+        if is_profile_d_script(&path) && current.as_ref().is_some_and(|stat| stat.mode & 0o111 == 0)
+        {
+            plan.warnings.push(format!(
+                "`{path}` is not executable: Slackware's profile sources only executable profile.d scripts (chmod 755 it)"
+            ));
+        }
         let wanted = FileAttributes {
             mode: None,
             owner: Some(args.user.clone()),
@@ -404,7 +429,7 @@ impl TypedModule for Xprofile {
                 content: after.into_bytes(),
                 options: WriteOptions {
                     attributes: FileAttributes {
-                        mode: current.is_none().then_some(0o644),
+                        mode: current.is_none().then_some(new_file_mode(&path)),
                         ..wanted
                     },
                     ..WriteOptions::default()

@@ -318,3 +318,37 @@ fn names_that_look_like_options_are_rejected() {
     assert!(module.validate(&json!({"state": "present"})).is_err());
     assert!(module.validate(&json!({"update_cache": "yes"})).is_ok());
 }
+
+#[test]
+fn pkgtools_without_slackpkg_refuses_an_install_and_names_slackbuild() {
+    let mut host = slack_host();
+    let error = plan(
+        json!({"name": ["gcc", "radvd", "dhcp"]}),
+        &mut host,
+        &facts("pkgtools"),
+    )
+    .expect_err("no slackpkg");
+    assert_eq!(
+        error.to_string(),
+        "module `package` cannot install dhcp: this host has Slackware's pkgtools but no slackpkg"
+    );
+    let ModuleError::Failed { hint, .. } = error else {
+        panic!("failed")
+    };
+    assert!(hint.unwrap_or_default().contains("`slackbuild` module"));
+    // Installed ones are present; removal needs only removepkg.
+    let present = plan(
+        json!({"name": ["gcc", "radvd"]}),
+        &mut host,
+        &facts("pkgtools"),
+    )
+    .expect("installed");
+    assert!(!present.is_change());
+    let absent = plan(
+        json!({"name": "radvd", "state": "absent"}),
+        &mut host,
+        &facts("pkgtools"),
+    )
+    .expect("removal");
+    assert_eq!(argvs(&absent), [["removepkg", "radvd"]]);
+}

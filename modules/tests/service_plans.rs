@@ -132,6 +132,43 @@ fn slackware_disabled_script_is_started_through_the_shell_and_restart_always_cha
 }
 
 #[test]
+fn slackware_admin_disabled_stopped_service_is_not_started_by_a_restart() {
+    for state in ["restarted", "started", "reloaded"] {
+        let mut host = rc_host("script=present\nenabled=no\nrunning=no\nhow=pgrep\n");
+        let plan = plan(
+            "service",
+            json!({"name": "sendmail", "state": state}),
+            &mut host,
+            &facts("bsdinit"),
+        )
+        .expect("plan");
+        assert!(!plan.is_change(), "{state}: {plan:?}");
+        assert_eq!(
+            plan.warnings,
+            ["/etc/rc.d/rc.sendmail is not executable (disabled): sendmail is not started; set `enabled: true` to enable and start it"]
+        );
+        assert_eq!(plan.result["state"], json!("stopped"));
+    }
+    // Asked for: enabled, then started.
+    let mut host = rc_host("script=present\nenabled=no\nrunning=no\nhow=pgrep\n");
+    let plan = plan(
+        "service",
+        json!({"name": "sendmail", "state": "restarted", "enabled": true}),
+        &mut host,
+        &facts("bsdinit"),
+    )
+    .expect("plan");
+    assert_eq!(
+        steps(&plan),
+        [
+            "chmod 755 /etc/rc.d/rc.sendmail",
+            "/etc/rc.d/rc.sendmail restart"
+        ]
+    );
+    assert!(plan.warnings.is_empty());
+}
+
+#[test]
 fn slackware_reload_of_a_stopped_service_starts_it() {
     let mut host = rc_host("script=present\nenabled=yes\nrunning=no\nhow=pgrep\n");
     let plan = plan(
@@ -142,6 +179,23 @@ fn slackware_reload_of_a_stopped_service_starts_it() {
     )
     .expect("plan");
     assert_eq!(steps(&plan), ["/etc/rc.d/rc.httpd start"]);
+}
+
+#[test]
+fn slackware_script_an_earlier_task_planned_is_restarted_in_check_mode() {
+    // The read command runs on the real host (no script yet); the host's file view (check
+    // mode's simulation) has the script an earlier task of the run would write.
+    let mut host = rc_host("script=missing\n")
+        .with_file("/etc/rc.d/rc.guest-network", "#!/bin/sh\n")
+        .with_attributes("/etc/rc.d/rc.guest-network", 0o755, "root", "root");
+    let plan = plan(
+        "service",
+        json!({"name": "guest-network", "state": "restarted", "arguments": "dhcpd"}),
+        &mut host,
+        &facts("bsdinit"),
+    )
+    .expect("plan");
+    assert_eq!(steps(&plan), ["/etc/rc.d/rc.guest-network restart dhcpd"]);
 }
 
 #[test]
@@ -281,7 +335,9 @@ fn read_script_on_a_real_shell() {
         &facts("bsdinit"),
     )
     .expect("plan");
-    assert_eq!(steps(&absent), ["/bin/sh /etc/rc.d/rc.up start"]);
+    // rc.up is not executable: disabled by the admin, so not started (a warning says so).
+    assert!(steps(&absent).is_empty(), "{absent:?}");
+    assert_eq!(absent.warnings.len(), 1, "{absent:?}");
 
     let missing = plan(
         "service",

@@ -53,10 +53,23 @@ impl Fake {
     }
 
     fn host(&self) -> MemoryHost {
+        self.host_probed("")
+    }
+
+    /// The host, answering the source probe (copies on the host, URLs) with `probe`.
+    fn host_probed(&self, probe: &str) -> MemoryHost {
         let db: PathBuf = self.db.path().to_path_buf();
         let ran = Arc::clone(&self.ran);
         let path = self.path.clone();
-        MemoryHost::new().respond(move |command: &Command| act(command, &db, &path, &ran))
+        let probe = probe.to_string();
+        MemoryHost::new().respond(move |command: &Command| match &command.program {
+            Program::Shell(script) if script.starts_with("probe()") => Some(Output {
+                status: 0,
+                stdout: probe.clone().into_bytes(),
+                stderr: Vec::new(),
+            }),
+            _ => act(command, &db, &path, &ran),
+        })
     }
 }
 
@@ -180,8 +193,8 @@ fn builds_dependencies_first_with_one_read_then_is_idempotent() {
     assert_eq!(
         notes(&planned),
         [
-            "hello-greeting: build hello-greeting 1.0 (1 of 2; not installed; sources uploaded)",
-            "hello-converge: build hello-converge 1.0 (2 of 2; not installed; sources uploaded)",
+            "hello-greeting: build hello-greeting 1.0 (1 of 2; not installed; sources from the controller)",
+            "hello-converge: build hello-converge 1.0 (2 of 2; not installed; sources from the controller)",
         ]
     );
     assert_eq!(
@@ -232,7 +245,8 @@ fn builds_dependencies_first_with_one_read_then_is_idempotent() {
         "work=$(mktemp -d",
         "trap 'rm -rf \"$work\"' EXIT",
         "export OUTPUT=\"$work/output\" TMP=\"$work/tmp\"",
-        "upgradepkg --install-new \"$1\"",
+        "mv -f \"$1\" /var/cache/converge/slackbuild/\n",
+        "upgradepkg --install-new \"$package\"",
     ] {
         assert!(
             build.contains(expected),
@@ -261,7 +275,7 @@ fn downloads_from_the_info_urls_when_no_sources_are_given() {
     let planned = plan(json!({"name": "hello-converge", "repo": REPO}), &mut host).expect("plan");
     assert_eq!(
         notes(&planned),
-        ["hello-converge: build hello-converge 1.0 (1 of 1; not installed; sources downloaded)"]
+        ["hello-converge: build hello-converge 1.0 (1 of 1; not installed; 1 source to download)"]
     );
     assert!(writes(&planned).is_empty());
     let fetch = &scripts(&planned)[0];
@@ -283,7 +297,8 @@ fn check_mode_reads_once_and_runs_nothing() {
     let mut host = fake.host();
     let planned = plan(json!({"name": "hello-converge", "repo": REPO}), &mut host).expect("plan");
     assert!(planned.is_change());
-    assert_eq!(host.commands_run.len(), 1);
+    // The tree and package database, then the sources (copies on the host, URLs).
+    assert_eq!(host.commands_run.len(), 2);
     assert!(fake.ran.lock().expect("lock").is_empty(), "no step ran");
     assert!(fake.entries().is_empty());
 }
@@ -302,7 +317,7 @@ fn latest_rebuilds_an_older_version_and_present_keeps_it() {
     let planned = plan(latest.clone(), &mut host).expect("plan");
     assert_eq!(
         notes(&planned),
-        ["hello-converge: build hello-converge 1.0 (1 of 1; installed 0.9; sources uploaded)"]
+        ["hello-converge: build hello-converge 1.0 (1 of 1; installed 0.9; sources from the controller)"]
     );
     planned.apply(&mut host).expect("apply");
     assert_eq!(
@@ -384,7 +399,7 @@ fn missing_dependency_is_an_error_unless_installed() {
     .expect("plan");
     assert_eq!(
         notes(&planned),
-        ["needs-ghost: build needs-ghost 2.0 (1 of 1; not installed; sources downloaded)"]
+        ["needs-ghost: build needs-ghost 2.0 (1 of 1; not installed; 1 source to download)"]
     );
 }
 
@@ -427,8 +442,8 @@ fn readme_marker_becomes_a_warning_for_packages_built() {
     assert_eq!(
         notes(&planned),
         [
-            "readme-lib: build readme-lib 0.9 (1 of 2; not installed; sources downloaded)",
-            "readme-app: build readme-app 3.1 (2 of 2; not installed; sources downloaded)",
+            "readme-lib: build readme-lib 0.9 (1 of 2; not installed; 1 source to download)",
+            "readme-app: build readme-app 3.1 (2 of 2; not installed; 1 source to download)",
         ]
     );
     assert_eq!(
@@ -643,4 +658,102 @@ fn without_pkgtools_nothing_is_planned_to_build() {
         "`upgradepkg` is not on the host's PATH, so no package can be installed"
     );
     assert!(hint.contains("pkgtools"), "{hint}");
+}
+
+#[test]
+fn a_source_url_that_does_not_answer_is_refused_before_anything_is_built() {
+    let fake = Fake::new(&["hello-greeting-1.0-noarch-1_SBo"]);
+    let mut host = fake.host_probed(
+        "@@dead hello-converge https://example.org/hello-converge/hello-converge-1.0.sh Remote file does not exist -- broken link!!!\n",
+    );
+    let error =
+        plan(json!({"name": "hello-converge", "repo": REPO}), &mut host).expect_err("dead URL");
+    assert_eq!(
+        error.to_string(),
+        "hello-converge: source URL https://example.org/hello-converge/hello-converge-1.0.sh does not answer (Remote file does not exist -- broken link!!!); not building"
+    );
+    assert!(fake.ran.lock().expect("lock").is_empty(), "no step ran");
+}
+
+#[test]
+fn sources_already_on_the_host_are_checked_and_a_wrong_copy_is_fetched_again() {
+    let dir = format!("{REPO}/misc/hello-converge");
+    let fake = Fake::new(&["hello-greeting-1.0-noarch-1_SBo"]);
+    let mut good = fake.host_probed(&format!(
+        "@@cached d3d1980e490928dad523ece85250bfcc hello-converge-1.0.sh {dir}\n"
+    ));
+    let planned = plan(json!({"name": "hello-converge", "repo": REPO}), &mut good).expect("plan");
+    assert_eq!(
+        notes(&planned),
+        ["hello-converge: build hello-converge 1.0 (1 of 1; not installed; 1 source already on the host (MD5 checked))"]
+    );
+    let mut stale = fake.host_probed(&format!(
+        "@@cached 00000000000000000000000000000000 hello-converge-1.0.sh {dir}\n@@alive hello-converge https://example.org/hello-converge/hello-converge-1.0.sh\n"
+    ));
+    let planned = plan(json!({"name": "hello-converge", "repo": REPO}), &mut stale).expect("plan");
+    assert_eq!(
+        notes(&planned),
+        ["hello-converge: build hello-converge 1.0 (1 of 1; not installed; 1 source to download)"]
+    );
+    assert_eq!(
+        planned.warnings,
+        ["hello-converge: the copy of hello-converge-1.0.sh on the host has MD5 00000000000000000000000000000000, not d3d1980e490928dad523ece85250bfcc: it is downloaded again"]
+    );
+}
+
+#[test]
+fn a_wrong_md5_in_the_controllers_sources_is_refused_while_planning() {
+    let sources = tempfile::tempdir().expect("sources");
+    std::fs::create_dir_all(sources.path().join("hello-converge")).expect("dir");
+    std::fs::write(
+        sources.path().join("hello-converge/hello-converge-1.0.sh"),
+        "echo Goodbye\n",
+    )
+    .expect("write");
+    let fake = Fake::new(&["hello-greeting-1.0-noarch-1_SBo"]);
+    let mut host = fake.host();
+    let error = plan(
+        json!({"name": "hello-converge", "repo": REPO, "sources": sources.path().to_str()}),
+        &mut host,
+    )
+    .expect_err("md5");
+    assert!(
+        error.to_string().starts_with(
+            "hello-converge: MD5 mismatch for hello-converge-1.0.sh: expected d3d1980e490928dad523ece85250bfcc, found "
+        ),
+        "{error}"
+    );
+    assert!(fake.ran.lock().expect("lock").is_empty(), "no step ran");
+}
+
+#[test]
+fn the_package_is_kept_in_package_dir_and_new_config_files_are_reported() {
+    let fake = Fake::new(&["hello-greeting-1.0-noarch-1_SBo"]);
+    let mut host = fake.host();
+    let planned = plan(
+        json!({"name": "hello-converge", "repo": REPO, "package_dir": "/srv/packages"}),
+        &mut host,
+    )
+    .expect("plan");
+    let build = planned
+        .steps
+        .iter()
+        .find_map(|step| match step {
+            Step::Run { command, .. } => match &command.program {
+                Program::Shell(script) if script.starts_with("# build ") => Some(script.clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .expect("a build step");
+    assert!(
+        build.contains("mv -f \"$1\" /srv/packages/\n")
+            && build.contains("upgradepkg --install-new \"$package\"\n"),
+        "{build}"
+    );
+    assert!(
+        build.contains("@@converge-warning hello-converge: /$f.new"),
+        "{build}"
+    );
+    assert_eq!(planned.result["package_dir"], json!("/srv/packages"));
 }

@@ -226,6 +226,11 @@ fn tilde_path_is_below_the_home() {
     assert!(host
         .text("/home/deploy/.profile.d/input-method.sh")
         .is_some());
+    // Sourced only when executable (Slackware's profile): a new one is 0755.
+    assert_eq!(
+        host.files["/home/deploy/.profile.d/input-method.sh"].mode,
+        0o755
+    );
 }
 
 #[test]

@@ -252,6 +252,7 @@ const PLAY_KEYS: &[&str] = &[
     "any_errors_fatal",
     "max_fail_percentage",
     "remote_user",
+    "connection",
     "environment",
     "vars_prompt",
     "gather_subset",
@@ -264,7 +265,6 @@ const PLAY_KEYS: &[&str] = &[
 /// Ansible play keys converge does not implement: reported as such, not as typos.
 const UNSUPPORTED_PLAY_KEYS: &[&str] = &[
     "strategy",
-    "connection",
     "module_defaults",
     "order",
     "force_handlers",
@@ -525,6 +525,8 @@ impl<'a> Loader<'a> {
             .and_then(|node| self.ok(keywords::percentage(file, "max_fail_percentage", node)));
         let remote_user = value("remote_user")
             .and_then(|user| self.ok(keywords::string(file, "remote_user", user)));
+        let connection = value("connection")
+            .and_then(|kind| self.ok(keywords::string(file, "connection", kind)));
         let environment =
             value("environment").and_then(|node| self.ok(keywords::environment(file, node)));
         let vars_prompt = value("vars_prompt")
@@ -588,6 +590,7 @@ impl<'a> Loader<'a> {
             serial,
             gather_facts,
             remote_user,
+            connection,
             any_errors_fatal,
             max_fail_percentage,
             vars_prompt,

@@ -82,6 +82,8 @@ pub struct Play {
     pub gather_facts: bool,
     /// `remote_user:`: the login user where the inventory names none.
     pub remote_user: Option<String>,
+    /// `connection:` (`local`, `ssh`): the connection type where the inventory names none.
+    pub connection: Option<String>,
     /// `any_errors_fatal:`: one failed host ends the play (and the run) for every host.
     pub any_errors_fatal: bool,
     /// `max_fail_percentage:`: more failed hosts than this share of a batch ends the run.

@@ -67,6 +67,12 @@ impl HostRun<'_, '_> {
                     host_vars.insert("ansible_user".into(), Value::String(user.clone()));
                 }
             }
+            // Likewise the play's `connection:` (`hosts: localhost` + `connection: local`).
+            if let Some(kind) = &self.play.connection {
+                host_vars
+                    .entry("ansible_connection")
+                    .or_insert_with(|| Value::String(kind.clone()));
+            }
             let endpoint =
                 open_connection::endpoint(&self.host.name, &host_vars, &self.options().connect)
                     .map_err(|message| (Status::Failed, message))?;

@@ -206,8 +206,34 @@ impl HostRun<'_, '_> {
             },
             (other, _) => other,
         };
+        let applied = match applied.map(|result| applied_result(task, &args, module, result)) {
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err((message, mut result))) => {
+                result.insert("failed".into(), json!(true));
+                result.insert("changed".into(), json!(true));
+                result.insert("msg".into(), json!(message));
+                return Outcome {
+                    status: Status::Failed,
+                    changes: plan.changes,
+                    result,
+                    message: Some(message),
+                    end_host: false,
+                };
+            }
+            Err(error) => Err(error),
+        };
         match applied {
             Ok(mut result) => {
+                // What the host said while applying (`@@converge-warning` lines).
+                if let Some(Value::Array(said)) = result.get("warnings") {
+                    for warning in said.iter().filter_map(Value::as_str) {
+                        self.runner.reporter.warning(&format!(
+                            "[{}] {}: {warning}",
+                            self.host.name,
+                            task_display_name(task)
+                        ));
+                    }
+                }
                 result.insert("changed".into(), json!(true));
                 Outcome {
                     status: Status::Changed,
@@ -403,6 +429,22 @@ pub(super) fn fetch_plan(
         base_dir: Path::new(&base_dir),
     };
     modules::fetch::plan_fetch(parsed, host, &origin)
+}
+
+/// The registered result of an applied plan (see [`modules::Module::applied`]); `template`'s
+/// arguments carry its rendered text, which its plan consumed, and `fetch`'s its placement
+/// (see `fetch_plan`).
+fn applied_result(
+    task: &Task,
+    args: &Value,
+    module: &dyn modules::Module,
+    result: Map<String, Value>,
+) -> modules::AppliedResult {
+    if matches!(task.module.as_str(), "template" | "fetch") {
+        Ok(result)
+    } else {
+        module.applied(args, result)
+    }
 }
 
 pub(super) fn template_plan(

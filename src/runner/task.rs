@@ -260,9 +260,12 @@ impl HostRun<'_, '_> {
         task: &Task,
         display_name: &str,
         item: Option<String>,
-        outcome: Outcome,
+        mut outcome: Outcome,
         ignore_errors: bool,
     ) -> Flow {
+        if outcome.message.is_none() && crate::adhoc::shows_result(task, &outcome.result) {
+            outcome.message = Some(crate::adhoc::result_text(&task.module, &outcome.result));
+        }
         self.report(task, display_name, item, &outcome, ignore_errors);
         let ignored = outcome.status == Status::Failed && ignore_errors;
         self.count(outcome.status, ignored);

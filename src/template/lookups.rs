@@ -137,6 +137,13 @@ pub(super) fn run(
 ) -> Result<Vec<Value>, String> {
     let name = name.strip_prefix("ansible.builtin.").unwrap_or(name);
     match name {
+        "filetree" | "community.general.filetree" => {
+            let mut out = Vec::new();
+            for term in string_terms(terms, "filetree")? {
+                out.extend(filetree(&term, search_paths)?);
+            }
+            Ok(out)
+        }
         "env" => {
             let default = kwargs.get("default").cloned().unwrap_or(Value::from(""));
             Ok(string_terms(terms, "env")?
@@ -287,9 +294,121 @@ pub(super) fn run(
             Ok(out)
         }
         other => Err(format!(
-            "lookup `{other}` is not supported (converge has env, file, template, vars, varnames, pipe, lines, fileglob, first_found, items, list, indexed_items, dict, together, nested, subelements, sequence)"
+            "lookup `{other}` is not supported (converge has env, file, filetree, template, vars, varnames, pipe, lines, fileglob, first_found, items, list, indexed_items, dict, together, nested, subelements, sequence)"
         )),
     }
+}
+
+/// community.general's `filetree`: every entry below the directory `term` (found like a
+/// `files/` path), as a dict with `root`, `path` (relative), `state` (file, directory,
+/// link), `src`, `uid`, `gid`, `owner`, `group`, `mode`, `size`, `mtime`, `ctime`, in
+/// `os.walk` order: a directory's subdirectories, then its files, then each subdirectory's
+/// entries. Names are sorted within each group (Ansible takes the directory's order).
+fn filetree(term: &str, search_paths: &[PathBuf]) -> Result<Vec<Value>, String> {
+    use std::os::unix::fs::MetadataExt;
+    let (dir, base) = match term.trim_end_matches('/').rsplit_once('/') {
+        Some((dir, base)) => (dir, base),
+        None => ("", term.trim_end_matches('/')),
+    };
+    let root = if dir.is_empty() {
+        find_file(search_paths, "files", base)
+    } else {
+        find_file(search_paths, "files", dir).map(|found| found.join(base))
+    }
+    .filter(|path| path.is_dir());
+    // Like Ansible, a directory that is not there gives no entries rather than an error.
+    let Some(root) = root else {
+        return Ok(Vec::new());
+    };
+    let users = id_names("/etc/passwd");
+    let groups = id_names("/etc/group");
+    let root_text = format!("{}/", root.display().to_string().trim_end_matches('/'));
+    let mut out = Vec::new();
+    let mut pending = vec![PathBuf::new()];
+    while let Some(relative) = pending.pop() {
+        let read = std::fs::read_dir(root.join(&relative)).map_err(|err| {
+            format!(
+                "lookup `filetree`: cannot read `{}`: {err}",
+                root.join(&relative).display()
+            )
+        })?;
+        let mut dirs = Vec::new();
+        let mut files = Vec::new();
+        for entry in read.flatten() {
+            let is_dir = entry.file_type().is_ok_and(|kind| kind.is_dir());
+            let name = relative.join(entry.file_name());
+            if is_dir {
+                dirs.push(name);
+            } else {
+                files.push(name);
+            }
+        }
+        dirs.sort();
+        files.sort();
+        for path in dirs.iter().chain(&files) {
+            let absolute = root.join(path);
+            let Ok(meta) = std::fs::symlink_metadata(&absolute) else {
+                continue;
+            };
+            let mut props = Map::new();
+            props.insert("root".into(), Value::from(root_text.as_str()));
+            props.insert("path".into(), Value::from(path.display().to_string()));
+            let kind = meta.file_type();
+            if kind.is_symlink() {
+                props.insert("state".into(), Value::from("link"));
+                let target = std::fs::read_link(&absolute).unwrap_or_default();
+                props.insert("src".into(), Value::from(target.display().to_string()));
+            } else if kind.is_dir() {
+                props.insert("state".into(), Value::from("directory"));
+            } else if kind.is_file() {
+                props.insert("state".into(), Value::from("file"));
+                props.insert("src".into(), Value::from(absolute.display().to_string()));
+            } else {
+                continue;
+            }
+            let name_of = |names: &std::collections::HashMap<u32, String>, id: u32| {
+                names
+                    .get(&id)
+                    .map_or(Value::from(id), |name| Value::from(name.as_str()))
+            };
+            props.insert("uid".into(), Value::from(meta.uid()));
+            props.insert("gid".into(), Value::from(meta.gid()));
+            props.insert("owner".into(), name_of(&users, meta.uid()));
+            props.insert("group".into(), name_of(&groups, meta.gid()));
+            props.insert(
+                "mode".into(),
+                Value::from(format!("0{:03o}", meta.mode() & 0o7777)),
+            );
+            props.insert("size".into(), Value::from(meta.size()));
+            let seconds = |s: i64, ns: i64| s as f64 + ns as f64 / 1e9;
+            props.insert(
+                "mtime".into(),
+                Value::from(seconds(meta.mtime(), meta.mtime_nsec())),
+            );
+            props.insert(
+                "ctime".into(),
+                Value::from(seconds(meta.ctime(), meta.ctime_nsec())),
+            );
+            out.push(Value::Object(props));
+        }
+        // Depth first, in order: push in reverse so the first directory is walked first.
+        pending.extend(dirs.into_iter().rev());
+    }
+    Ok(out)
+}
+
+/// `id → name` from a passwd/group style file on the controller (empty if unreadable).
+fn id_names(path: &str) -> std::collections::HashMap<u32, String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split(':');
+            let name = fields.next()?;
+            let id = fields.nth(1)?.parse().ok()?;
+            Some((id, name.to_string()))
+        })
+        .collect()
 }
 
 fn as_list(value: &Value) -> Vec<Value> {

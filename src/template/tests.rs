@@ -113,6 +113,10 @@ fn render_value_keeps_native_types_for_single_expressions() {
         "trimmed": "{{- count -}}",
         "{{ wan_interface }}_mtu": 1500,
         "list": ["{{ count }}", "x", 1, null],
+        // Jinja drops one final newline first: a number stays a number, text gets it back.
+        "count_line": "{{ count }}\n",
+        "name_line": "{{ wan_interface }}\n",
+        "two_lines": "{{ count }}\n\n",
     });
     let rendered = templates.render_value(&args, &vars()).expect("renders");
     assert_eq!(
@@ -128,6 +132,9 @@ fn render_value_keeps_native_types_for_single_expressions() {
             "trimmed": 3,
             "eth0_mtu": 1500,
             "list": [3, "x", 1, null],
+            "count_line": 3,
+            "name_line": "eth0\n",
+            "two_lines": "3\n\n",
         })
     );
 }
@@ -1104,6 +1111,37 @@ fn lookups_search_the_context_paths() {
     assert_eq!(eval("query('first_found', 'nosuch', skip=True)"), json!([]));
     assert_eq!(eval("lookup('file', 'nosuch', errors='ignore')"), json!([]));
     assert_eq!(eval("lookup('env', 'CONVERGE_NO_SUCH_VAR')"), json!(""));
+    // community.general.filetree: subdirectories, then files, then each subdirectory's.
+    std::fs::create_dir_all(role.join("files/conf.d/sub")).unwrap();
+    std::fs::write(role.join("files/conf.d/sub/d.conf"), "D").unwrap();
+    std::os::unix::fs::symlink("b.conf", role.join("files/conf.d/link")).unwrap();
+    let tree = eval("query('community.general.filetree', 'conf.d/')");
+    let entries: Vec<(String, String)> = tree
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|entry| {
+            let field = |key: &str| entry[key].as_str().unwrap_or_default().to_string();
+            (field("path"), field("state"))
+        })
+        .collect();
+    let expected = [
+        ("sub", "directory"),
+        ("b.conf", "file"),
+        ("c.txt", "file"),
+        ("link", "link"),
+        ("sub/d.conf", "file"),
+    ];
+    assert_eq!(
+        entries,
+        expected.map(|(path, state)| (path.to_string(), state.to_string()))
+    );
+    let root = format!("{}/", role.join("files/conf.d").display());
+    assert_eq!(tree[0]["root"], json!(root));
+    assert_eq!(tree[1]["src"], json!(format!("{root}b.conf")));
+    assert_eq!(tree[3]["src"], json!("b.conf"));
+    assert_eq!(tree[1]["size"], json!(1));
+    assert_eq!(eval("query('filetree', 'no-such-dir')"), json!([]));
 }
 
 #[test]

@@ -219,6 +219,47 @@ fn ad_hoc_module_with_key_value_and_yaml_arguments() {
 }
 
 #[test]
+fn ad_hoc_setup_prints_the_facts() {
+    let test = Test::new().args(&[
+        "localhost",
+        "-c",
+        "local",
+        "-m",
+        "setup",
+        "-a",
+        "filter=ansible_machine",
+    ]);
+    let run = test.run();
+    run.expect_status(0);
+    let machine = std::env::consts::ARCH;
+    run.stderr_has(&format!(
+        "ok: [localhost] setup\n    {{\n      \"ansible_facts\": {{\n        \"ansible_machine\": \"{machine}\"\n      }},\n      \"changed\": false\n    }}\n"
+    ));
+    let test = test.args(&[
+        "localhost",
+        "-c",
+        "local",
+        "-m",
+        "setup",
+        "-a",
+        "filter=ansible_machine",
+        "--format",
+        "json",
+    ]);
+    let run = test.run();
+    run.expect_status(0);
+    let event: serde_json::Value = run
+        .stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|event| event["event"] == "task_result" && event["task"] == "setup")
+        .expect("the setup task's event");
+    let shown: serde_json::Value =
+        serde_json::from_str(event["message"].as_str().expect("message")).expect("json");
+    assert_eq!(shown["ansible_facts"]["ansible_machine"], machine);
+}
+
+#[test]
 fn shards_partition_the_hosts() {
     let hosts: String = (1..=30).map(|i| format!("web{i}\n")).collect();
     let test = Test::new()

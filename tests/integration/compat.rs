@@ -43,6 +43,10 @@ struct CaseSpec {
     /// `net.*` sysctl keys always compared, even where a run left them at a fresh host's value.
     #[serde(default)]
     sysctl: Vec<String>,
+    /// Extra command-line arguments for both tools (`--vault-password-file`, `-e`…), run
+    /// from the case's directory.
+    #[serde(default)]
+    args: Vec<String>,
     /// Why the case looks the way it does.
     #[serde(default)]
     #[allow(dead_code)]
@@ -98,7 +102,7 @@ fn compat_converge_leaves_the_same_state_as_ansible_core() {
         .and_then(|j| j.parse().ok())
         .unwrap_or(3);
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, Outcome, Duration)>> = Mutex::new(Vec::new());
+    let results: Mutex<Vec<(usize, Outcome, Duration, Timing)>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {
             scope.spawn(|| loop {
@@ -109,7 +113,7 @@ fn compat_converge_leaves_the_same_state_as_ansible_core() {
                     lab.hosts[2 * index].name.as_str(),
                     lab.hosts[2 * index + 1].name.as_str(),
                 );
-                let outcome = run_case(&lab, &venv, case, twins);
+                let (outcome, timing) = run_case(&lab, &venv, case, twins);
                 let took = t0.elapsed();
                 let word = match &outcome {
                     Outcome::Pass => "pass",
@@ -124,16 +128,16 @@ fn compat_converge_leaves_the_same_state_as_ansible_core() {
                 results
                     .lock()
                     .expect("results")
-                    .push((index, outcome, took));
+                    .push((index, outcome, took, timing));
             });
         }
     });
     let mut results = results.into_inner().expect("results");
-    results.sort_by_key(|(index, _, _)| *index);
+    results.sort_by_key(|(index, _, _, _)| *index);
 
     let mut problems = Vec::new();
     let mut passed = 0;
-    for (index, outcome, _) in &results {
+    for (index, outcome, _, _) in &results {
         let name = &cases[*index].name;
         match (outcome, pending.get(name)) {
             (Outcome::Pass, None) => passed += 1,
@@ -162,8 +166,24 @@ fn compat_converge_leaves_the_same_state_as_ansible_core() {
         results.len() - passed,
         started.elapsed().as_secs_f64()
     );
+    // Speed on the cases both tools completed (converge as built for the test, usually a
+    // debug build; ansible-core with pipelining), both runs of each.
+    let completed: Vec<Timing> = results
+        .iter()
+        .filter(|(_, outcome, _, _)| matches!(outcome, Outcome::Pass))
+        .map(|(_, _, _, timing)| *timing)
+        .collect();
+    let ansible: f64 = completed.iter().map(|t| t.ansible.as_secs_f64()).sum();
+    let converge: f64 = completed.iter().map(|t| t.converge.as_secs_f64()).sum();
+    if converge > 0.0 {
+        eprintln!(
+            "compat: speed on {} matching cases: ansible-core {ansible:.1}s, converge {converge:.1}s ({:.1}x)",
+            completed.len(),
+            ansible / converge
+        );
+    }
     if std::env::var_os("CONVERGE_COMPAT_VERBOSE").is_some() {
-        for (index, outcome, _) in &results {
+        for (index, outcome, _, _) in &results {
             if let Outcome::Differs(details) = outcome {
                 eprintln!("--- {} (pending)\n{details}", cases[*index].name);
             }
@@ -230,6 +250,15 @@ struct Applied {
     changed: [Option<u32>; 2],
     output: [String; 2],
     ok: bool,
+    /// Wall time of both runs.
+    took: Duration,
+}
+
+/// Wall time of each tool on a case (both runs), for the speed ratio the summary prints.
+#[derive(Clone, Copy, Default)]
+struct Timing {
+    ansible: Duration,
+    converge: Duration,
 }
 
 fn run_case(
@@ -237,7 +266,7 @@ fn run_case(
     venv: &Path,
     case: &Case,
     (ansible_host, converge_host): (&str, &str),
-) -> Outcome {
+) -> (Outcome, Timing) {
     let before = [
         (
             snapshot_files(lab, ansible_host),
@@ -249,21 +278,32 @@ fn run_case(
         ),
     ];
     let ansible = apply(lab, case, ansible_host, Tool::Ansible(venv));
+    let mut timing = Timing {
+        ansible: ansible.took,
+        ..Timing::default()
+    };
     if !ansible.ok || ansible.changed.iter().any(Option::is_none) {
-        return Outcome::Broken(format!(
-            "{}\n{}",
-            tail(&ansible.output[0]),
-            tail(&ansible.output[1])
-        ));
+        return (
+            Outcome::Broken(format!(
+                "{}\n{}",
+                tail(&ansible.output[0]),
+                tail(&ansible.output[1])
+            )),
+            timing,
+        );
     }
     if ansible.changed[1] != Some(0) {
-        return Outcome::Broken(format!(
-            "ansible-playbook is not idempotent on this case (second run changed={:?})\n{}",
-            ansible.changed[1],
-            tail(&ansible.output[1])
-        ));
+        return (
+            Outcome::Broken(format!(
+                "ansible-playbook is not idempotent on this case (second run changed={:?})\n{}",
+                ansible.changed[1],
+                tail(&ansible.output[1])
+            )),
+            timing,
+        );
     }
     let converge = apply(lab, case, converge_host, Tool::Converge);
+    timing.converge = converge.took;
     let mut report = Vec::new();
     if !converge.ok {
         let last = converge.output.iter().rev().find(|o| !o.is_empty());
@@ -319,11 +359,12 @@ fn run_case(
             report.push(format!("sysctl {key}: ansible {a:?}, converge {c:?}"));
         }
     }
-    if report.is_empty() {
+    let outcome = if report.is_empty() {
         Outcome::Pass
     } else {
         Outcome::Differs(report.join("\n"))
-    }
+    };
+    (outcome, timing)
 }
 
 enum Tool<'a> {
@@ -354,7 +395,9 @@ fn apply(lab: &Lab, case: &Case, host: &str, tool: Tool) -> Applied {
         changed: [None, None],
         output: [String::new(), String::new()],
         ok: true,
+        took: Duration::ZERO,
     };
+    let started = Instant::now();
     for run in 0..2 {
         let mut command = Command::new("timeout");
         command.arg(RUN_TIMEOUT_SECONDS.to_string());
@@ -387,6 +430,7 @@ fn apply(lab: &Lab, case: &Case, host: &str, tool: Tool) -> Applied {
         }
         let output = command
             .args(["-i", "inventory.yml", "site.yml"])
+            .args(&case.spec.args)
             .current_dir(work.path())
             .output()
             .expect("run the tool");
@@ -401,6 +445,7 @@ fn apply(lab: &Lab, case: &Case, host: &str, tool: Tool) -> Applied {
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
+        applied.took = started.elapsed();
         applied.changed[run] = recap_changed(&text, "twin");
         applied.output[run] = text;
         if !output.status.success() {

@@ -224,3 +224,27 @@ fn with_lookup_loops_give_ansibles_items() {
         Some("default")
     );
 }
+
+#[test]
+fn a_plays_connection_local_runs_on_this_machine_where_the_inventory_names_no_connection() {
+    // `web` has an address no one answers on: only `connection: local` lets the play run.
+    let test = Test::new()
+        .sandboxed()
+        .file(
+            "inventory.yml",
+            "all:\n  hosts:\n    web:\n      ansible_host: 192.0.2.1\n",
+        )
+        .file(
+            "site.yml",
+            "- hosts: web\n  connection: local\n  gather_facts: false\n  tasks:\n    - copy:\n        dest: /etc/converge-connection-test\n        content: \"local\\n\"\n",
+        )
+        .args(&["-i", "inventory.yml", "site.yml"]);
+    let run = test.run();
+    run.expect_status(0);
+    assert!(run.recap("web").contains("changed=1"), "{}", run.stderr);
+    assert_eq!(
+        test.sandbox_file("/etc/converge-connection-test")
+            .as_deref(),
+        Some("local\n")
+    );
+}

@@ -135,5 +135,39 @@ fn lab_netmods_download_verify_request_and_extract() {
         lab.sh("h1", "ls -A /srv/out"),
         "bundle.tar.gz\nhello.txt\nx\n"
     );
+
+    // What the applied command printed reaches `register`: a download's status and size, a
+    // request's response (http.server answers POST with 501).
+    let registered = format!(
+        r#"- hosts: h1
+  gather_facts: no
+  tasks:
+    - get_url:
+        url: {base}/hello.txt
+        dest: /srv/out/again.txt
+      register: again
+    - uri:
+        url: {base}/doc.json
+        method: POST
+        body: x
+        status_code: [501]
+      register: posted
+    - assert:
+        that:
+          - again.changed
+          - again.status_code == 200
+          - again.size == 6
+          - again.rc is not defined
+          - posted.status == 501
+          - posted.url == '{base}/doc.json'
+          - posted.stdout is not defined
+"#
+    );
+    let run = Test::new()
+        .file("registered.yml", &registered)
+        .args(&["-i", &inventory, "registered.yml"])
+        .run();
+    run.expect_status(0);
+    assert!(run.recap("h1").contains("failed=0"), "{}", run.stderr);
     drop(server);
 }

@@ -79,11 +79,11 @@ fn lab_slackbuild_builds_dependencies_first_installs_and_removes() {
     run.expect_status(0);
     let first = run
         .stderr
-        .find("hello-greeting: build hello-greeting 1.0 (1 of 2; not installed; sources uploaded)")
+        .find("hello-greeting: build hello-greeting 1.0 (1 of 2; not installed; sources from the controller)")
         .unwrap_or_else(|| panic!("no queue in\n{}", run.stderr));
     let second = run
         .stderr
-        .find("hello-converge: build hello-converge 1.0 (2 of 2; not installed; sources uploaded)")
+        .find("hello-converge: build hello-converge 1.0 (2 of 2; not installed; sources from the controller)")
         .unwrap_or_else(|| panic!("no queue in\n{}", run.stderr));
     assert!(first < second, "dependency first");
     assert_eq!(before, lab.snapshot("h1"), "--check changed the host");
@@ -152,7 +152,7 @@ fn lab_slackbuild_builds_dependencies_first_installs_and_removes() {
     let run = test.run();
     run.expect_status(0);
     run.stderr_has(
-        "hello-converge: build hello-converge 1.0 (1 of 1; not installed; sources uploaded)",
+        "hello-converge: build hello-converge 1.0 (1 of 1; not installed; sources from the controller)",
     );
     assert_eq!(
         packages(&lab),

@@ -22,6 +22,7 @@ mod lab_netmods;
 mod lab_netmods2;
 mod lab_sendmail_mc;
 mod lab_slackbuild;
+mod lab_slackware;
 mod lab_ssh;
 mod lab_sysctl;
 mod lab_sysmods;
