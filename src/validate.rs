@@ -172,6 +172,16 @@ fn collect_task_runtime_names(task: &Task, names: &mut BTreeSet<String>, unseen:
     if let Some(register) = &task.register {
         names.insert(register.clone());
     }
+    // Facts modules set their facts as variables too (`services`, `packages`).
+    match task.module.as_str() {
+        "service_facts" => {
+            names.insert("services".into());
+        }
+        "package_facts" => {
+            names.insert("packages".into());
+        }
+        _ => {}
+    }
     if task.module == "set_fact" {
         if let Value::Object(map) = &task.args {
             for key in map.keys() {

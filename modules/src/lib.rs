@@ -54,6 +54,7 @@ pub mod debug;
 pub mod dhcpd;
 pub mod dpkg;
 pub mod fail;
+pub mod fetch;
 pub mod file;
 pub mod find;
 pub mod get_url;
@@ -65,6 +66,7 @@ pub mod include_vars;
 pub mod ip6tables;
 pub mod iproute;
 pub mod iptables;
+pub mod known_hosts;
 pub mod lineinfile;
 pub mod local;
 pub mod memory_host;
@@ -76,6 +78,7 @@ pub mod pam_limits;
 pub mod replace;
 pub mod sendmail_mc;
 pub mod service;
+pub mod service_facts;
 pub mod set_fact;
 pub mod setup;
 pub mod shell;
@@ -91,6 +94,7 @@ pub mod unarchive;
 pub mod unit;
 pub mod uri;
 pub mod user;
+pub mod wait_for;
 pub mod xprofile;
 
 pub use facts::Facts;
@@ -117,6 +121,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<debug::Debug>::new(),
         &Typed::<dhcpd::Dhcpd>::new(),
         &Typed::<fail::Fail>::new(),
+        &Typed::<fetch::Fetch>::new(),
         &Typed::<file::File>::new(),
         &Typed::<find::Find>::new(),
         &Typed::<get_url::GetUrl>::new(),
@@ -128,6 +133,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<ip6tables::Ip6tables>::new(),
         &Typed::<iproute::Iproute>::new(),
         &Typed::<iptables::Iptables>::new(),
+        &Typed::<known_hosts::KnownHosts>::new(),
         &Typed::<lineinfile::Lineinfile>::new(),
         &Typed::<meta::Meta>::new(),
         &Typed::<mount::Mount>::new(),
@@ -137,6 +143,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<replace::Replace>::new(),
         &Typed::<sendmail_mc::SendmailMc>::new(),
         &Typed::<service::Service>::new(),
+        &Typed::<service_facts::ServiceFacts>::new(),
         &Typed::<set_fact::SetFact>::new(),
         &Typed::<setup::Setup>::new(),
         &Typed::<shell::Shell>::new(),
@@ -152,6 +159,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<unarchive::Unarchive>::new(),
         &Typed::<uri::Uri>::new(),
         &Typed::<user::User>::new(),
+        &Typed::<wait_for::WaitFor>::new(),
         &Typed::<xprofile::Xprofile>::new(),
     ];
     ALL

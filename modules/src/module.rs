@@ -43,6 +43,8 @@ pub trait Module: Sync {
     /// Whether planning reads `context.facts`; the engine gathers facts (one round trip)
     /// before the first such task on a host, and not at all for the others.
     fn uses_facts(&self) -> bool;
+    /// Whether check mode plans the module; when not, check mode skips its tasks.
+    fn supports_check_mode(&self) -> bool;
     /// Read the host and compute the plan.
     fn plan(
         &self,
@@ -73,6 +75,9 @@ pub trait TypedModule: Sync + 'static {
     const TARGET: Target = Target::Host;
     /// Whether `plan` reads `context.facts` (the safe default is yes).
     const USES_FACTS: bool = true;
+    /// Whether the module can run in check mode. A module that only acts when applied (it
+    /// waits, say) cannot: check mode skips its tasks, as Ansible does.
+    const SUPPORTS_CHECK_MODE: bool = true;
 
     /// Checks that serde cannot express (mutually exclusive arguments and the like).
     fn check(_args: &Self::Args) -> Result<(), ArgsError> {
@@ -208,6 +213,9 @@ impl<M: TypedModule> Module for Typed<M> {
     }
     fn uses_facts(&self) -> bool {
         M::USES_FACTS
+    }
+    fn supports_check_mode(&self) -> bool {
+        M::SUPPORTS_CHECK_MODE
     }
     fn plan(
         &self,

@@ -191,6 +191,13 @@ impl PyRegex {
         self.names.get(name).copied()
     }
 
+    /// The named groups and their indexes (Python's `groupindex`), in no particular order.
+    pub fn group_names(&self) -> impl Iterator<Item = (&str, usize)> {
+        self.names
+            .iter()
+            .map(|(name, index)| (name.as_str(), *index))
+    }
+
     fn runtime(&self, err: fancy_regex::Error) -> PyRegexError {
         PyRegexError::Runtime {
             pattern: self.pattern.clone(),

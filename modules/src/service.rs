@@ -127,7 +127,7 @@ struct Observed {
 }
 
 /// Words a status command prints when the service is not running, though it exited 0.
-fn says_not_running(text: &str) -> bool {
+pub(crate) fn says_not_running(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
     [
         "not running",

@@ -46,8 +46,19 @@ impl HostRun<'_, '_> {
         let Some(module) = modules::find(&task.module) else {
             return Outcome::failed(format!("unknown module `{}`", task.module));
         };
-        if module.target() == Target::Controller && task.module != "template" {
+        // `template` renders and `fetch` writes on the controller, but both plan against
+        // the host.
+        if module.target() == Target::Controller
+            && !matches!(task.module.as_str(), "template" | "fetch")
+        {
             return self.controller_module(task, args, merged, role);
+        }
+        if check && !module.supports_check_mode() {
+            // As Ansible: a module that only acts when run (`wait_for`) is skipped.
+            return Outcome::skipped(&format!(
+                "remote module ({}) does not support check mode",
+                module.name()
+            ));
         }
         let args = match self.prepare_host_args(task, args, merged, role) {
             Ok(args) => args,
@@ -105,7 +116,7 @@ impl HostRun<'_, '_> {
                     simulation: &mut *simulation,
                 };
                 let planned = plan_task(task, &args, module, &mut view, &context);
-                if let Ok(plan) = &planned {
+                if let (Ok(plan), false) = (&planned, writes_on_controller(task)) {
                     simulation.absorb(plan, &mut real);
                 }
                 planned
@@ -172,23 +183,28 @@ impl HostRun<'_, '_> {
         // Ctrl-C: the files being written here, whose temp files the clean-up removes.
         let runner = self.runner;
         let host_name = self.host.name.clone();
-        if delegate_to.is_none() {
+        let on_controller = writes_on_controller(task);
+        if delegate_to.is_none() && !on_controller {
             runner
                 .interrupt
                 .writing(&host_name, written_paths(&plan), write_become);
         }
-        let connection = match &delegate_to {
-            Some(delegate) => self.delegate_connection(delegate),
-            None => self.connection(),
+        let applied = if on_controller {
+            plan.apply(&mut modules::local::LocalConnection::new("localhost"))
+        } else {
+            let connection = match &delegate_to {
+                Some(delegate) => self.delegate_connection(delegate),
+                None => self.connection(),
+            };
+            let connection = match connection {
+                Ok(connection) => connection,
+                Err((_, message)) => return Outcome::failed(message),
+            };
+            plan.apply(&mut WithEnvironment {
+                host: connection.as_mut(),
+                environment: &environment,
+            })
         };
-        let connection = match connection {
-            Ok(connection) => connection,
-            Err((_, message)) => return Outcome::failed(message),
-        };
-        let applied = plan.apply(&mut WithEnvironment {
-            host: connection.as_mut(),
-            environment: &environment,
-        });
         if !runner.interrupted() {
             runner.interrupt.written(&host_name);
         }
@@ -280,6 +296,20 @@ impl HostRun<'_, '_> {
         merged: &Map<String, Value>,
         role: Option<&RoleInstance>,
     ) -> Result<Value, String> {
+        if task.module == "fetch" {
+            // What `fetch` needs to place the copy on the controller (see `fetch_plan`).
+            if let Value::Object(map) = &mut args {
+                map.insert(
+                    "__inventory_hostname".into(),
+                    Value::String(self.host.name.clone()),
+                );
+                map.insert(
+                    "__playbook_dir".into(),
+                    Value::String(self.playbook_dir.display().to_string()),
+                );
+            }
+            return Ok(args);
+        }
         if task.module == "slackbuild" {
             // Controller directories: relative to the role's files/ or the playbook.
             for key in ["repo_src", "sources"] {
@@ -391,22 +421,51 @@ pub(super) fn plan_task(
     host: &mut dyn modules::Host,
     context: &Context,
 ) -> Result<converge_modules::Plan, ModuleError> {
-    if task.module == "template" {
-        template_plan(args, host, context)
-    } else {
-        module.plan(args, host, context)
+    match task.module.as_str() {
+        "template" => template_plan(args, host, context),
+        "fetch" => fetch_plan(args, host),
+        _ => module.plan(args, host, context),
     }
 }
 
+/// Whether the task's plan is applied on the controller rather than on the host.
+fn writes_on_controller(task: &Task) -> bool {
+    task.module == "fetch"
+}
+
+/// `fetch`: read the host's file, plan the controller's copy (placed by the inventory name
+/// and playbook directory that `prepare_host_args` added).
+pub(super) fn fetch_plan(
+    args: &Value,
+    host: &mut dyn modules::Host,
+) -> Result<converge_modules::Plan, ModuleError> {
+    let mut args = args.clone();
+    let mut take = |key: &str| {
+        args.as_object_mut()
+            .and_then(|map| map.remove(key))
+            .and_then(|v| v.as_str().map(str::to_string))
+            .ok_or_else(|| ModuleError::failed(format!("fetch was not prepared (`{key}`)")))
+    };
+    let inventory_hostname = take("__inventory_hostname")?;
+    let base_dir = take("__playbook_dir")?;
+    let parsed = modules::module::parse_args::<modules::fetch::Fetch>(&args)?;
+    let origin = modules::fetch::Origin {
+        inventory_hostname: &inventory_hostname,
+        base_dir: Path::new(&base_dir),
+    };
+    modules::fetch::plan_fetch(parsed, host, &origin)
+}
+
 /// The registered result of an applied plan (see [`modules::Module::applied`]); `template`'s
-/// arguments carry its rendered text, which its plan consumed.
+/// arguments carry its rendered text, which its plan consumed, and `fetch`'s its placement
+/// (see `fetch_plan`).
 fn applied_result(
     task: &Task,
     args: &Value,
     module: &dyn modules::Module,
     result: Map<String, Value>,
 ) -> modules::AppliedResult {
-    if task.module == "template" {
+    if matches!(task.module.as_str(), "template" | "fetch") {
         Ok(result)
     } else {
         module.applied(args, result)
