@@ -72,6 +72,7 @@ pub mod mount;
 pub mod package;
 pub mod package_facts;
 pub mod pam_limits;
+pub mod pamd;
 pub mod replace;
 pub mod sendmail_mc;
 pub mod service;
@@ -129,6 +130,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<package::Package>::new(),
         &Typed::<package_facts::PackageFacts>::new(),
         &Typed::<pam_limits::PamLimits>::new(),
+        &Typed::<pamd::Pamd>::new(),
         &Typed::<replace::Replace>::new(),
         &Typed::<sendmail_mc::SendmailMc>::new(),
         &Typed::<service::Service>::new(),
