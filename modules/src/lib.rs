@@ -66,6 +66,7 @@ pub mod iproute;
 pub mod iptables;
 pub mod lineinfile;
 pub mod local;
+pub mod locale_gen;
 pub mod memory_host;
 pub mod meta;
 pub mod mount;
@@ -125,6 +126,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<iproute::Iproute>::new(),
         &Typed::<iptables::Iptables>::new(),
         &Typed::<lineinfile::Lineinfile>::new(),
+        &Typed::<locale_gen::LocaleGen>::new(),
         &Typed::<meta::Meta>::new(),
         &Typed::<mount::Mount>::new(),
         &Typed::<package::Package>::new(),
