@@ -50,6 +50,7 @@ pub mod blockinfile;
 pub mod command;
 pub mod copy;
 pub mod cron;
+pub mod debconf;
 pub mod debug;
 pub mod dhcpd;
 pub mod dpkg;
@@ -112,6 +113,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<command::CommandModule>::new(),
         &Typed::<copy::Copy>::new(),
         &Typed::<cron::Cron>::new(),
+        &Typed::<debconf::Debconf>::new(),
         &Typed::<debug::Debug>::new(),
         &Typed::<dhcpd::Dhcpd>::new(),
         &Typed::<fail::Fail>::new(),

@@ -233,3 +233,260 @@ fn locale_gen_without_locale_gen_says_what_is_missing() {
         "/var/lib/locales/supported.d and /etc/locale.gen are missing. Is the package \"locales\" installed?"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// debconf
+
+/// A Debian host whose debconf answers for `locales` and `tripwire` live in `db`
+/// (question → (type, value, seen)); `debconf-set-selections` stores what it reads.
+fn debconf_host(db: Arc<Mutex<Vec<(String, String, String, bool)>>>) -> MemoryHost {
+    MemoryHost::new().respond(move |command: &Command| {
+        let mut db = db.lock().unwrap();
+        if let Some(script) = shell(command) {
+            if !script.contains("debconf-show") {
+                return None;
+            }
+            let package = if script.contains("debconf-show locales") {
+                "locales"
+            } else {
+                "tripwire"
+            };
+            let mut out = String::new();
+            for (question, vtype, value, seen) in db.iter() {
+                if question.starts_with(package) {
+                    let shown = if vtype == "password" {
+                        "(password omitted)"
+                    } else {
+                        value
+                    };
+                    out.push_str(&format!(
+                        "{} {question}: {shown}\n",
+                        if *seen { "*" } else { " " }
+                    ));
+                }
+            }
+            if script.contains("debconf-get-selections") {
+                out.push_str("--converge-debconf-section--\n");
+                for (question, vtype, value, _) in db.iter() {
+                    if vtype == "password" && script.contains(question.as_str()) {
+                        out.push_str(&format!("{package}\t{question}\t{vtype}\t{value}\n"));
+                    }
+                }
+            }
+            return ok(&out);
+        }
+        let argv = argv(command)?;
+        if argv[0] != "debconf-set-selections" {
+            return None;
+        }
+        let line = String::from_utf8(command.stdin.clone().unwrap_or_default()).unwrap();
+        let mut fields = line.trim_end().splitn(4, ' ');
+        let (_, question, vtype, value) = (
+            fields.next().unwrap(),
+            fields.next().unwrap().to_string(),
+            fields.next().unwrap().to_string(),
+            fields.next().unwrap_or_default().to_string(),
+        );
+        let seen = !argv.contains(&"-u");
+        db.retain(|(q, ..)| *q != question);
+        db.push((question, vtype, value, seen));
+        ok("")
+    })
+}
+
+fn debconf_db() -> Arc<Mutex<Vec<(String, String, String, bool)>>> {
+    Arc::new(Mutex::new(vec![
+        (
+            "locales/default_environment_locale".into(),
+            "select".into(),
+            "None".into(),
+            false,
+        ),
+        (
+            "locales/locales_to_be_generated".into(),
+            "multiselect".into(),
+            "en_US.UTF-8 UTF-8, de_CH.UTF-8 UTF-8".into(),
+            true,
+        ),
+        (
+            "tripwire/site-passphrase".into(),
+            "password".into(),
+            "old".into(),
+            true,
+        ),
+    ]))
+}
+
+fn converge_debconf(db: &Arc<Mutex<Vec<(String, String, String, bool)>>>, args: Value) -> Plan {
+    let mut host = debconf_host(db.clone());
+    let facts = Facts::default();
+    let before = db.lock().unwrap().clone();
+    let first = plan_with("ansible.builtin.debconf", &args, &mut host, &facts).expect("plan");
+    assert!(first.is_change(), "{args}: expected a change");
+    assert_eq!(*db.lock().unwrap(), before, "planning changed debconf");
+    first.apply(&mut host).expect("apply");
+    let second = plan_with("ansible.builtin.debconf", &args, &mut host, &facts).expect("plan");
+    assert!(
+        !second.is_change(),
+        "{args}: second run: {:?}",
+        second.changes
+    );
+    first
+}
+
+#[test]
+fn debconf_sets_a_select_answer_and_returns_previous_and_current() {
+    let db = debconf_db();
+    let plan = converge_debconf(
+        &db,
+        json!({"name": "locales", "question": "locales/default_environment_locale", "vtype": "select", "value": "de_CH.UTF-8"}),
+    );
+    assert_eq!(
+        plan.changes[0],
+        converge_modules::Change::value(
+            "locales locales/default_environment_locale",
+            Some("None".into()),
+            Some("de_CH.UTF-8".into())
+        )
+    );
+    let Step::Run { command, .. } = &plan.steps[0] else {
+        panic!("set-selections")
+    };
+    assert_eq!(command.to_shell_line(), "debconf-set-selections");
+    assert_eq!(
+        command.stdin.as_deref(),
+        Some(&b"locales locales/default_environment_locale select de_CH.UTF-8\n"[..])
+    );
+    assert_eq!(
+        plan.result["current"],
+        json!({"locales/default_environment_locale": "de_CH.UTF-8"})
+    );
+    assert_eq!(
+        plan.result["previous"],
+        json!({"locales/default_environment_locale": "None"})
+    );
+    assert_eq!(plan.result["msg"], json!(""));
+}
+
+#[test]
+fn debconf_multiselect_lists_compare_in_any_order() {
+    let db = debconf_db();
+    let args = json!({"name": "locales", "question": "locales/locales_to_be_generated", "vtype": "multiselect",
+                      "value": ["de_CH.UTF-8 UTF-8", "en_US.UTF-8 UTF-8"]});
+    let plan = plan_with(
+        "debconf",
+        &args,
+        &mut debconf_host(db.clone()),
+        &Facts::default(),
+    )
+    .expect("plan");
+    assert!(!plan.is_change());
+    converge_debconf(
+        &db,
+        json!({"name": "locales", "question": "locales/locales_to_be_generated", "vtype": "multiselect",
+               "value": ["fr_FR.UTF-8 UTF-8", "de_CH.UTF-8 UTF-8"], "unseen": true}),
+    );
+    let stored = db
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|e| e.0 == "locales/locales_to_be_generated")
+        .cloned()
+        .unwrap();
+    assert_eq!(stored.2, "de_CH.UTF-8 UTF-8, fr_FR.UTF-8 UTF-8");
+    assert!(!stored.3, "unseen");
+}
+
+#[test]
+fn debconf_booleans_compare_in_lowercase_and_a_new_question_is_a_change() {
+    let db = debconf_db();
+    let plan = converge_debconf(
+        &db,
+        json!({"pkg": "locales", "setting": "locales/use_converge", "vtype": "boolean", "answer": true}),
+    );
+    assert_eq!(plan.result["previous"]["locales/use_converge"], json!(""));
+    assert_eq!(
+        plan.result["current"],
+        json!({"locales/use_converge": "true"})
+    );
+    let again = plan_with(
+        "debconf",
+        &json!({"name": "locales", "question": "locales/use_converge", "vtype": "boolean", "value": "True"}),
+        &mut debconf_host(db),
+        &Facts::default(),
+    )
+    .expect("plan");
+    assert!(!again.is_change());
+}
+
+#[test]
+fn debconf_passwords_are_read_from_selections_and_never_shown() {
+    let db = debconf_db();
+    let args = json!({"name": "tripwire", "question": "tripwire/site-passphrase", "vtype": "password", "value": "new"});
+    let plan = converge_debconf(&db, args);
+    assert_eq!(
+        plan.changes[0].detail,
+        ChangeDetail::Hidden("password".into())
+    );
+    let same = json!({"name": "tripwire", "question": "tripwire/site-passphrase", "vtype": "password", "value": "new"});
+    let mut host = debconf_host(db);
+    assert!(!plan_with("debconf", &same, &mut host, &Facts::default())
+        .unwrap()
+        .is_change());
+    assert_eq!(host.commands_run.len(), 1, "one round trip");
+}
+
+#[test]
+fn debconf_without_a_question_returns_every_answer() {
+    let plan = plan_with(
+        "debconf",
+        &json!({"name": "locales"}),
+        &mut debconf_host(debconf_db()),
+        &Facts::default(),
+    )
+    .expect("plan");
+    assert!(!plan.is_change());
+    assert_eq!(
+        plan.result["current"],
+        json!({"locales/default_environment_locale": "None", "locales/locales_to_be_generated": "en_US.UTF-8 UTF-8, de_CH.UTF-8 UTF-8"})
+    );
+}
+
+#[test]
+fn debconf_on_a_host_without_debconf_and_half_given_arguments_are_refused() {
+    let error = plan_with(
+        "debconf",
+        &json!({"name": "locales"}),
+        &mut MemoryHost::new().respond(|_| {
+            Some(Output {
+                status: 127,
+                stdout: vec![],
+                stderr: vec![],
+            })
+        }),
+        &Facts::default(),
+    )
+    .expect_err("no debconf");
+    assert!(
+        error.contains("debconf is not installed on this host"),
+        "{error}"
+    );
+    let module = find("debconf").unwrap();
+    let error = module
+        .validate(&json!({"name": "locales", "question": "locales/x", "value": "a"}))
+        .expect_err("vtype missing");
+    assert_eq!(
+        error.message,
+        "parameters are required together: question, vtype, value"
+    );
+    let error = module
+        .validate(
+            &json!({"name": "locales", "question": "locales/x", "vtype": "string", "value": ["a"]}),
+        )
+        .expect_err("list");
+    assert!(
+        error.message.contains("only `vtype: multiselect`"),
+        "{}",
+        error.message
+    );
+}
