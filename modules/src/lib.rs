@@ -44,6 +44,7 @@ mod fsutil;
 mod lines;
 
 pub mod apt;
+pub mod apt_repository;
 pub mod assert;
 pub mod authorized_key;
 pub mod blockinfile;
@@ -107,6 +108,7 @@ pub use plan::{ApplyError, Change, ChangeDetail, Confirmation, Plan, Step};
 pub fn all() -> &'static [&'static dyn Module] {
     static ALL: &[&dyn Module] = &[
         &Typed::<apt::Apt>::new(),
+        &Typed::<apt_repository::AptRepository>::new(),
         &Typed::<assert::Assert>::new(),
         &Typed::<authorized_key::AuthorizedKey>::new(),
         &Typed::<blockinfile::Blockinfile>::new(),

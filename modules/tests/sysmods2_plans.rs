@@ -490,3 +490,277 @@ fn debconf_on_a_host_without_debconf_and_half_given_arguments_are_refused() {
         error.message
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// apt_repository
+
+use std::collections::BTreeMap;
+
+type Sources = Arc<Mutex<BTreeMap<String, String>>>;
+
+fn debian() -> Facts {
+    Facts {
+        os_family: "Debian".into(),
+        pkg_mgr: "apt".into(),
+        distribution: "Debian".into(),
+        distribution_release: "bookworm".into(),
+        ..Facts::default()
+    }
+}
+
+/// A host whose sources files are `sources` (path → content) and whose `apt-get update`
+/// succeeds unless `update_fails`.
+fn sources_host(sources: Sources, update_fails: bool) -> MemoryHost {
+    let mut host = MemoryHost::new().with_directory("/etc/apt/sources.list.d");
+    for (path, text) in sources.lock().unwrap().iter() {
+        host = host.with_file(path, text.clone());
+    }
+    host.respond(move |command: &Command| {
+        let script = shell(command)?;
+        if script.contains("--converge-apt_repository-file--") {
+            let mut out = String::new();
+            for (path, text) in sources.lock().unwrap().iter() {
+                out.push_str(&format!(
+                    "--converge-apt_repository-file-- {path}\n{path}\n{text}\n"
+                ));
+            }
+            return ok(&out);
+        }
+        if script.contains("apt-get update") {
+            return Some(Output {
+                status: i32::from(update_fails),
+                stdout: Vec::new(),
+                stderr: Vec::new(),
+            });
+        }
+        None
+    })
+}
+
+/// The memory host's sources files, as the next read sees them.
+fn sync(host: &MemoryHost, sources: &Sources) {
+    let mut map = sources.lock().unwrap();
+    map.clear();
+    for (path, entry) in &host.files {
+        if (path == "/etc/apt/sources.list" || path.starts_with("/etc/apt/sources.list.d/"))
+            && path.ends_with(".list")
+        {
+            map.insert(
+                path.clone(),
+                String::from_utf8(entry.content.clone()).unwrap(),
+            );
+        }
+    }
+}
+
+fn converge_sources(sources: &Sources, args: Value) -> (Plan, MemoryHost) {
+    let mut host = sources_host(sources.clone(), false);
+    let files = host.files.clone();
+    let first = plan_with(
+        "ansible.builtin.apt_repository",
+        &args,
+        &mut host,
+        &debian(),
+    )
+    .expect("plan");
+    assert!(first.is_change(), "{args}: expected a change");
+    assert_eq!(host.files, files, "planning changed files");
+    first.apply(&mut host).expect("apply");
+    sync(&host, sources);
+    let second = plan_with(
+        "ansible.builtin.apt_repository",
+        &args,
+        &mut host,
+        &debian(),
+    )
+    .expect("plan");
+    assert!(
+        !second.is_change(),
+        "{args}: second run: {:?}",
+        second.changes
+    );
+    (first, host)
+}
+
+const MAIN_LIST: &str = "# See sources.list(5)\ndeb http://deb.debian.org/debian bookworm main\n#deb   http://deb.debian.org/debian  bookworm-backports main # later\n";
+
+fn sources() -> Sources {
+    Arc::new(Mutex::new(BTreeMap::from([(
+        "/etc/apt/sources.list".to_string(),
+        MAIN_LIST.to_string(),
+    )])))
+}
+
+#[test]
+fn apt_repository_adds_a_file_named_after_the_uri_then_updates_the_cache() {
+    let sources = sources();
+    let repo =
+        "deb [signed-by=/etc/apt/keyrings/example.asc] https://dl.example.com/debian stable main";
+    let (plan, host) = converge_sources(&sources, json!({"repo": repo}));
+    let path = "/etc/apt/sources.list.d/dl_example_com_debian.list";
+    assert_eq!(
+        host.text(path).as_deref(),
+        Some(format!("{repo}\n").as_str())
+    );
+    assert_eq!(host.files[path].mode, 0o644);
+    assert_eq!(plan.result["sources_added"], json!([path]));
+    assert_eq!(plan.result["sources_removed"], json!([]));
+    assert_eq!(plan.result["repo"], json!(repo));
+    assert_eq!(plan.result["state"], json!("present"));
+    let Step::Run { command, .. } = plan.steps.last().unwrap() else {
+        panic!("apt-get update last")
+    };
+    let script = shell(command).unwrap();
+    assert!(
+        script.contains("apt-get update -q --error-on=any"),
+        "{script}"
+    );
+    assert!(
+        script.contains(&format!("rm -f -- {path}")),
+        "reverts: {script}"
+    );
+    // The machine's file was not touched.
+    assert_eq!(
+        host.text("/etc/apt/sources.list").as_deref(),
+        Some(MAIN_LIST)
+    );
+}
+
+#[test]
+fn apt_repository_enables_a_disabled_copy_in_place_and_keeps_other_lines() {
+    let sources = sources();
+    let (plan, host) = converge_sources(
+        &sources,
+        json!({"repo": "deb http://deb.debian.org/debian bookworm-backports main", "update_cache": false, "filename": "ignored"}),
+    );
+    assert_eq!(
+        host.text("/etc/apt/sources.list").as_deref(),
+        Some("# See sources.list(5)\ndeb http://deb.debian.org/debian bookworm main\ndeb http://deb.debian.org/debian bookworm-backports main # later\n")
+    );
+    assert_eq!(plan.steps.len(), 1, "no cache update: {:?}", plan.steps);
+    assert_eq!(plan.result["sources_added"], json!([]));
+}
+
+#[test]
+fn apt_repository_absent_removes_the_line_and_an_emptied_file() {
+    let sources = sources();
+    sources.lock().unwrap().insert(
+        "/etc/apt/sources.list.d/example.list".into(),
+        "deb  https://dl.example.com/debian stable main\n".into(),
+    );
+    let (plan, host) = converge_sources(
+        &sources,
+        json!({"repo": "deb https://dl.example.com/debian stable main", "state": "absent", "update_cache": "no"}),
+    );
+    assert!(host.text("/etc/apt/sources.list.d/example.list").is_none());
+    assert_eq!(
+        plan.result["sources_removed"],
+        json!(["/etc/apt/sources.list.d/example.list"])
+    );
+    // The line in sources.list too: the file stays, with its comment.
+    let (_, host) = converge_sources(
+        &sources,
+        json!({"repo": "deb http://deb.debian.org/debian bookworm main", "state": "absent", "update_cache": false}),
+    );
+    assert_eq!(
+        host.text("/etc/apt/sources.list").as_deref(),
+        Some("# See sources.list(5)\n#deb   http://deb.debian.org/debian  bookworm-backports main # later\n")
+    );
+}
+
+#[test]
+fn apt_repository_present_already_is_one_round_trip() {
+    let sources = sources();
+    let mut host = sources_host(sources, false);
+    let plan = plan_with(
+        "apt_repository",
+        &json!({"repo": "deb   http://deb.debian.org/debian bookworm main"}),
+        &mut host,
+        &debian(),
+    )
+    .expect("plan");
+    assert!(!plan.is_change());
+    assert_eq!(host.commands_run.len(), 1);
+}
+
+#[test]
+fn apt_repository_a_failing_update_fails_the_task() {
+    let sources = sources();
+    let mut host = sources_host(sources, true);
+    let plan = plan_with(
+        "apt_repository",
+        &json!({"repo": "deb http://bad.example/debian x main", "filename": "bad", "mode": "0600"}),
+        &mut host,
+        &debian(),
+    )
+    .expect("plan");
+    assert!(host.files.get("/etc/apt/sources.list.d/bad.list").is_none());
+    assert!(plan.apply(&mut host).is_err(), "the update failed");
+}
+
+#[test]
+fn apt_repository_ppa_offline_where_it_can_and_refused_where_it_cannot() {
+    let sources = sources();
+    sources.lock().unwrap().insert(
+        "/etc/apt/sources.list.d/ppa.list".into(),
+        "deb https://ppa.launchpadcontent.net/deadsnakes/ppa/ubuntu noble main\n".into(),
+    );
+    let mut host = sources_host(sources.clone(), false);
+    let present = plan_with(
+        "apt_repository",
+        &json!({"repo": "ppa:deadsnakes/ppa", "codename": "noble"}),
+        &mut host,
+        &debian(),
+    )
+    .expect("plan");
+    assert!(!present.is_change());
+    let error = plan_with(
+        "apt_repository",
+        &json!({"repo": "ppa:deadsnakes/ppa"}),
+        &mut host,
+        &debian(),
+    )
+    .expect_err("needs the network");
+    assert!(
+        error.contains("needs its signing key from Launchpad"),
+        "{error}"
+    );
+    converge_sources(
+        &sources,
+        json!({"repo": "ppa:deadsnakes/ppa", "codename": "noble", "state": "absent", "update_cache": false}),
+    );
+}
+
+#[test]
+fn apt_repository_on_slackware_and_bad_lines_are_refused() {
+    let slackware = Facts {
+        os_family: "Slackware".into(),
+        distribution: "Slackware".into(),
+        pkg_mgr: "slackpkg".into(),
+        ..Facts::default()
+    };
+    let error = plan_with(
+        "apt_repository",
+        &json!({"repo": "deb http://a/ b c"}),
+        &mut MemoryHost::new(),
+        &slackware,
+    )
+    .expect_err("not Debian");
+    assert!(
+        error.starts_with("Module apt_repository is not supported on target"),
+        "{error}"
+    );
+    let module = find("apt_repository").unwrap();
+    let error = module
+        .validate(&json!({"repo": "http://a/ b c"}))
+        .expect_err("no deb");
+    assert_eq!(error.message, "Invalid repository string: http://a/ b c");
+    let error = module
+        .validate(&json!({"repo": "# deb http://a/ b c"}))
+        .expect_err("disabled");
+    assert!(
+        error.message.starts_with("Invalid repository string"),
+        "{}",
+        error.message
+    );
+}
