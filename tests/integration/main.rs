@@ -24,6 +24,7 @@ mod lab_slackbuild;
 mod lab_ssh;
 mod lab_sysctl;
 mod lab_sysmods;
+mod lab_sysmods2;
 mod lab_xprofile;
 mod local_apply;
 mod support;
