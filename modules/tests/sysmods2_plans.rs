@@ -237,9 +237,12 @@ fn locale_gen_without_locale_gen_says_what_is_missing() {
 // ---------------------------------------------------------------------------------------------
 // debconf
 
+/// Debconf answers: (question, type, value, seen).
+type Answers = Arc<Mutex<Vec<(String, String, String, bool)>>>;
+
 /// A Debian host whose debconf answers for `locales` and `tripwire` live in `db`
 /// (question → (type, value, seen)); `debconf-set-selections` stores what it reads.
-fn debconf_host(db: Arc<Mutex<Vec<(String, String, String, bool)>>>) -> MemoryHost {
+fn debconf_host(db: Answers) -> MemoryHost {
     MemoryHost::new().respond(move |command: &Command| {
         let mut db = db.lock().unwrap();
         if let Some(script) = shell(command) {
@@ -294,7 +297,7 @@ fn debconf_host(db: Arc<Mutex<Vec<(String, String, String, bool)>>>) -> MemoryHo
     })
 }
 
-fn debconf_db() -> Arc<Mutex<Vec<(String, String, String, bool)>>> {
+fn debconf_db() -> Answers {
     Arc::new(Mutex::new(vec![
         (
             "locales/default_environment_locale".into(),
@@ -317,7 +320,7 @@ fn debconf_db() -> Arc<Mutex<Vec<(String, String, String, bool)>>> {
     ]))
 }
 
-fn converge_debconf(db: &Arc<Mutex<Vec<(String, String, String, bool)>>>, args: Value) -> Plan {
+fn converge_debconf(db: &Answers, args: Value) -> Plan {
     let mut host = debconf_host(db.clone());
     let facts = Facts::default();
     let before = db.lock().unwrap().clone();
@@ -694,7 +697,7 @@ fn apt_repository_a_failing_update_fails_the_task() {
         &debian(),
     )
     .expect("plan");
-    assert!(host.files.get("/etc/apt/sources.list.d/bad.list").is_none());
+    assert!(!host.files.contains_key("/etc/apt/sources.list.d/bad.list"));
     assert!(plan.apply(&mut host).is_err(), "the update failed");
 }
 
