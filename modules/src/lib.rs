@@ -44,12 +44,14 @@ mod fsutil;
 mod lines;
 
 pub mod apt;
+pub mod apt_repository;
 pub mod assert;
 pub mod authorized_key;
 pub mod blockinfile;
 pub mod command;
 pub mod copy;
 pub mod cron;
+pub mod debconf;
 pub mod debug;
 pub mod dhcpd;
 pub mod dpkg;
@@ -69,12 +71,14 @@ pub mod iptables;
 pub mod known_hosts;
 pub mod lineinfile;
 pub mod local;
+pub mod locale_gen;
 pub mod memory_host;
 pub mod meta;
 pub mod mount;
 pub mod package;
 pub mod package_facts;
 pub mod pam_limits;
+pub mod pamd;
 pub mod replace;
 pub mod sendmail_mc;
 pub mod service;
@@ -112,12 +116,14 @@ pub use plan::{ApplyError, Change, ChangeDetail, Confirmation, Plan, Step};
 pub fn all() -> &'static [&'static dyn Module] {
     static ALL: &[&dyn Module] = &[
         &Typed::<apt::Apt>::new(),
+        &Typed::<apt_repository::AptRepository>::new(),
         &Typed::<assert::Assert>::new(),
         &Typed::<authorized_key::AuthorizedKey>::new(),
         &Typed::<blockinfile::Blockinfile>::new(),
         &Typed::<command::CommandModule>::new(),
         &Typed::<copy::Copy>::new(),
         &Typed::<cron::Cron>::new(),
+        &Typed::<debconf::Debconf>::new(),
         &Typed::<debug::Debug>::new(),
         &Typed::<dhcpd::Dhcpd>::new(),
         &Typed::<fail::Fail>::new(),
@@ -135,11 +141,13 @@ pub fn all() -> &'static [&'static dyn Module] {
         &Typed::<iptables::Iptables>::new(),
         &Typed::<known_hosts::KnownHosts>::new(),
         &Typed::<lineinfile::Lineinfile>::new(),
+        &Typed::<locale_gen::LocaleGen>::new(),
         &Typed::<meta::Meta>::new(),
         &Typed::<mount::Mount>::new(),
         &Typed::<package::Package>::new(),
         &Typed::<package_facts::PackageFacts>::new(),
         &Typed::<pam_limits::PamLimits>::new(),
+        &Typed::<pamd::Pamd>::new(),
         &Typed::<replace::Replace>::new(),
         &Typed::<sendmail_mc::SendmailMc>::new(),
         &Typed::<service::Service>::new(),

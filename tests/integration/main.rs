@@ -28,6 +28,7 @@ mod lab_slackware;
 mod lab_ssh;
 mod lab_sysctl;
 mod lab_sysmods;
+mod lab_sysmods2;
 mod lab_ufwgit;
 mod lab_xprofile;
 mod local_apply;
