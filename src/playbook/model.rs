@@ -208,6 +208,10 @@ pub struct Loop {
     /// `with_<lookup>:` other than items/list: the lookup that turns the rendered terms into
     /// items (`dict`, `subelements`, `first_found`, `fileglob`...).
     pub lookup: Option<String>,
+    /// Where a relative name in `with_first_found` is looked for inside the role's and the
+    /// playbook's directory, as Ansible chooses it from the task's action: `templates` for
+    /// `template`, `vars` for `include_vars`, `files` for every other.
+    pub lookup_subdir: &'static str,
     /// `loop_control.index_var`: a variable holding the item's index (from 0).
     pub index_var: Option<String>,
     /// `loop_control.extended`: `ansible_loop` with index, first, last, length...

@@ -30,7 +30,7 @@ impl HostRun<'_, '_> {
             // `with_<lookup>: terms` is `loop: "{{ query('<lookup>', terms) }}"`, searched
             // from the role's directory, then the playbook's.
             let context = template::LookupContext::from_vars(&merged);
-            return template::lookup_items(lookup, &rendered, &context)
+            return template::lookup_items(lookup, &rendered, &context, spec.lookup_subdir)
                 .map_err(|e| format!("`with_{lookup}`: {e}"));
         }
         let items = match rendered {

@@ -83,3 +83,75 @@ fn a_handler_never_notified_is_not_checked() {
     .expect_status(4)
     .stderr_has("undefined variable `not_defined_anywhere`");
 }
+
+/// dev-sec's ssh_hardening writes `include_tasks: hardening.yml` with `args: {apply: {become:
+/// true}}`: Ansible merges a task's `args:` into any action's arguments, includes too.
+#[test]
+fn include_tasks_takes_apply_under_args() {
+    let run = Test::new()
+        .file("inventory.yml", INVENTORY)
+        .file(
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n\
+             \x20   - include_tasks: inner.yml\n\
+             \x20     args:\n\
+             \x20       apply:\n\
+             \x20         when: false\n",
+        )
+        .file("inner.yml", "- debug: {msg: inner-ran}\n")
+        .args(&["-i", "inventory.yml", "site.yml"])
+        .run();
+    run.expect_status(0);
+    assert!(
+        run.recap("box").contains("ok=0 changed=0"),
+        "{}",
+        run.recap("box")
+    );
+    assert!(
+        run.recap("box").contains("skipped=1"),
+        "{}",
+        run.recap("box")
+    );
+}
+
+/// `args:` that is not a mapping is refused where it is written, as for a module.
+#[test]
+fn include_tasks_args_must_be_a_mapping() {
+    syntax_check(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n\
+         \x20   - include_tasks: inner.yml\n\
+         \x20     args: [apply]\n",
+    )
+    .expect_status(4)
+    .stderr_has("`args` must be a mapping, found a list")
+    .stderr_has("site.yml:5:13");
+}
+
+/// `with_first_found` under `include_vars` searches the role's `vars/` (Ansible gives the
+/// loop's lookup the subdirectory of the task's action), as dev-sec's roles load
+/// `vars/{{ ansible_facts.os_family }}.yml`.
+#[test]
+fn with_first_found_under_include_vars_searches_the_roles_vars_dir() {
+    Test::new()
+        .file("inventory.yml", INVENTORY)
+        .file(
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  roles: [osvars]\n",
+        )
+        .file(
+            "roles/osvars/tasks/main.yml",
+            "- include_vars:\n\
+             \x20   file: \"{{ item }}\"\n\
+             \x20   name: os_vars\n\
+             \x20 with_first_found:\n\
+             \x20   - files: [Missing.yml, Debian.yml]\n\
+             \x20     skip: true\n\
+             - debug: {msg: \"from {{ os_vars.origin }}\"}\n",
+        )
+        .file("roles/osvars/vars/Debian.yml", "origin: role-vars-dir\n")
+        .file("roles/osvars/files/Debian.yml", "origin: role-files-dir\n")
+        .args(&["-i", "inventory.yml", "site.yml", "-v"])
+        .run()
+        .expect_status(0)
+        .stderr_has("from role-vars-dir");
+}
