@@ -282,6 +282,17 @@ pub enum NotImplemented {
         /// The argument, as written.
         argument: String,
     },
+    /// An argument ansible-core itself removed (`warn` of `command`, in 2.14): Ansible fails
+    /// on it when the task runs, and so does converge.
+    #[error("unsupported argument `{argument}` for module `{module}`: ansible-core {removed_in} removed it, and Ansible fails on it too")]
+    Removed {
+        /// The module.
+        module: String,
+        /// The argument, as written.
+        argument: String,
+        /// The ansible-core release that removed it.
+        removed_in: String,
+    },
 }
 
 impl NotImplemented {
@@ -298,6 +309,7 @@ impl NotImplemented {
             NotImplemented::Argument { module, .. } => {
                 format!("remove the argument, or run `converge doc {module}` for what converge takes")
             }
+            NotImplemented::Removed { argument, .. } => format!("remove `{argument}`"),
         }
     }
 }

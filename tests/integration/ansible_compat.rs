@@ -155,3 +155,24 @@ fn with_first_found_under_include_vars_searches_the_roles_vars_dir() {
         .expect_status(0)
         .stderr_has("from role-vars-dir");
 }
+
+/// geerlingguy's firewall role still carries `args: {warn: false}` on `command` tasks for
+/// other platforms. ansible-core 2.14 removed `warn`, and Ansible fails on it only where such
+/// a task runs: converge loads it, and fails the same way where it is reached.
+#[test]
+fn an_argument_ansible_removed_fails_only_where_reached() {
+    let site = "- hosts: all\n  gather_facts: false\n  tasks:\n\
+                \x20   - command: yum list installed firewalld\n\
+                \x20     args: {warn: false}\n\
+                \x20     when: false\n\
+                \x20   - command: echo reached\n\
+                \x20     args: {warn: false}\n";
+    let run = Test::new()
+        .file("inventory.yml", INVENTORY)
+        .file("site.yml", site)
+        .args(&["-i", "inventory.yml", "site.yml"])
+        .run();
+    run.expect_status(2)
+        .stderr_has("unsupported argument `warn` for module `command`: ansible-core 2.14 removed it");
+    assert!(run.recap("box").contains("failed=1 skipped=1"), "{}", run.recap("box"));
+}

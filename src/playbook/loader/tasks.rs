@@ -8,7 +8,7 @@ use super::sources::{resolve_source, SourceKind};
 use super::suggest::suggest;
 use super::{Loader, PlayState, Scope};
 use crate::diagnostic::{Diagnostic, Location};
-use crate::playbook::ansible_modules::{catalogue, NO_EFFECT_ARGUMENTS};
+use crate::playbook::ansible_modules::{catalogue, NO_EFFECT_ARGUMENTS, REMOVED_ARGUMENTS};
 use crate::playbook::model::{
     Block, Common, Condition, Include, IncludeSource, Loop, NotImplemented, Retry, Task, TaskNode,
     TemplatedFlags,
@@ -823,7 +823,9 @@ impl Loader<'_> {
                     self.ansible_arguments(*converge, &mut args, &locations, &module_location);
                 // Validate what converge will run: without the arguments only Ansible has.
                 let mut checked = args.clone();
-                if let Some(NotImplemented::Argument { .. }) = &not_implemented {
+                if let Some(NotImplemented::Argument { .. } | NotImplemented::Removed { .. }) =
+                    &not_implemented
+                {
                     let names = converge.argument_names();
                     checked.retain(|name, _| names.contains(name));
                 }
@@ -958,6 +960,27 @@ impl Loader<'_> {
         let names = module.argument_names();
         if names.is_empty() {
             return None;
+        }
+        let mut removed: Vec<(Location, NotImplemented)> = REMOVED_ARGUMENTS
+            .iter()
+            .filter(|(name, argument, _)| {
+                *name == module.name()
+                    && !names.iter().any(|n| n == argument)
+                    && args.contains_key(*argument)
+            })
+            .map(|(name, argument, version)| {
+                let location = locations.get(*argument).unwrap_or(module_location).clone();
+                let reason = NotImplemented::Removed {
+                    module: name.to_string(),
+                    argument: argument.to_string(),
+                    removed_in: version.to_string(),
+                };
+                (location, reason)
+            })
+            .collect();
+        removed.sort_by_key(|(location, _)| (location.line, location.column));
+        if let Some((_, reason)) = removed.into_iter().next() {
+            return Some(reason);
         }
         let fqcn = catalogue().resolve(module.name(), &[])?;
         let ansible = catalogue().arguments(fqcn);
