@@ -172,7 +172,12 @@ fn an_argument_ansible_removed_fails_only_where_reached() {
         .file("site.yml", site)
         .args(&["-i", "inventory.yml", "site.yml"])
         .run();
-    run.expect_status(2)
-        .stderr_has("unsupported argument `warn` for module `command`: ansible-core 2.14 removed it");
-    assert!(run.recap("box").contains("failed=1 skipped=1"), "{}", run.recap("box"));
+    run.expect_status(2).stderr_has(
+        "unsupported argument `warn` for module `command`: ansible-core 2.14 removed it",
+    );
+    assert!(
+        run.recap("box").contains("failed=1 skipped=1"),
+        "{}",
+        run.recap("box")
+    );
 }

@@ -1158,7 +1158,13 @@ impl Loader<'_> {
         let control = keywords.get("loop_control");
         let Some((keyword, _, node)) = present.first().cloned() else {
             if let Some((key, _)) = control {
-                self.report(LoadError::LoopControlWithoutLoop, file.location(key));
+                // Ansible ignores it (robertdebock's users role has such tasks), so it loads.
+                self.notes.push(
+                    Diagnostic::warning(
+                        "`loop_control` without a loop has no effect (Ansible ignores it too)",
+                    )
+                    .at(file.location(key)),
+                );
             }
             return None;
         };
