@@ -181,3 +181,50 @@ fn an_argument_ansible_removed_fails_only_where_reached() {
         run.recap("box")
     );
 }
+
+/// A loop over a value that is undefined is no error when the task's `when` is false without
+/// an item, as in Ansible (`loop: "{{ user.private_keys }}"` with `when: user.private_keys is
+/// defined`, in robertdebock's users role).
+#[test]
+fn a_loop_over_an_undefined_value_is_skipped_when_the_condition_is_false() {
+    let run = Test::new()
+        .file("inventory.yml", INVENTORY)
+        .file(
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  vars: {user: {name: alice}}\n  tasks:\n\
+             \x20   - debug: {msg: \"{{ item }}\"}\n\
+             \x20     loop: \"{{ user.private_keys }}\"\n\
+             \x20     when: user.private_keys is defined\n\
+             \x20   - debug: {msg: \"{{ item }}\"}\n\
+             \x20     loop: \"{{ user.private_keys }}\"\n",
+        )
+        .args(&["-i", "inventory.yml", "site.yml"])
+        .run();
+    // The second task has no condition to skip it: the undefined loop fails it.
+    run.expect_status(2)
+        .stderr_has("`user.private_keys` is undefined");
+    assert!(
+        run.recap("box").contains("failed=1 skipped=1"),
+        "{}",
+        run.recap("box")
+    );
+}
+
+/// `become_user: "{{ user.name }}"` is rendered per task (and item), as Ansible does.
+#[test]
+fn become_user_is_templated() {
+    let run = Test::new()
+        .file("inventory.yml", INVENTORY)
+        .file(
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  vars: {who: root}\n  tasks:\n\
+             \x20   - command: id -un\n\
+             \x20     become: true\n\
+             \x20     become_user: \"{{ who }}\"\n\
+             \x20     register: out\n\
+             \x20   - debug: {msg: \"ran as {{ out.stdout }}\"}\n",
+        )
+        .args(&["-i", "inventory.yml", "site.yml", "-v"])
+        .run();
+    run.expect_status(0).stderr_has("ran as root");
+}
