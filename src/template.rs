@@ -714,21 +714,29 @@ impl Templates {
 
 /// The items of a `with_<name>: args` loop (`with_items`, `with_fileglob`, `with_sequence`,
 /// `with_first_found`, ...): `args` is the loop's value after templating; a list is the
-/// lookup's terms, anything else one term.
+/// lookup's terms, anything else one term. `subdir` is where `with_first_found` looks inside
+/// each search path ([`Loop::lookup_subdir`](crate::playbook::Loop::lookup_subdir)).
 pub fn lookup_items(
     name: &str,
     args: &Value,
     ctx: &LookupContext<'_>,
+    subdir: &str,
 ) -> Result<Vec<Value>, TemplateError> {
     let terms = match args {
         Value::Array(items) => items.clone(),
         other => vec![other.clone()],
     };
-    lookups::run(name, &terms, &Map::new(), &ctx.search_paths, ctx.vars).map_err(|message| {
-        TemplateError::Render {
-            message: format!("with_{name}: {message}"),
-            line: 0,
-        }
+    lookups::run_in(
+        name,
+        &terms,
+        &Map::new(),
+        &ctx.search_paths,
+        ctx.vars,
+        subdir,
+    )
+    .map_err(|message| TemplateError::Render {
+        message: format!("with_{name}: {message}"),
+        line: 0,
     })
 }
 

@@ -16,6 +16,13 @@ const DATA: &str = include_str!("ansible_modules.txt");
 pub const NO_EFFECT_ARGUMENTS: &[&str] =
     &["seuser", "serole", "setype", "selevel", "unsafe_writes"];
 
+/// Arguments ansible-core removed from a module (module, argument, the release that removed
+/// it). Roles written before then still carry them, mostly on tasks for other platforms:
+/// Ansible fails on one only where the task runs ("Unsupported parameters"), so converge
+/// loads it and fails there too, rather than refusing the whole run.
+pub const REMOVED_ARGUMENTS: &[(&str, &str, &str)] =
+    &[("command", "warn", "2.14"), ("shell", "warn", "2.14")];
+
 /// Modules `package` hands its extra arguments to (`enablerepo` goes to `dnf`).
 const PACKAGE_BACKENDS: &[&str] = &[
     "ansible.builtin.apt",

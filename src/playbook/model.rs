@@ -208,6 +208,10 @@ pub struct Loop {
     /// `with_<lookup>:` other than items/list: the lookup that turns the rendered terms into
     /// items (`dict`, `subelements`, `first_found`, `fileglob`...).
     pub lookup: Option<String>,
+    /// Where a relative name in `with_first_found` is looked for inside the role's and the
+    /// playbook's directory, as Ansible chooses it from the task's action: `templates` for
+    /// `template`, `vars` for `include_vars`, `files` for every other.
+    pub lookup_subdir: &'static str,
     /// `loop_control.index_var`: a variable holding the item's index (from 0).
     pub index_var: Option<String>,
     /// `loop_control.extended`: `ansible_loop` with index, first, last, length...
@@ -278,6 +282,17 @@ pub enum NotImplemented {
         /// The argument, as written.
         argument: String,
     },
+    /// An argument ansible-core itself removed (`warn` of `command`, in 2.14): Ansible fails
+    /// on it when the task runs, and so does converge.
+    #[error("unsupported argument `{argument}` for module `{module}`: ansible-core {removed_in} removed it, and Ansible fails on it too")]
+    Removed {
+        /// The module.
+        module: String,
+        /// The argument, as written.
+        argument: String,
+        /// The ansible-core release that removed it.
+        removed_in: String,
+    },
 }
 
 impl NotImplemented {
@@ -294,6 +309,7 @@ impl NotImplemented {
             NotImplemented::Argument { module, .. } => {
                 format!("remove the argument, or run `converge doc {module}` for what converge takes")
             }
+            NotImplemented::Removed { argument, .. } => format!("remove `{argument}`"),
         }
     }
 }

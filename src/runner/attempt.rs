@@ -217,9 +217,25 @@ impl HostRun<'_, '_> {
             }
             None => None,
         };
+        // `become_user: "{{ user.name }}"` is a template, rendered for this item as Ansible does.
+        let become_as = match self.effective_become(scope) {
+            Some(mut become_as)
+                if become_as.user.contains("{{") || become_as.user.contains("{%") =>
+            {
+                let user = Value::String(become_as.user.clone());
+                let vars = self.variables(scope, role, Some(&user))?;
+                become_as.user = self
+                    .runner
+                    .templates
+                    .render_str(&become_as.user, &vars)
+                    .map_err(|e| format!("become_user: {e}"))?;
+                Some(become_as)
+            }
+            other => other,
+        };
         Ok(Execution {
             check,
-            become_as: self.effective_become(scope),
+            become_as,
             environment: self.environment(scope, role)?,
             delegate_to,
         })

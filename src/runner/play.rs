@@ -151,6 +151,11 @@ impl HostRun<'_, '_> {
             },
             None => vec![None],
         };
+        // Ansible counts a loop over no items as a skipped task, and each file (or role) an
+        // include brings in, once per item, as ok in the recap.
+        if items.is_empty() {
+            self.count(Status::Skipped, false);
+        }
         for item in items {
             let mut item_scope = scope.clone();
             if let Some((var, value)) = item {
@@ -197,6 +202,7 @@ impl HostRun<'_, '_> {
                     }
                 }
             };
+            self.count(Status::Ok, false);
             let flow = self.run_nodes(&nodes, &item_scope);
             if flow != Flow::Continue {
                 return flow;

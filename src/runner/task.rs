@@ -30,7 +30,7 @@ impl HostRun<'_, '_> {
             // `with_<lookup>: terms` is `loop: "{{ query('<lookup>', terms) }}"`, searched
             // from the role's directory, then the playbook's.
             let context = template::LookupContext::from_vars(&merged);
-            return template::lookup_items(lookup, &rendered, &context)
+            return template::lookup_items(lookup, &rendered, &context, spec.lookup_subdir)
                 .map_err(|e| format!("`with_{lookup}`: {e}"));
         }
         let items = match rendered {
@@ -53,6 +53,31 @@ impl HostRun<'_, '_> {
                 .collect());
         }
         Ok(items)
+    }
+
+    /// What a task whose loop could not be computed gives. As in Ansible, a loop over an
+    /// undefined value is not an error yet: the task's `when` is evaluated without an item
+    /// first, and a false one skips the task (`loop: "{{ user.keys }}"` with
+    /// `when: user.keys is defined`). Any other loop error fails the task.
+    fn loop_error_outcome(
+        &self,
+        task: &Task,
+        scope: &Scope,
+        role: Option<&RoleInstance>,
+        message: String,
+    ) -> Outcome {
+        if message.contains("undefined") {
+            let conditions: Vec<_> = scope
+                .when
+                .iter()
+                .chain(&task.common.when)
+                .cloned()
+                .collect();
+            if let Ok(false) = self.conditions_hold(&conditions, scope, role) {
+                return Outcome::skipped("conditional result was false");
+            }
+        }
+        Outcome::failed(located(message, &task.common.location))
     }
 
     pub(super) fn run_task(&mut self, task: &Task, scope: &Scope) -> Flow {
@@ -125,7 +150,7 @@ impl HostRun<'_, '_> {
         let items = match self.loop_items(spec, scope, role.as_deref()) {
             Ok(items) => items,
             Err(message) => {
-                let outcome = Outcome::failed(located(message, &task.common.location));
+                let outcome = self.loop_error_outcome(task, scope, role.as_deref(), message);
                 return self.finish(task, &display_name, None, outcome, ignore_errors);
             }
         };

@@ -135,6 +135,20 @@ pub(super) fn run(
     search_paths: &[PathBuf],
     vars: &dyn Variables,
 ) -> Result<Vec<Value>, String> {
+    run_in(name, terms, kwargs, search_paths, vars, "files")
+}
+
+/// [`run`] where `first_found` looks in `subdir` of each search path: Ansible gives a
+/// `with_first_found` loop the subdirectory of its task's action (`vars` for `include_vars`,
+/// `templates` for `template`, `files` otherwise).
+pub(super) fn run_in(
+    name: &str,
+    terms: &[Value],
+    kwargs: &Map<String, Value>,
+    search_paths: &[PathBuf],
+    vars: &dyn Variables,
+    subdir: &str,
+) -> Result<Vec<Value>, String> {
     let name = name.strip_prefix("ansible.builtin.").unwrap_or(name);
     match name {
         "filetree" | "community.general.filetree" => {
@@ -226,7 +240,7 @@ pub(super) fn run(
             }
             Ok(out)
         }
-        "first_found" => first_found(terms, kwargs, search_paths),
+        "first_found" => first_found(terms, kwargs, search_paths, subdir),
         "items" => Ok(flatten_once(terms)),
         "list" => Ok(terms.to_vec()),
         "indexed_items" => Ok(flatten_once(terms)
@@ -692,6 +706,7 @@ fn first_found(
     terms: &[Value],
     kwargs: &Map<String, Value>,
     search_paths: &[PathBuf],
+    subdir: &str,
 ) -> Result<Vec<Value>, String> {
     let split = |text: &str| -> Vec<String> {
         text.split([',', ';'])
@@ -738,7 +753,7 @@ fn first_found(
         }
     }
     for name in &wanted {
-        if let Some(path) = find_file(search_paths, "files", name).filter(|p| p.is_file()) {
+        if let Some(path) = find_file(search_paths, subdir, name).filter(|p| p.is_file()) {
             return Ok(vec![Value::from(path.display().to_string())]);
         }
     }

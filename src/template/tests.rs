@@ -1154,7 +1154,7 @@ fn with_loops_expand_through_lookup_items() {
         search_paths: vec![dir.path().to_path_buf()],
         vars: &vars,
     };
-    let items = |name: &str, args: Value| match lookup_items(name, &args, &ctx) {
+    let items = |name: &str, args: Value| match lookup_items(name, &args, &ctx, "files") {
         Ok(items) => Value::Array(items),
         Err(err) => panic!("with_{name}: {err}"),
     };
@@ -1207,7 +1207,7 @@ fn with_loops_expand_through_lookup_items() {
         json!([one])
     );
     assert_eq!(items("env", json!("CONVERGE_NO_SUCH_VAR")), json!([""]));
-    let err = lookup_items("first_found", &json!(["no.txt"]), &ctx).expect_err("missing");
+    let err = lookup_items("first_found", &json!(["no.txt"]), &ctx, "files").expect_err("missing");
     assert!(err.to_string().contains("no file was found"), "{err}");
 }
 

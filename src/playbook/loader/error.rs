@@ -139,9 +139,6 @@ pub enum LoadError {
         /// The second loop keyword.
         second: String,
     },
-    /// `loop_control` without a loop.
-    #[error("`loop_control` needs a `loop`")]
-    LoopControlWithoutLoop,
     /// A loop over something that is not a list.
     #[error("`{keyword}` must be a list or a template that renders to one, found {found}")]
     BadLoop {
@@ -336,7 +333,6 @@ impl LoadError {
                 Some(format!("put the tasks `{keyword}` handles under `block:` in the same task"))
             }
             LoadError::TwoLoops { .. } => Some("use one `loop:`".into()),
-            LoadError::LoopControlWithoutLoop => Some("add `loop:` or remove `loop_control:`".into()),
             LoadError::BadLoop { .. } => Some("write a YAML list, or `\"{{ variable }}\"`".into()),
             LoadError::FreeForm { module, .. } => Some(format!(
                 "write `{module}` arguments as a mapping, or as `key=value` words quoted like a shell"

@@ -8,7 +8,7 @@ use super::sources::{resolve_source, SourceKind};
 use super::suggest::suggest;
 use super::{Loader, PlayState, Scope};
 use crate::diagnostic::{Diagnostic, Location};
-use crate::playbook::ansible_modules::{catalogue, NO_EFFECT_ARGUMENTS};
+use crate::playbook::ansible_modules::{catalogue, NO_EFFECT_ARGUMENTS, REMOVED_ARGUMENTS};
 use crate::playbook::model::{
     Block, Common, Condition, Include, IncludeSource, Loop, NotImplemented, Retry, Task, TaskNode,
     TemplatedFlags,
@@ -59,8 +59,9 @@ const TASK_KEYWORDS: &[&str] = &[
     "delay",
 ];
 
-/// The loop keywords, which `include_tasks`/`include_role` take too.
-const LOOP_KEYWORDS: &[&str] = &["loop", "with_items", "with_list", "loop_control"];
+/// The keywords `include_tasks`/`include_role` take besides the common ones: the loop ones
+/// and `args:` (merged into the include's own arguments, as Ansible does for any action).
+const INCLUDE_KEYWORDS: &[&str] = &["args", "loop", "with_items", "with_list", "loop_control"];
 
 /// Keys that make a task something other than a module call.
 const ACTION_KEYWORDS: &[&str] = &[
@@ -490,12 +491,14 @@ impl Loader<'_> {
                 let import = matches!(action, Action::ImportTasks);
                 let what = format!("`{action_name}`");
                 let loop_items = if import {
-                    self.not_allowed(file, &keywords, &[], &what);
+                    self.not_allowed(file, &keywords, &["args"], &what);
                     None
                 } else {
-                    self.not_allowed(file, &keywords, LOOP_KEYWORDS, &what);
-                    self.task_loop(file, &keywords, with_lookup.as_ref())
+                    self.not_allowed(file, &keywords, INCLUDE_KEYWORDS, &what);
+                    self.task_loop(file, &keywords, with_lookup.as_ref(), &action_name)
                 };
+                let merged = self.include_with_args(file, &keywords, action_value, "file");
+                let action_value = merged.as_ref().unwrap_or(action_value);
                 let apply = self.include_apply(file, &action_name, action_value);
                 let Some((name, name_node)) =
                     self.include_file_name(file, &action_name, action_value)
@@ -519,12 +522,14 @@ impl Loader<'_> {
                 let import = matches!(action, Action::ImportRole);
                 let what = format!("`{action_name}`");
                 let loop_items = if import {
-                    self.not_allowed(file, &keywords, &[], &what);
+                    self.not_allowed(file, &keywords, &["args"], &what);
                     None
                 } else {
-                    self.not_allowed(file, &keywords, LOOP_KEYWORDS, &what);
-                    self.task_loop(file, &keywords, with_lookup.as_ref())
+                    self.not_allowed(file, &keywords, INCLUDE_KEYWORDS, &what);
+                    self.task_loop(file, &keywords, with_lookup.as_ref(), &action_name)
                 };
+                let merged = self.include_with_args(file, &keywords, action_value, "name");
+                let action_value = merged.as_ref().unwrap_or(action_value);
                 let apply = self.include_apply(file, &action_name, action_value);
                 let Some((role_ref, tasks_from)) =
                     self.role_task_args(file, &action_name, action_value)
@@ -648,6 +653,56 @@ impl Loader<'_> {
         })
     }
 
+    /// An include's arguments with the task's `args:` merged in, as Ansible merges `args:` into
+    /// any action's arguments (those written with the action win): `include_tasks: x.yml` with
+    /// `args: {apply: {become: true}}` reads as `include_tasks: {file: x.yml, apply: ...}`.
+    /// `None` when there is no `args:` to merge. A bare name becomes the `scalar_key` entry.
+    fn include_with_args(
+        &mut self,
+        file: &YamlFile,
+        keywords: &Keywords,
+        action_value: &Node,
+        scalar_key: &str,
+    ) -> Option<Node> {
+        let (_, extra) = keywords.get("args")?;
+        let Some(extra_entries) = extra.as_map() else {
+            if !extra.is_null() {
+                self.report(
+                    LoadError::WrongType {
+                        keyword: "args".into(),
+                        expected: "a mapping",
+                        found: keywords::found(extra),
+                    },
+                    file.location(extra),
+                );
+            }
+            return None;
+        };
+        let mut entries: Vec<(Node, Node)> = match &action_value.value {
+            NodeValue::Map(entries) => entries.clone(),
+            NodeValue::Null => Vec::new(),
+            _ => {
+                let key = Node {
+                    value: NodeValue::String(scalar_key.to_string()),
+                    line: action_value.line,
+                    column: action_value.column,
+                };
+                vec![(key, action_value.clone())]
+            }
+        };
+        for (key, value) in extra_entries {
+            let name = key_text(key);
+            if !entries.iter().any(|(have, _)| key_text(have) == name) {
+                entries.push((key.clone(), value.clone()));
+            }
+        }
+        Some(Node {
+            value: NodeValue::Map(entries),
+            line: action_value.line,
+            column: action_value.column,
+        })
+    }
+
     /// `include_tasks: {file: x, apply: {...}}`: the keywords `apply` gives every included task.
     fn include_apply(&mut self, file: &YamlFile, keyword: &str, node: &Node) -> Option<Common> {
         let entries = node.as_map()?;
@@ -768,7 +823,9 @@ impl Loader<'_> {
                     self.ansible_arguments(*converge, &mut args, &locations, &module_location);
                 // Validate what converge will run: without the arguments only Ansible has.
                 let mut checked = args.clone();
-                if let Some(NotImplemented::Argument { .. }) = &not_implemented {
+                if let Some(NotImplemented::Argument { .. } | NotImplemented::Removed { .. }) =
+                    &not_implemented
+                {
                     let names = converge.argument_names();
                     checked.retain(|name, _| names.contains(name));
                 }
@@ -793,7 +850,7 @@ impl Loader<'_> {
                 self.report(LoadError::ListenOutsideHandlers, file.location(key));
             }
         }
-        let loop_items = self.task_loop(file, keywords, with_lookup);
+        let loop_items = self.task_loop(file, keywords, with_lookup, module.name());
         let until = self.retry(file, keywords);
         let register = value("register")
             .and_then(|node| self.ok(keywords::variable_name(file, "register", node)));
@@ -903,6 +960,27 @@ impl Loader<'_> {
         let names = module.argument_names();
         if names.is_empty() {
             return None;
+        }
+        let mut removed: Vec<(Location, NotImplemented)> = REMOVED_ARGUMENTS
+            .iter()
+            .filter(|(name, argument, _)| {
+                *name == module.name()
+                    && !names.iter().any(|n| n == argument)
+                    && args.contains_key(*argument)
+            })
+            .map(|(name, argument, version)| {
+                let location = locations.get(*argument).unwrap_or(module_location).clone();
+                let reason = NotImplemented::Removed {
+                    module: name.to_string(),
+                    argument: argument.to_string(),
+                    removed_in: version.to_string(),
+                };
+                (location, reason)
+            })
+            .collect();
+        removed.sort_by_key(|(location, _)| (location.line, location.column));
+        if let Some((_, reason)) = removed.into_iter().next() {
+            return Some(reason);
         }
         let fqcn = catalogue().resolve(module.name(), &[])?;
         let ansible = catalogue().arguments(fqcn);
@@ -1056,6 +1134,7 @@ impl Loader<'_> {
         file: &YamlFile,
         keywords: &Keywords,
         with_lookup: Option<&WithLookup>,
+        action: &str,
     ) -> Option<Loop> {
         let mut present: Vec<(String, &Node, &Node)> = ["loop", "with_items", "with_list"]
             .into_iter()
@@ -1079,7 +1158,13 @@ impl Loader<'_> {
         let control = keywords.get("loop_control");
         let Some((keyword, _, node)) = present.first().cloned() else {
             if let Some((key, _)) = control {
-                self.report(LoadError::LoopControlWithoutLoop, file.location(key));
+                // Ansible ignores it (robertdebock's users role has such tasks), so it loads.
+                self.notes.push(
+                    Diagnostic::warning(
+                        "`loop_control` without a loop has no effect (Ansible ignores it too)",
+                    )
+                    .at(file.location(key)),
+                );
             }
             return None;
         };
@@ -1112,6 +1197,7 @@ impl Loader<'_> {
             label: None,
             flatten: keyword == "with_items",
             lookup,
+            lookup_subdir: lookup_subdir(action),
             index_var: None,
             extended: false,
             pause: 0.0,
@@ -1538,6 +1624,19 @@ pub(super) fn only_tasks(nodes: Vec<TaskNode>) -> Vec<Task> {
 
 /// Only argument names are checked when values are templates, since their values are
 /// known only on a host. Modules that take any names (`set_fact`) list none.
+/// The subdirectory `with_first_found` searches for a task whose action is `action`: Ansible
+/// takes the first of `template`, `var`, `file` that the action's name contains, and `files`
+/// when none does.
+fn lookup_subdir(action: &str) -> &'static str {
+    if action.contains("template") {
+        "templates"
+    } else if action.contains("var") {
+        "vars"
+    } else {
+        "files"
+    }
+}
+
 fn check_names(module: &dyn Module, args: &Value) -> Result<(), ArgsError> {
     let names = module.argument_names();
     if names.is_empty() {

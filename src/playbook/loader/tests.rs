@@ -629,7 +629,6 @@ fn keywords_in_the_wrong_place() {
             "errors/misplaced.yml:7:7: `listen` only works on handlers [move the task under `handlers:`]",
             "errors/misplaced.yml:11:7: `loop` cannot be used on a block",
             "errors/misplaced.yml:15:7: task has both `loop` and `with_items` [use one `loop:`]",
-            "errors/misplaced.yml:18:7: `loop_control` needs a `loop` [add `loop:` or remove `loop_control:`]",
             "errors/misplaced.yml:21:7: `rescue` needs a `block` [put the tasks `rescue` handles under `block:` in the same task]",
             "errors/misplaced.yml:25:22: `become_method` must be `sudo` or `su`, found `doas` [converge becomes with `sudo` or `su`]",
             "errors/misplaced.yml:26:7: `import_playbook` only works between plays, not among tasks [move it to the top level of the playbook, next to the plays]",
@@ -895,4 +894,70 @@ fn names_unknown_to_ansible_too_stay_errors() {
         "{}",
         messages[2]
     );
+}
+
+/// robertdebock's users role puts `loop_control: {label: ...}` on tasks without a loop;
+/// Ansible ignores it, so it loads with a warning instead of refusing the run.
+#[test]
+fn loop_control_without_a_loop_is_a_warning() {
+    let (_dir, result) = load_in_temp(
+        &[(
+            "site.yml",
+            "- hosts: all\n  tasks:\n\
+             \x20   - debug: {msg: hi}\n\
+             \x20     loop_control: {label: x}\n",
+        )],
+        &options(),
+    );
+    let playbook = loaded(result);
+    let notes: Vec<String> = playbook
+        .notes
+        .iter()
+        .map(|n| {
+            format!(
+                "{}: {}",
+                n.location.as_ref().map(|l| l.line).unwrap_or(0),
+                n.message
+            )
+        })
+        .collect();
+    assert_eq!(
+        notes,
+        ["4: `loop_control` without a loop has no effect (Ansible ignores it too)"]
+    );
+}
+
+/// An include's `args:` is merged into its arguments; those written with the include win.
+#[test]
+fn include_args_merge_under_the_includes_own() {
+    let (_dir, result) = load_in_temp(
+        &[
+            (
+                "site.yml",
+                "- hosts: all\n  tasks:\n\
+                 \x20   - include_tasks: {file: a.yml}\n\
+                 \x20     args: {file: b.yml, apply: {tags: [x]}}\n",
+            ),
+            ("a.yml", "- debug: {msg: a}\n"),
+            ("b.yml", "- debug: {msg: b}\n"),
+        ],
+        &options(),
+    );
+    let playbook = loaded(result);
+    let include = playbook.plays[0]
+        .tasks
+        .iter()
+        .find_map(|node| match node {
+            TaskNode::Include(include) => Some(include),
+            _ => None,
+        })
+        .expect("the include");
+    let IncludeSource::Static(nodes) = &include.source else {
+        panic!("a fixed name loads statically");
+    };
+    let TaskNode::Task(task) = &nodes[0] else {
+        panic!("expected a task");
+    };
+    assert_eq!(task.args["msg"], json!("a"));
+    assert!(include.apply.is_some(), "apply from args");
 }
