@@ -19,6 +19,7 @@ mod lab_ip6tables;
 mod lab_iproute;
 mod lab_iptables;
 mod lab_netmods;
+mod lab_reviewed;
 mod lab_sendmail_mc;
 mod lab_slackbuild;
 mod lab_ssh;
