@@ -99,6 +99,31 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
                 }
             }
         }
+        Some(Command::Show {
+            plan,
+            plan_key,
+            format,
+        }) => crate::reviewed::command::show(&plan, plan_key.as_deref(), format).code(),
+        Some(Command::Apply {
+            plan,
+            plan_key,
+            digest,
+            reviewed_only,
+            max_age,
+            diff,
+            verbose,
+            format,
+        }) => crate::reviewed::command::apply(&crate::reviewed::command::ApplyOptions {
+            plan,
+            plan_key,
+            digest,
+            reviewed_only,
+            max_age,
+            diff,
+            verbose,
+            format,
+        })
+        .code(),
         None => run_playbooks(&cli.run).code(),
     }
 }
@@ -121,6 +146,49 @@ fn print_diagnostics(diagnostics: &Diagnostics) {
 }
 
 fn run_playbooks(args: &RunArgs) -> Exit {
+    let session = args.plan_out.as_ref().map(|_| {
+        Arc::new(crate::reviewed::Session::Record(
+            crate::reviewed::Recorder::default(),
+        ))
+    });
+    // The plan key is read before anything runs, so a wrong path fails at once.
+    let plan_key = match args
+        .plan_key
+        .as_deref()
+        .map(crate::reviewed::file::PlanKey::read)
+        .transpose()
+    {
+        Ok(key) => key,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Exit::BadOptions;
+        }
+    };
+    let exit = run_playbooks_with(args, session.clone());
+    match (session.as_deref(), &args.plan_out) {
+        (Some(crate::reviewed::Session::Record(recorder)), Some(path))
+            if !matches!(exit, Exit::Invalid | Exit::BadOptions | Exit::Internal) =>
+        {
+            match crate::reviewed::command::write_plan(args, recorder, path, plan_key.as_ref()) {
+                Ok(digest) => {
+                    eprintln!("plan written to {} (digest {digest})", path.display());
+                    exit
+                }
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    Exit::Internal
+                }
+            }
+        }
+        _ => exit,
+    }
+}
+
+/// Run the playbooks of `args`, recording or applying a reviewed plan when `session` says.
+pub(crate) fn run_playbooks_with(
+    args: &RunArgs,
+    session: Option<Arc<crate::reviewed::Session>>,
+) -> Exit {
     if args.playbooks.is_empty() {
         eprintln!("error: no playbook given\n  = hint: run `converge -i inventory.yml site.yml`, or `converge --help`");
         return Exit::BadOptions;
@@ -321,6 +389,7 @@ fn run_playbooks(args: &RunArgs) -> Exit {
         load_options,
         shard,
         prompted,
+        reviewed: session,
     };
     let mut reporters: Vec<Arc<dyn Reporter>> = Vec::new();
     match args.format {

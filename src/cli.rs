@@ -36,6 +36,48 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Print a plan saved with `--check --plan-out` as `--check --diff` showed it, with the
+    /// tasks decided at apply time (not reviewed) listed at the end.
+    Show {
+        /// The plan file.
+        #[arg(value_name = "PLAN")]
+        plan: PathBuf,
+        /// The plan key it was made with (to check its MAC and show sealed secrets).
+        #[arg(long, value_name = "FILE")]
+        plan_key: Option<PathBuf>,
+        /// `human`, or `json` (the plan file's content, verified).
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
+    },
+    /// Apply exactly a plan saved with `--check --plan-out`: run again from the same
+    /// directory, with unchanged inputs; each task applies the reviewed steps after re-reading
+    /// its host; a host that changed since the plan stops as drifted, the others go on.
+    Apply {
+        /// The plan file.
+        #[arg(value_name = "PLAN")]
+        plan: PathBuf,
+        /// The plan key it was made with (checks its MAC, unseals its secrets).
+        #[arg(long, value_name = "FILE")]
+        plan_key: Option<PathBuf>,
+        /// The digest `--plan-out` printed; a plan without a key is refused unless it matches.
+        #[arg(long, value_name = "SHA256")]
+        digest: Option<String>,
+        /// Refuse tasks decided at apply time (not reviewed) instead of planning them live.
+        #[arg(long)]
+        reviewed_only: bool,
+        /// Refuse a plan older than this (`90m`, `12h`, `2d`, or seconds).
+        #[arg(long, value_name = "AGE")]
+        max_age: Option<String>,
+        /// Show a unified diff for every change.
+        #[arg(short = 'D', long)]
+        diff: bool,
+        /// More output.
+        #[arg(short, long, action = clap::ArgAction::Count)]
+        verbose: u8,
+        /// `human` or `json`, as for a run.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
+    },
     /// Load and check inventory, playbooks, roles, module arguments and templates without
     /// connecting anywhere; report every problem at once (same as `--syntax-check`).
     Validate {
@@ -118,8 +160,9 @@ pub enum Command {
     },
 }
 
-/// Flags for running playbooks (Ansible's spellings).
-#[derive(Debug, Args, Clone)]
+/// Flags for running playbooks (Ansible's spellings). Saved in a plan (`--plan-out`) so that
+/// `converge apply` runs the same.
+#[derive(Debug, Args, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RunArgs {
     /// Playbooks to run, in order.
     #[arg(value_name = "PLAYBOOK")]
@@ -280,10 +323,20 @@ pub struct RunArgs {
     /// With --check: exit with status 6 when any change is pending (for CI).
     #[arg(long)]
     pub detailed_exitcode: bool,
+
+    /// With --check: save every host's plan to this file, for `converge show` and
+    /// `converge apply` (prints the plan's digest).
+    #[arg(long, value_name = "FILE", requires = "check")]
+    pub plan_out: Option<PathBuf>,
+
+    /// With --plan-out: a passphrase file that seals the plan's secrets and protects the
+    /// plan with a MAC. Without it, a plan holding secrets is not written.
+    #[arg(long, value_name = "FILE", requires = "plan_out")]
+    pub plan_key: Option<PathBuf>,
 }
 
 /// Where vault passwords come from (Ansible's flags; converge's age files use the same ones).
-#[derive(Debug, Args, Clone, Default)]
+#[derive(Debug, Args, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct VaultArgs {
     /// A vault password, `[LABEL@]SOURCE`: SOURCE is `prompt` or a file (run for its output
     /// if executable). May repeat; a file whose ansible-vault header names a vault id is tried
@@ -320,7 +373,9 @@ impl VaultArgs {
 }
 
 /// `--host-key-checking` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 pub enum HostKeyCheckingArg {
     /// Refuse unknown and changed host keys.
     Strict,
@@ -331,7 +386,9 @@ pub enum HostKeyCheckingArg {
 }
 
 /// `--format` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 pub enum OutputFormat {
     /// Human-readable results on stderr.
     Human,

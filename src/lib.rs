@@ -16,6 +16,7 @@ pub mod extra_vars;
 pub mod inventory;
 pub mod playbook;
 pub mod report;
+pub mod reviewed;
 pub mod runner;
 pub mod template;
 pub mod validate;

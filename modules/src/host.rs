@@ -8,7 +8,7 @@
 use std::fmt;
 
 /// What to run: an argument vector (no shell involved) or a shell script.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Program {
     /// Executed directly; each element is one argument, never re-split.
     Argv(Vec<String>),
@@ -17,11 +17,12 @@ pub enum Program {
 }
 
 /// A command to run on a host.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Command {
     /// The program and its arguments.
     pub program: Program,
     /// Bytes written to the command's standard input (then closed).
+    #[serde(with = "crate::plan::base64_bytes::option", default)]
     pub stdin: Option<Vec<u8>>,
     /// Extra environment variables.
     pub env: Vec<(String, String)>,
@@ -149,7 +150,7 @@ pub struct FileStat {
 }
 
 /// Mode and ownership to give a file; `None` keeps what is there (or the default for new files).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FileAttributes {
     /// Permission bits.
     pub mode: Option<u32>,
@@ -167,7 +168,7 @@ impl FileAttributes {
 }
 
 /// How [`Host::write_file`] writes.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WriteOptions {
     /// Attributes for the file; unset ones are kept from the file being replaced.
     pub attributes: FileAttributes,

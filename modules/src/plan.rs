@@ -8,7 +8,7 @@ use crate::host::{Command, FileAttributes, Host, HostError, WriteOptions};
 use serde_json::{Map, Value};
 
 /// One thing a person reviews before it happens.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Change {
     /// What changes: a path, a sysctl key, a rule chain, a package name.
     pub subject: String,
@@ -17,7 +17,7 @@ pub struct Change {
 }
 
 /// The shape of a change, as the report shows it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ChangeDetail {
     /// A text file's content: shown as a unified diff. `None` is an absent file.
     Content {
@@ -74,13 +74,14 @@ impl Change {
 }
 
 /// One action [`Plan::apply`] performs on the host.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Step {
     /// Replace a file atomically (see [`Host::write_file`]).
     WriteFile {
         /// Path on the host.
         path: String,
         /// New content.
+        #[serde(with = "base64_bytes")]
         content: Vec<u8>,
         /// Attributes, validator, backup.
         options: WriteOptions,
@@ -97,6 +98,55 @@ pub enum Step {
         /// Path on the host.
         path: String,
     },
+}
+
+/// Bytes as base64 text in saved plans (readable, and a quarter of a JSON number array).
+pub mod base64_bytes {
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serialize as base64.
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    /// Deserialize from base64.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(serde::de::Error::custom)
+    }
+
+    /// The same for `Option<Vec<u8>>`.
+    pub mod option {
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        /// Serialize as base64, or null.
+        pub fn serialize<S: Serializer>(
+            bytes: &Option<Vec<u8>>,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            match bytes {
+                Some(bytes) => super::serialize(bytes, serializer),
+                None => serializer.serialize_none(),
+            }
+        }
+
+        /// Deserialize from base64 or null.
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Option<Vec<u8>>, D::Error> {
+            let text: Option<String> = Option::deserialize(deserializer)?;
+            text.map(|text| {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD
+                    .decode(text)
+                    .map_err(serde::de::Error::custom)
+            })
+            .transpose()
+        }
+    }
 }
 
 /// The keys [`Plan::apply`] adds for the last command that ran.

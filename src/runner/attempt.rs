@@ -22,6 +22,9 @@ impl HostRun<'_, '_> {
         scope: &Scope,
         role: Option<&RoleInstance>,
     ) -> Outcome {
+        if let Some(deferred) = self.defer_to_apply_time(task) {
+            return deferred;
+        }
         let conditions: Vec<Condition> = scope
             .when
             .iter()

@@ -10,6 +10,7 @@ use crate::connection::simulated::SimulatedHost;
 use crate::connection::Become;
 use crate::playbook::{self, RoleInstance, Task};
 use crate::report::Status;
+use crate::reviewed::{self, Decision, PlannedTask, Session, Verdict};
 use crate::template;
 use crate::vars;
 use converge_modules::{self as modules, ApplyError, Context, ModuleError, Target};
@@ -126,6 +127,10 @@ impl HostRun<'_, '_> {
         let plan = match planned {
             Ok(plan) => plan,
             Err(error) => return module_failure(error),
+        };
+        let plan = match self.reviewed_plan(task, &args, plan, check) {
+            Ok(plan) => plan,
+            Err(outcome) => return *outcome,
         };
         let warnings = plan.warnings.clone();
         for warning in &warnings {
@@ -454,6 +459,185 @@ pub(super) fn fetch_plan(
         base_dir: Path::new(&base_dir),
     };
     modules::fetch::plan_fetch(parsed, host, &origin)
+}
+
+impl HostRun<'_, '_> {
+    /// Reviewed plans: in a `--plan-out` run, record the task's plan; in `converge apply`,
+    /// swap the fresh plan for the reviewed one, or stop the host when it drifted.
+    fn reviewed_plan(
+        &mut self,
+        task: &Task,
+        args: &Value,
+        plan: converge_modules::Plan,
+        check: bool,
+    ) -> Result<converge_modules::Plan, Box<Outcome>> {
+        let Some(session) = self.options().reviewed.clone() else {
+            return Ok(plan);
+        };
+        let location = task.common.location.to_string();
+        let occurrence = self.slot.plan_keys.entry(location.clone()).or_default();
+        let key = reviewed::task_key(&location, *occurrence);
+        *occurrence += 1;
+        let depends = self.reads_apply_time_result(task, args);
+        match &*session {
+            Session::Record(recorder) if check => {
+                let content = reviewed::TaskContent::of(&plan);
+                let reason = if plan.unknowable_in_check_mode && plan.is_change() {
+                    Some("check mode cannot tell what it would do".to_string())
+                } else {
+                    depends.map(|name| format!("it reads `{name}`, which only a real run knows"))
+                };
+                let decision = match (&reason, plan.is_change()) {
+                    (Some(_), _) => Decision::ApplyTime,
+                    (None, true) => Decision::Changed,
+                    (None, false) => Decision::Ok,
+                };
+                if decision == Decision::ApplyTime {
+                    if let Some(name) = &task.register {
+                        self.slot.apply_time_registers.insert(name.clone());
+                    }
+                }
+                let reviewed = decision != Decision::ApplyTime;
+                recorder.record(
+                    &self.host.name,
+                    PlannedTask {
+                        key,
+                        name: task_display_name(task),
+                        module: task.module.clone(),
+                        decision,
+                        reason,
+                        fingerprint: if reviewed {
+                            content.fingerprint()
+                        } else {
+                            String::new()
+                        },
+                        secret: reviewed && reviewed::is_secret(&content, task.common.no_log),
+                        content: reviewed.then_some(content),
+                    },
+                );
+                Ok(plan)
+            }
+            Session::Apply(review) if !check => {
+                match review.verdict(&self.host.name, &key, &plan) {
+                    Verdict::Apply(saved) => Ok(*saved),
+                    Verdict::NotReviewed(reason) => {
+                        if review.reviewed_only {
+                            return Err(Box::new(Outcome::failed(format!(
+                                "not reviewed ({reason}); refused by --reviewed-only"
+                            ))));
+                        }
+                        self.runner.reporter.warning(&format!(
+                            "[{}] {}: not reviewed, planned now ({reason})",
+                            self.host.name,
+                            task_display_name(task)
+                        ));
+                        Ok(plan)
+                    }
+                    Verdict::Drifted { planned, now } => {
+                        let outcome = Outcome::failed(format!(
+                            "drifted: the host changed since the plan was made; it is not applied.\nplanned:\n{}\nnow:\n{}",
+                            change_lines(&planned),
+                            change_lines(&now)
+                        ));
+                        Err(Box::new(outcome))
+                    }
+                }
+            }
+            _ => Ok(plan),
+        }
+    }
+
+    /// In a `--plan-out` run, a task that reads a result only a real run knows is not
+    /// planned (its arguments or `when` would be guesses): it is recorded as decided at
+    /// apply time, and what it registers or sets is unknown in turn.
+    pub(super) fn defer_to_apply_time(&mut self, task: &Task) -> Option<Outcome> {
+        let session = self.options().reviewed.clone()?;
+        if !matches!(&*session, Session::Record(_)) || !self.options().check {
+            return None;
+        }
+        let name = self.reads_apply_time_result(task, &Value::Null)?;
+        let reason = format!("it reads `{name}`, which only a real run knows");
+        let host_module = modules::find(&task.module)
+            .is_some_and(|module| module.target() == Target::Host || task.module == "template");
+        if let (Session::Record(recorder), true) = (&*session, host_module) {
+            let location = task.common.location.to_string();
+            let occurrence = self.slot.plan_keys.entry(location.clone()).or_default();
+            let key = reviewed::task_key(&location, *occurrence);
+            *occurrence += 1;
+            recorder.record(
+                &self.host.name,
+                PlannedTask {
+                    key,
+                    name: task_display_name(task),
+                    module: task.module.clone(),
+                    decision: Decision::ApplyTime,
+                    reason: Some(reason.clone()),
+                    fingerprint: String::new(),
+                    content: None,
+                    secret: false,
+                },
+            );
+        }
+        if let Some(register) = &task.register {
+            self.slot.apply_time_registers.insert(register.clone());
+        }
+        if task.module == "set_fact" {
+            if let Some(keys) = task.args.as_object() {
+                self.slot
+                    .apply_time_registers
+                    .extend(keys.keys().filter(|key| *key != "cacheable").cloned());
+            }
+        }
+        Some(Outcome::skipped(&format!(
+            "decided at apply time: {reason}"
+        )))
+    }
+
+    /// The first registered name whose value only a real run knows that the task's
+    /// arguments or conditions read.
+    fn reads_apply_time_result(&self, task: &Task, args: &Value) -> Option<String> {
+        if self.slot.apply_time_registers.is_empty() {
+            return None;
+        }
+        let mut text = task.args.to_string();
+        text.push_str(&args.to_string());
+        for condition in &task.common.when {
+            text.push('\n');
+            text.push_str(&condition.expression);
+        }
+        self.slot
+            .apply_time_registers
+            .iter()
+            .find(|name| mentions(&text, name))
+            .cloned()
+    }
+}
+
+/// True when `name` appears in `text` as a whole identifier.
+fn mentions(text: &str, name: &str) -> bool {
+    let identifier = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(name).any(|(start, _)| {
+        let before = text[..start].chars().next_back();
+        let after = text[start + name.len()..].chars().next();
+        !before.is_some_and(identifier) && !after.is_some_and(identifier)
+    })
+}
+
+/// One line per change, indented, for a drift report.
+fn change_lines(changes: &[converge_modules::Change]) -> String {
+    if changes.is_empty() {
+        return "    (no change)".into();
+    }
+    changes
+        .iter()
+        .flat_map(|change| {
+            crate::report::diff::summary(change)
+                .lines()
+                .map(|line| format!("    {line}"))
+                .collect::<Vec<_>>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The registered result of an applied plan (see [`modules::Module::applied`]); `template`'s

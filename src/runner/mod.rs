@@ -79,6 +79,8 @@ pub struct RunOptions {
     pub shard: Option<Shard>,
     /// Answers to the plays' `vars_prompt:` (see [`prompt_vars`]).
     pub prompted: Map<String, Value>,
+    /// Recording a plan (`--plan-out`) or applying a reviewed one (`converge apply`).
+    pub reviewed: Option<Arc<crate::reviewed::Session>>,
 }
 
 /// Totals for the exit code.
@@ -130,6 +132,11 @@ struct HostSlot {
     down: Option<Down>,
     /// Connections to the hosts this host's tasks were delegated to, kept for the run.
     delegates: BTreeMap<String, Box<dyn Connection>>,
+    /// How many times each task (by location) reached a host module here: the key of its
+    /// entry in a reviewed plan.
+    plan_keys: HashMap<String, usize>,
+    /// Registered names whose value only a real run knows (reviewed plans).
+    apply_time_registers: std::collections::HashSet<String>,
 }
 
 /// Runs playbooks against an inventory.

@@ -22,6 +22,7 @@ mod lab_iproute;
 mod lab_iptables;
 mod lab_netmods;
 mod lab_netmods2;
+mod lab_reviewed;
 mod lab_sendmail_mc;
 mod lab_slackbuild;
 mod lab_slackware;
