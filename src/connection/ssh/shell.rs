@@ -456,6 +456,7 @@ fn strip_all(haystack: &mut Vec<u8>, needle: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::process::CommandExt;
     use std::process::{Command, Stdio};
 
     #[test]
@@ -475,11 +476,13 @@ mod tests {
     }
 
     /// Drive the loop with a local `sh` (dash or bash), as the channel would.
-    fn local_loop(shell: &str, requests: &[(Kind, &str, &[u8])]) -> (Vec<Output>, String) {
+    fn local_loop(shell: &Sh, requests: &[(Kind, &str, &[u8])]) -> (Vec<Output>, String) {
         static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let nonce = format!("t{}x{call}", std::process::id());
-        let mut child = Command::new(shell)
+        // `sh` as argv[0]: bash installed as /bin/sh runs in POSIX mode.
+        let mut child = shell
+            .command()
             .arg("-c")
             .arg(loop_script(&nonce))
             .stdin(Stdio::piped())
@@ -521,17 +524,60 @@ mod tests {
         (replies, String::from_utf8_lossy(&out.stderr).into_owned())
     }
 
-    fn shells() -> Vec<&'static str> {
-        ["/bin/dash", "/bin/bash"]
+    /// A shell to run the loop with: dash, bash as `sh` (POSIX mode), and BusyBox with only
+    /// its own applets on PATH (its `head` reads ahead on a pipe: the loop must use `dd`).
+    struct Sh {
+        path: &'static str,
+        only_applets: Option<tempfile::TempDir>,
+    }
+
+    impl Sh {
+        fn command(&self) -> Command {
+            let mut command = Command::new(self.path);
+            // `sh` as argv[0]: bash installed as /bin/sh runs in POSIX mode.
+            command.arg0("sh");
+            if let Some(dir) = &self.only_applets {
+                command.env("PATH", dir.path());
+            }
+            command
+        }
+    }
+
+    impl std::fmt::Display for Sh {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.path)
+        }
+    }
+
+    fn shells() -> Vec<Sh> {
+        let mut shells: Vec<Sh> = ["/bin/dash", "/bin/bash"]
             .into_iter()
             .filter(|s| std::path::Path::new(s).exists())
-            .collect()
+            .map(|path| Sh {
+                path,
+                only_applets: None,
+            })
+            .collect();
+        if std::path::Path::new("/bin/busybox").exists() {
+            let dir = tempfile::tempdir().expect("temp dir");
+            for applet in [
+                "sh", "head", "dd", "wc", "cat", "rm", "mkdir", "sleep", "touch", "kill", "true",
+            ] {
+                std::os::unix::fs::symlink("/bin/busybox", dir.path().join(applet))
+                    .expect("symlink");
+            }
+            shells.push(Sh {
+                path: "/bin/busybox",
+                only_applets: Some(dir),
+            });
+        }
+        shells
     }
 
     #[test]
     fn the_loop_frames_binary_unterminated_and_empty_output_and_isolates_stdin() {
         let binary: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
-        for sh in shells() {
+        for sh in &shells() {
             let (replies, stderr) = local_loop(
                 sh,
                 &[
@@ -567,7 +613,7 @@ mod tests {
 
     #[test]
     fn a_daemon_holding_stdout_does_not_hold_the_reply() {
-        for sh in shells() {
+        for sh in &shells() {
             let started = Instant::now();
             let (replies, _) = local_loop(
                 sh,
@@ -586,7 +632,7 @@ mod tests {
 
     #[test]
     fn main_requests_keep_state_and_commands_do_not() {
-        for sh in shells() {
+        for sh in &shells() {
             let lock =
                 std::env::temp_dir().join(format!("converge-shell-lock-{}", std::process::id()));
             let lock = lock.display().to_string();
@@ -617,14 +663,15 @@ mod tests {
 
     #[test]
     fn a_truncated_request_runs_nothing() {
-        for sh in shells() {
+        for sh in &shells() {
             let marker =
                 std::env::temp_dir().join(format!("converge-trunc-{}", std::process::id()));
             let script = format!("touch {}\necho done", marker.display());
             let mut bytes = encode_request(Kind::Command, &script, b"");
             bytes.truncate(bytes.len() - 12);
             let nonce = "trunc";
-            let mut child = Command::new(sh)
+            let mut child = sh
+                .command()
                 .arg("-c")
                 .arg(loop_script(nonce))
                 .stdin(Stdio::piped())
@@ -647,7 +694,8 @@ mod tests {
                 b"0123456789",
             );
             bytes.truncate(bytes.len() - 3);
-            let mut child = Command::new(sh)
+            let mut child = sh
+                .command()
                 .arg("-c")
                 .arg(loop_script(nonce))
                 .stdin(Stdio::piped())
