@@ -3,10 +3,10 @@
 //! channel per host instead of one per command (each channel costs the host a fork of sshd and
 //! a login shell).
 //!
-//! A request is a header line `KIND SCRIPT_LEN PAYLOAD_LEN`, the script, then the payload.
-//! The loop copies the script and the payload, byte-exact, into files of a private temp
-//! directory (`head -c`, or `dd bs=1` where `head` reads ahead, as BusyBox's does), then runs
-//! the script in a subshell with stdin from the payload (or `/dev/null`) and stdout and stderr
+//! A request is a header line `KIND SCRIPT_LINES PAYLOAD_LEN`, the script, then the payload.
+//! The loop reads the script with `read` (a builtin, which never reads past a newline) and the
+//! payload, byte-exact, into a file of a private temp directory (`head -c`, or `dd bs=1` where
+//! `head` reads ahead, as BusyBox's does), then runs the script in a subshell with stdin from the payload (or `/dev/null`) and stdout and stderr
 //! to two fresh files, never to the channel: a command cannot read the request stream, and a
 //! daemon it starts that keeps its stdout open (`service radvd start`) holds a file, not the
 //! channel. The reply is a line `STATUS STDOUT_LEN STDERR_LEN` and the two outputs, their
@@ -17,9 +17,8 @@
 //! opens its file on fd 9 there and keeps it for the shell's life; commands run with fd 9
 //! closed, so a daemon never inherits the lock.
 //!
-//! A dropped connection: the script is sent wrapped in a function definition, so a truncated
-//! script is a syntax error and runs nothing; a truncated payload is detected by its byte
-//! count and ends the loop before the command runs. On EOF or a signal the loop removes its
+//! A dropped connection: a script whose lines did not all come is never run, and a truncated
+//! payload is detected by its byte count; either ends the loop before the command runs. On EOF or a signal the loop removes its
 //! temp directory.
 
 use std::io::{ErrorKind, Read, Write};
@@ -61,13 +60,18 @@ pub fn loop_script(nonce: &str) -> String {
         // GNU head reads no further than asked on a pipe; BusyBox's reads ahead.
         "if [ \"$(printf ab | { head -c 1 >/dev/null; cat; })\" = b ]; then rd() { head -c \"$1\"; }; else rd() { dd bs=1 count=\"$1\" 2>/dev/null; }; fi",
         &format!("echo {ready}"),
+        "NL=$(printf '\\nx'); NL=${NL%x}",
         "n=0",
-        "while read -r k s p; do n=$((n+1)); o=$D/o$n; e=$D/e$n; i=/dev/null; \
-         rd \"$s\" >\"$D/c\" || exit 98; \
+        // Per request: the script's lines are read by `read` (a builtin: no process), the
+        // payload by `rd`; `wc` and `head` frame the outputs; large outputs are removed at
+        // once, small ones with the directory at the end.
+        "while read -r k s p; do n=$((n+1)); o=$D/o$n; e=$D/e$n; i=/dev/null; c=; j=0; \
+         while [ \"$j\" -lt \"$s\" ]; do IFS= read -r l || exit 98; c=$c$l$NL; j=$((j+1)); done; \
          if [ \"$p\" -gt 0 ]; then i=$D/i; rd \"$p\" >\"$i\"; [ \"$(wc -c <\"$i\")\" -eq \"$p\" ] || exit 98; fi; \
-         if [ \"$k\" = m ]; then . \"$D/c\" <\"$i\" >\"$o\" 2>\"$e\"; st=$?; else ( . \"$D/c\" ) <\"$i\" >\"$o\" 2>\"$e\" 9>&-; st=$?; fi; \
+         if [ \"$k\" = m ]; then eval \"$c\" <\"$i\" >\"$o\" 2>\"$e\"; st=$?; else ( eval \"$c\" ) <\"$i\" >\"$o\" 2>\"$e\" 9>&-; st=$?; fi; \
          set -- $(wc -c \"$o\" \"$e\"); printf '%s %s %s\\n' \"$st\" \"$1\" \"$3\"; \
-         [ \"$1\" -eq 0 ] || head -c \"$1\" \"$o\"; [ \"$3\" -eq 0 ] || head -c \"$3\" \"$e\"; rm -f \"$o\" \"$e\"; done",
+         [ \"$1\" -eq 0 ] || head -c \"$1\" \"$o\"; [ \"$3\" -eq 0 ] || head -c \"$3\" \"$e\"; \
+         [ $(($1 + $3)) -lt 65536 ] || rm -f \"$o\" \"$e\"; done",
     ]
     .join("; ")
 }
@@ -77,15 +81,20 @@ pub fn login_line(nonce: &str) -> String {
     format!("exec /bin/sh -c {}", quote(&loop_script(nonce)))
 }
 
-/// A request's bytes: header, the script inside a function (a truncated script runs
-/// nothing), the payload.
+/// A request's bytes: header (kind, the script's number of lines, the payload's length),
+/// the script, the payload. The loop reads the script line by line and runs it only once
+/// every line has come, so a truncated script runs nothing.
 pub fn encode_request(kind: Kind, script: &str, payload: &[u8]) -> Vec<u8> {
-    let body = format!("converge_request_() {{\n{script}\n}}\nconverge_request_\n");
+    let mut body = script.to_string();
+    if !body.ends_with('\n') {
+        body.push('\n');
+    }
+    let lines = body.matches('\n').count();
     let kind = match kind {
         Kind::Command => 'x',
         Kind::Main => 'm',
     };
-    let mut bytes = format!("{kind} {} {}\n", body.len(), payload.len()).into_bytes();
+    let mut bytes = format!("{kind} {lines} {}\n", payload.len()).into_bytes();
     bytes.extend_from_slice(body.as_bytes());
     bytes.extend_from_slice(payload);
     bytes
