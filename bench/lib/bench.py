@@ -387,6 +387,8 @@ def main():
     ap.add_argument("--hosts", default="10,50,100", help="comma-separated host counts (default 10,50,100)")
     ap.add_argument("--scale-hosts", default="",
                     help="more host counts run for converge and the floor only (e.g. 200, for the linearity goal)")
+    ap.add_argument("--scale-tools", default="converge,floor",
+                    help="the tools run at the --scale-hosts counts (default converge,floor)")
     ap.add_argument("--tools", default=",".join(TOOLS), help="comma-separated subset of " + ",".join(TOOLS))
     ap.add_argument("--venv", required=True)
     ap.add_argument("--converge", required=True)
@@ -422,7 +424,7 @@ def main():
     lab = None
     try:
         for n in ns + scale:
-            tools = [t for t in TOOLS if t in args.tools.split(",") and (n not in scale or t in ("converge", "floor"))]
+            tools = [t for t in TOOLS if t in args.tools.split(",") and (n not in scale or t in args.scale_tools.split(","))]
             lab_tools = [t for t in TOOLS if t != "floor" and (t in tools or (t == "converge" and "floor" in tools))]
             for tool in lab_tools:
                 lab = Lab(state, n, hosts_cg)

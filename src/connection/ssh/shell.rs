@@ -57,21 +57,23 @@ pub fn loop_script(nonce: &str) -> String {
         "[ -n \"$D\" ] || { echo 'converge: no writable temp directory on the host ($TMPDIR, /tmp, /var/tmp, /dev/shm)' >&2; exit 97; }",
         "trap 'rm -rf \"$D\"' EXIT",
         "trap 'exit 129' HUP INT TERM PIPE",
-        // GNU head reads no further than asked on a pipe; BusyBox's reads ahead.
-        "if [ \"$(printf ab | { head -c 1 >/dev/null; cat; })\" = b ]; then rd() { head -c \"$1\"; }; else rd() { dd bs=1 count=\"$1\" 2>/dev/null; }; fi",
+        // GNU head reads no further than asked on a pipe; BusyBox's reads ahead. Found out
+        // on the first payload, so a run that sends none starts no process for it.
+        "rd() { if [ -z \"$R\" ]; then R=dd; [ \"$(printf ab | { head -c 1 >/dev/null; cat; })\" = b ] && R=head; fi; \
+         if [ \"$R\" = head ]; then head -c \"$1\"; else dd bs=1 count=\"$1\" 2>/dev/null; fi; }",
         &format!("echo {ready}"),
         "NL=$(printf '\\nx'); NL=${NL%x}",
         "n=0",
         // Per request: the script's lines are read by `read` (a builtin: no process), the
-        // payload by `rd`; `wc` and `head` frame the outputs; large outputs are removed at
-        // once, small ones with the directory at the end.
-        "while read -r k s p; do n=$((n+1)); o=$D/o$n; e=$D/e$n; i=/dev/null; c=; j=0; \
+        // payload by `rd` and checked by the mark after it; the outputs are sent by `cat`
+        // only when not empty, each followed by the request's mark. Outputs are removed every
+        // 64 requests and with the directory at the end.
+        "while read -r k s p m; do n=$((n+1)); o=$D/o$n; e=$D/e$n; i=/dev/null; c=; j=0; \
          while [ \"$j\" -lt \"$s\" ]; do IFS= read -r l || exit 98; c=$c$l$NL; j=$((j+1)); done; \
-         if [ \"$p\" -gt 0 ]; then i=$D/i; rd \"$p\" >\"$i\"; [ \"$(wc -c <\"$i\")\" -eq \"$p\" ] || exit 98; fi; \
-         if [ \"$k\" = m ]; then eval \"$c\" <\"$i\" >\"$o\" 2>\"$e\"; st=$?; else ( eval \"$c\" ) <\"$i\" >\"$o\" 2>\"$e\" 9>&-; st=$?; fi; \
-         set -- $(wc -c \"$o\" \"$e\"); printf '%s %s %s\\n' \"$st\" \"$1\" \"$3\"; \
-         [ \"$1\" -eq 0 ] || head -c \"$1\" \"$o\"; [ \"$3\" -eq 0 ] || head -c \"$3\" \"$e\"; \
-         [ $(($1 + $3)) -lt 65536 ] || rm -f \"$o\" \"$e\"; done",
+         if [ \"$p\" -gt 0 ]; then i=$D/i; rd \"$p\" >\"$i\"; read -r l || exit 98; [ \"$l\" = \"$m\" ] || exit 98; fi; \
+         if [ \"$k\" = m ]; then eval \"$c\" <\"$i\" >\"$o\" 2>\"$e\"; st=$?; else ( m=; eval \"$c\" ) <\"$i\" >\"$o\" 2>\"$e\" 9>&-; st=$?; fi; \
+         [ ! -s \"$o\" ] || cat \"$o\"; printf %s \"$m\"; [ ! -s \"$e\" ] || cat \"$e\"; printf '%s %s\\n' \"$m\" \"$st\"; \
+         [ $((n % 64)) -ne 0 ] || rm -f \"$D\"/[oe]*; done",
     ]
     .join("; ")
 }
@@ -84,7 +86,7 @@ pub fn login_line(nonce: &str) -> String {
 /// A request's bytes: header (kind, the script's number of lines, the payload's length),
 /// the script, the payload. The loop reads the script line by line and runs it only once
 /// every line has come, so a truncated script runs nothing.
-pub fn encode_request(kind: Kind, script: &str, payload: &[u8]) -> Vec<u8> {
+pub fn encode_request(kind: Kind, script: &str, payload: &[u8], mark: &str) -> Vec<u8> {
     let mut body = script.to_string();
     if !body.ends_with('\n') {
         body.push('\n');
@@ -94,39 +96,55 @@ pub fn encode_request(kind: Kind, script: &str, payload: &[u8]) -> Vec<u8> {
         Kind::Command => 'x',
         Kind::Main => 'm',
     };
-    let mut bytes = format!("{kind} {lines} {}\n", payload.len()).into_bytes();
+    let mut bytes = format!("{kind} {lines} {} {mark}\n", payload.len()).into_bytes();
     bytes.extend_from_slice(body.as_bytes());
-    bytes.extend_from_slice(payload);
+    if !payload.is_empty() {
+        bytes.extend_from_slice(payload);
+        bytes.extend_from_slice(format!("{mark}\n").as_bytes());
+    }
     bytes
 }
 
-/// Take one reply off the front of `buf` when it is complete.
-pub fn take_reply(buf: &mut Vec<u8>) -> Result<Option<Output>, String> {
-    let Some(end) = buf.iter().position(|b| *b == b'\n') else {
-        if buf.len() > 256 {
-            return Err(bad_header(buf));
+/// A mark unlikely to appear in any output: 128 random bits, new for every request, never
+/// shown to the command (the subshell clears it before running the script).
+pub fn new_mark() -> String {
+    let mut bytes = [0u8; 16];
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .is_err()
+    {
+        let fallback = super::script::nonce();
+        return format!("cvg{fallback}");
+    }
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("cvg{hex}")
+}
+
+/// Take one reply off the front of `buf` when it is complete: stdout, the mark, stderr, the
+/// mark, ` STATUS` and a newline.
+pub fn take_reply(buf: &mut Vec<u8>, mark: &str) -> Result<Option<Output>, String> {
+    let mark = mark.as_bytes();
+    let Some(first) = find(buf, mark, 0) else {
+        return Ok(None);
+    };
+    let Some(second) = find(buf, mark, first + mark.len()) else {
+        return Ok(None);
+    };
+    let after = second + mark.len();
+    let Some(end) = buf[after..].iter().position(|b| *b == b'\n') else {
+        if buf.len() - after > 16 {
+            return Err(bad_reply(&buf[after..]));
         }
         return Ok(None);
     };
-    let header = String::from_utf8_lossy(&buf[..end]).into_owned();
-    let fields: Vec<&str> = header.split(' ').collect();
-    let [status, out_len, err_len] = fields[..] else {
-        return Err(bad_header(&buf[..end]));
-    };
-    let (Ok(status), Ok(out_len), Ok(err_len)) = (
-        status.parse::<i32>(),
-        out_len.parse::<usize>(),
-        err_len.parse::<usize>(),
-    ) else {
-        return Err(bad_header(&buf[..end]));
-    };
-    let start = end + 1;
-    if buf.len() < start + out_len + err_len {
-        return Ok(None);
-    }
-    let stdout = buf[start..start + out_len].to_vec();
-    let stderr = buf[start + out_len..start + out_len + err_len].to_vec();
-    buf.drain(..start + out_len + err_len);
+    let status = std::str::from_utf8(&buf[after..after + end])
+        .ok()
+        .and_then(|s| s.strip_prefix(' '))
+        .and_then(|s| s.parse::<i32>().ok())
+        .ok_or_else(|| bad_reply(&buf[after..after + end]))?;
+    let stdout = buf[..first].to_vec();
+    let stderr = buf[first + mark.len()..second].to_vec();
+    buf.drain(..after + end + 1);
     Ok(Some(Output {
         status,
         stdout,
@@ -134,7 +152,15 @@ pub fn take_reply(buf: &mut Vec<u8>) -> Result<Option<Output>, String> {
     }))
 }
 
-fn bad_header(bytes: &[u8]) -> String {
+fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    haystack
+        .get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|i| i + from)
+}
+
+fn bad_reply(bytes: &[u8]) -> String {
     let shown: String = String::from_utf8_lossy(&bytes[..bytes.len().min(80)]).into_owned();
     format!("the remote shell sent an unexpected reply: {shown:?}")
 }
@@ -263,8 +289,9 @@ impl Shell {
         payload: &[u8],
     ) -> Result<Output, ExecError> {
         self.requests += 1;
-        let bytes = encode_request(kind, script, payload);
-        self.pump(link, bytes, |out, err, eof| match take_reply(out) {
+        let mark = new_mark();
+        let bytes = encode_request(kind, script, payload, &mark);
+        self.pump(link, bytes, |out, err, eof| match take_reply(out, &mark) {
             Ok(Some(output)) => Ok(Step::Done(output)),
             Ok(None) if eof => {
                 let text = String::from_utf8_lossy(err).trim().to_string();
@@ -470,18 +497,21 @@ mod tests {
 
     #[test]
     fn replies_are_taken_whole_and_only_when_complete() {
-        let mut buf = b"0 3 2\nab\n".to_vec();
-        assert_eq!(take_reply(&mut buf), Ok(None));
-        buf.extend_from_slice(b"e!1 0 0\n");
-        let first = take_reply(&mut buf).expect("valid").expect("complete");
+        let mut buf = b"ab\nMKe!".to_vec();
+        assert_eq!(take_reply(&mut buf, "MK"), Ok(None));
+        buf.extend_from_slice(b"MK 3");
+        assert_eq!(take_reply(&mut buf, "MK"), Ok(None));
+        buf.extend_from_slice(b"\nnext");
+        let first = take_reply(&mut buf, "MK")
+            .expect("valid")
+            .expect("complete");
         assert_eq!(
             (first.status, first.stdout, first.stderr),
-            (0, b"ab\n".to_vec(), b"e!".to_vec())
+            (3, b"ab\n".to_vec(), b"e!".to_vec())
         );
-        let second = take_reply(&mut buf).expect("valid").expect("complete");
-        assert_eq!(second.status, 1);
-        assert!(buf.is_empty());
-        assert!(take_reply(&mut b"garbage here\n".to_vec()).is_err());
+        assert_eq!(buf, b"next");
+        assert!(take_reply(&mut b"MKMKgarbage here\n".to_vec(), "MK").is_err());
+        assert_ne!(new_mark(), new_mark());
     }
 
     /// Drive the loop with a local `sh` (dash or bash), as the channel would.
@@ -500,8 +530,9 @@ mod tests {
             .spawn()
             .expect("spawn sh");
         let mut input = Vec::new();
-        for (kind, script, payload) in requests {
-            input.extend(encode_request(*kind, script, payload));
+        let marks: Vec<String> = requests.iter().map(|_| new_mark()).collect();
+        for ((kind, script, payload), mark) in requests.iter().zip(&marks) {
+            input.extend(encode_request(*kind, script, payload, mark));
         }
         let mut stdin = child.stdin.take().expect("stdin");
         let writer = std::thread::spawn(move || {
@@ -514,8 +545,11 @@ mod tests {
         assert!(buf.starts_with(ready.as_bytes()), "{buf:?}");
         buf.drain(..ready.len());
         let mut replies = Vec::new();
-        while let Some(reply) = take_reply(&mut buf).expect("valid reply") {
-            replies.push(reply);
+        for mark in &marks {
+            match take_reply(&mut buf, mark).expect("valid reply") {
+                Some(reply) => replies.push(reply),
+                None => break,
+            }
         }
         assert!(buf.is_empty(), "left over: {buf:?}");
         let temp = std::env::var("TMPDIR").unwrap_or_else(|_| "/tmp".into());
@@ -676,7 +710,7 @@ mod tests {
             let marker =
                 std::env::temp_dir().join(format!("converge-trunc-{}", std::process::id()));
             let script = format!("touch {}\necho done", marker.display());
-            let mut bytes = encode_request(Kind::Command, &script, b"");
+            let mut bytes = encode_request(Kind::Command, &script, b"", "MK");
             bytes.truncate(bytes.len() - 12);
             let nonce = "trunc";
             let mut child = sh
@@ -701,8 +735,10 @@ mod tests {
                 Kind::Command,
                 &format!("cat > {}", marker.display()),
                 b"0123456789",
+                "MK",
             );
-            bytes.truncate(bytes.len() - 3);
+            // Cut inside the payload, before the mark that follows it.
+            bytes.truncate(bytes.len() - 7);
             let mut child = sh
                 .command()
                 .arg("-c")
