@@ -1,5 +1,5 @@
 //! `converge-bench-plot RESULTS.json... OUT.svg`: wall time against the number of hosts, one
-//! line per tool and run (first run dashed), on a logarithmic time axis, from the results.json
+//! line per tool and run (first run in a lighter shade), on a logarithmic time axis, from the results.json
 //! files bench/run writes (later files win for the same tool, run and N).
 
 use std::collections::BTreeMap;
