@@ -1,11 +1,12 @@
 //! The SSH transport, on libssh2 (the `ssh2` crate).
 //!
 //! One [`SshConnection`] owns one SSH session and is used by one worker thread (sessions
-//! shared between threads corrupt each other). Every operation is one exec on the remote
-//! login shell: `run` sends the quoted command line, `read_file` is `cat`, `stat` is `stat`,
-//! `write_file` streams the content on stdin into a script that writes a temp file beside the
-//! target, validates it, copies mode and owner, backs up and renames. With become, the same
-//! lines are wrapped in `sudo`/`su`, so files are written by the become user directly.
+//! shared between threads corrupt each other). Every operation is one request to the host's
+//! long-lived shell (see [`shell`]; one exec channel for the whole run): `run` sends the quoted
+//! command line, `read_file` is `cat`, `stat` is `stat`, `write_file` sends the content as the
+//! request's payload to a script that writes a temp file beside the target, validates it,
+//! copies mode and owner, backs up and renames. With become, the requests go to a second shell
+//! started once through `sudo`/`su`, so files are written by the become user directly.
 //!
 //! Connecting follows OpenSSH where it matters to an Ansible user: the client options of
 //! `ansible_ssh_common_args` and `~/.ssh/config` (see [`config`]), known_hosts checking in the
