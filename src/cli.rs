@@ -256,7 +256,8 @@ pub struct RunArgs {
     #[arg(short = 'T', long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
 
-    /// Seconds an SSH command may stay silent before the host is called unreachable. By
+    /// Seconds an SSH command may run without an answer (its output comes when it ends)
+    /// before the host is called unreachable. By
     /// default there is no limit, as in Ansible: a dead link is found by SSH keepalives
     /// (every 15 s, 3 unanswered; ServerAliveInterval and ServerAliveCountMax change them).
     #[arg(long, value_name = "SECONDS")]

@@ -39,6 +39,11 @@ pub trait Connection: Host + Send {
     fn interrupter(&self) -> Option<Interrupter> {
         None
     }
+
+    /// Channels opened and requests sent to the host so far (SSH only).
+    fn round_trips(&self) -> Option<&RoundTrips> {
+        None
+    }
 }
 
 /// Cuts a connection's socket from another thread ([`Connection::interrupter`]): blocked
@@ -66,6 +71,17 @@ impl Interrupter {
     }
 }
 
+/// What a connection cost the host: channels opened (one shell each) and requests sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoundTrips {
+    /// Exec channels opened: the login shell, and one per become user.
+    pub channels: u64,
+    /// Requests sent over them (commands, reads, writes, the run lock).
+    pub requests: u64,
+    /// Each request's command, shortened (`[user] line`), for `-vv`.
+    pub commands: Vec<String>,
+}
+
 /// Where the run lock lives on a host: on the persistent filesystem (not /run, which a
 /// sandbox or lab host may share with the machine), falling back to the login user's home
 /// when /var/lib is not writable.
@@ -79,6 +95,17 @@ pub fn run_lock_script() -> String {
     format!(
         "for d in {RUN_LOCK_DIRS}; do mkdir -p \"$d\" 2>/dev/null && [ -w \"$d\" ] && break; done; \
          exec flock -n -E {LOCK_BUSY} \"$d/run.lock\" sh -c 'echo locked; exec cat >/dev/null'"
+    )
+}
+
+/// The run lock taken inside the host's long-lived shell (a request run in the loop's own
+/// shell, see `ssh::shell`): the lock file stays open on fd 9 for the shell's life, and
+/// commands run with fd 9 closed so a daemon they start never inherits it.
+pub fn run_lock_fd_script() -> String {
+    format!(
+        "for d in {RUN_LOCK_DIRS}; do mkdir -p \"$d\" 2>/dev/null && [ -w \"$d\" ] && break; done\n\
+         command exec 9>>\"$d/run.lock\" || return 1\n\
+         flock -n -E {LOCK_BUSY} 9"
     )
 }
 

@@ -1,11 +1,12 @@
 //! The SSH transport, on libssh2 (the `ssh2` crate).
 //!
 //! One [`SshConnection`] owns one SSH session and is used by one worker thread (sessions
-//! shared between threads corrupt each other). Every operation is one exec on the remote
-//! login shell: `run` sends the quoted command line, `read_file` is `cat`, `stat` is `stat`,
-//! `write_file` streams the content on stdin into a script that writes a temp file beside the
-//! target, validates it, copies mode and owner, backs up and renames. With become, the same
-//! lines are wrapped in `sudo`/`su`, so files are written by the become user directly.
+//! shared between threads corrupt each other). Every operation is one request to the host's
+//! long-lived shell (see [`shell`]; one exec channel for the whole run): `run` sends the quoted
+//! command line, `read_file` is `cat`, `stat` is `stat`, `write_file` sends the content as the
+//! request's payload to a script that writes a temp file beside the target, validates it,
+//! copies mode and owner, backs up and renames. With become, the requests go to a second shell
+//! started once through `sudo`/`su`, so files are written by the become user directly.
 //!
 //! Connecting follows OpenSSH where it matters to an Ansible user: the client options of
 //! `ansible_ssh_common_args` and `~/.ssh/config` (see [`config`]), known_hosts checking in the
@@ -22,6 +23,7 @@ pub mod liveness;
 mod proxy_command;
 mod relay;
 mod script;
+pub mod shell;
 
 use std::cell::RefCell;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -40,8 +42,9 @@ use self::known_hosts::Verdict;
 use self::liveness::{Heard, Keepalive, Liveness};
 use self::proxy_command::ProxyCommand;
 use self::relay::Relay;
-use super::RunLockError;
-use super::{Become, Connection, Secret};
+use self::shell::{Kind, Link, Password, Shell, Started};
+use super::{Become, Connection, RoundTrips, Secret};
+use super::{BecomeMethod, RunLockError};
 
 /// What to do with the server's host key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -133,9 +136,14 @@ pub struct SshConnection {
     become_as: Option<Become>,
     /// Set when the session failed; later operations report the host unreachable.
     broken: Option<String>,
-    /// The channel whose `flock` holds converge's per-host run lock; closing the session
-    /// (or losing it) ends the process and frees the lock.
-    run_lock: Option<ssh2::Channel>,
+    /// Whether the login shell holds converge's per-host run lock (its fd 9); closing the
+    /// session (or losing it) ends the shell and frees the lock.
+    run_lock: bool,
+    /// The login user's shell (key `None`) and one per become user, each on its own
+    /// channel, started on first use and kept for the session.
+    shells: Vec<(Option<(String, BecomeMethod)>, Shell)>,
+    /// Channels opened and requests sent, with each request's command (for `-vv`).
+    round_trips: RoundTrips,
     /// Options accepted without effect, and other facts worth a line with `-v`.
     notes: Vec<String>,
     /// What must be shown even without `-v` (a changed host key accepted).
@@ -398,7 +406,9 @@ impl SshConnection {
             limits,
             become_as: None,
             broken: None,
-            run_lock: None,
+            run_lock: false,
+            shells: Vec::new(),
+            round_trips: RoundTrips::default(),
             notes: settings.notes.into_inner(),
             warnings: settings.warnings.into_inner(),
             _relays: relays,
@@ -406,48 +416,22 @@ impl SshConnection {
         })
     }
 
-    /// Take converge's per-host run lock for as long as this session lives: a channel runs
-    /// `flock` on the host and keeps it. A second run finds it held and is refused.
+    /// Take converge's per-host run lock for as long as this session lives: the login shell
+    /// opens the lock file on its fd 9 and `flock`s it. A second run finds it held and is
+    /// refused.
     pub fn hold_run_lock(&mut self) -> Result<(), RunLockError> {
-        if self.run_lock.is_some() {
+        if self.run_lock {
             return Ok(());
         }
-        let timeout = self.limits.blocking().unwrap_or_default();
-        let fail = |what: &str, e: ssh2::Error| {
-            RunLockError::Host(unreachable(describe(what, &e, timeout)))
-        };
-        self.session.set_blocking(true);
-        let mut channel = self
-            .session
-            .channel_session()
-            .map_err(|e| fail("open channel", e))?;
-        channel
-            .exec(&super::run_lock_script())
-            .map_err(|e| fail("exec", e))?;
-        let mut line = Vec::new();
-        let mut byte = [0u8; 1];
-        loop {
-            match std::io::Read::read(&mut channel, &mut byte) {
-                Ok(0) => break,
-                Ok(_) if byte[0] == b'\n' => break,
-                Ok(_) => line.push(byte[0]),
-                Err(e) => {
-                    return Err(RunLockError::Host(unreachable(format!(
-                        "reading the run lock's answer: {e}"
-                    ))))
-                }
-            }
-        }
-        if line == b"locked" {
-            self.run_lock = Some(channel);
+        let out = self.request(None, Kind::Main, &super::run_lock_fd_script(), &[])?;
+        if out.status == 0 {
+            self.run_lock = true;
             return Ok(());
         }
-        let _ = channel.wait_close();
-        let status = channel.exit_status().unwrap_or(-1);
         Err(super::run_lock_refusal(
             &self.name,
-            status,
-            &String::from_utf8_lossy(&line),
+            out.status,
+            &out.stderr_text(),
         ))
     }
 
@@ -468,33 +452,125 @@ impl SshConnection {
         &self.warnings
     }
 
-    /// Run one shell line (wrapped for become), feeding `stdin`.
+    /// Channels opened and requests sent so far, with each request's command.
+    pub fn round_trips(&self) -> &RoundTrips {
+        &self.round_trips
+    }
+
+    /// Run one shell line in the shell of the become user (or the login user's), feeding
+    /// `stdin`.
     fn exec_line(&mut self, line: &str, stdin: &[u8]) -> Result<Output, HostError> {
+        let key = self
+            .become_as
+            .as_ref()
+            .filter(|b| b.user != self.user)
+            .map(|b| (b.user.clone(), b.method));
+        self.request(key, Kind::Command, line, stdin)
+    }
+
+    /// One request to the shell for `key`, started first if need be. A become shell that
+    /// sudo or su refused to start answers with the launcher's own status and output, as
+    /// the command would have.
+    fn request(
+        &mut self,
+        key: Option<(String, BecomeMethod)>,
+        kind: Kind,
+        line: &str,
+        stdin: &[u8],
+    ) -> Result<Output, HostError> {
         if let Some(reason) = &self.broken {
             return Err(unreachable(reason.clone()));
         }
-        let wrapped = script::wrap_become(line, self.become_as.as_ref(), &self.user)?;
-        match exec::exec(
-            &self.session,
-            self.fd,
-            &self.liveness,
-            &self.limits,
-            &wrapped.line,
-            stdin,
-            wrapped.handshake.as_ref(),
-        ) {
+        let index = match self.shells.iter().position(|(k, _)| *k == key) {
+            Some(index) => index,
+            None => match self.start_shell(&key) {
+                Ok(Started::Ready(shell)) => {
+                    self.shells.push((key.clone(), shell));
+                    self.shells.len() - 1
+                }
+                Ok(Started::Refused(output)) => return Ok(output),
+                Err(e) => return Err(self.exec_failure(line, e)),
+            },
+        };
+        let who = key.as_ref().map_or(self.user.as_str(), |(u, _)| u.as_str());
+        self.round_trips.requests += 1;
+        self.round_trips
+            .commands
+            .push(format!("[{who}] {}", shown_command(line, stdin.len())));
+        let link = Link {
+            session: &self.session,
+            fd: self.fd,
+            liveness: &self.liveness,
+            limits: &self.limits,
+        };
+        match self.shells[index].1.request(link, kind, line, stdin) {
             Ok(output) => Ok(output),
-            Err(ExecError::BecomePassword) => Err(HostError::Spawn {
+            Err(e) => Err(self.exec_failure(line, e)),
+        }
+    }
+
+    fn start_shell(&mut self, key: &Option<(String, BecomeMethod)>) -> Result<Started, ExecError> {
+        let nonce = script::nonce();
+        let become_as = match key {
+            None => None,
+            Some(_) => self.become_as.clone(),
+        };
+        let (line, handshake) = match &become_as {
+            None => (shell::login_line(&nonce), None),
+            Some(b) => {
+                let wrapped = script::wrap_become(&shell::loop_script(&nonce), Some(b), &self.user)
+                    .map_err(|e| ExecError::Session(e.to_string()))?;
+                (wrapped.line, wrapped.handshake)
+            }
+        };
+        self.round_trips.channels += 1;
+        let link = Link {
+            session: &self.session,
+            fd: self.fd,
+            liveness: &self.liveness,
+            limits: &self.limits,
+        };
+        Shell::start(
+            link,
+            &line,
+            &nonce,
+            handshake.as_ref().map(|h| Password {
+                prompt: &h.prompt,
+                secret: &h.password,
+            }),
+        )
+    }
+
+    /// A failed request in the caller's terms; a failed session makes the host unreachable
+    /// from now on.
+    fn exec_failure(&mut self, line: &str, e: ExecError) -> HostError {
+        match e {
+            ExecError::BecomePassword => HostError::Spawn {
                 command: line.to_string(),
                 reason: "sudo rejected the become password".into(),
-            }),
-            Err(ExecError::Session(reason)) => {
+            },
+            ExecError::Session(reason) => {
                 let reason = format!("ssh session to `{}` failed: {reason}", self.name);
                 self.broken = Some(reason.clone());
-                Err(unreachable(reason))
+                self.shells.clear();
+                unreachable(reason)
             }
         }
     }
+}
+
+/// A request's command for `-vv`: its first line, cut at 120 characters, and the payload's
+/// size (never its content: it may be a secret).
+fn shown_command(line: &str, payload: usize) -> String {
+    let first = line.lines().next().unwrap_or_default();
+    let mut shown: String = first.chars().take(120).collect();
+    if shown.len() < line.len() {
+        shown.push('…');
+    }
+    if payload > 0 {
+        shown.push_str(&format!(" <{payload} bytes>"));
+    }
+    shown
 }
 
 fn duration_ms(d: Duration) -> u32 {
@@ -1125,6 +1201,10 @@ impl Connection for SshConnection {
 
     fn notes(&self) -> &[String] {
         SshConnection::notes(self)
+    }
+
+    fn round_trips(&self) -> Option<&RoundTrips> {
+        Some(&self.round_trips)
     }
 
     fn warnings(&self) -> &[String] {

@@ -143,7 +143,7 @@ impl Reporter for JsonLines {
                     json!({
                         "ok": s.ok, "changed": s.changed, "unreachable": s.unreachable,
                         "failed": s.failed, "skipped": s.skipped, "rescued": s.rescued,
-                        "ignored": s.ignored,
+                        "ignored": s.ignored, "channels": s.channels, "requests": s.requests,
                     }),
                 )
             })

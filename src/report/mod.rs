@@ -66,6 +66,11 @@ pub struct HostStats {
     pub rescued: u32,
     /// Failures ignored by `ignore_errors`.
     pub ignored: u32,
+    /// SSH exec channels the host's connection opened (one long-lived shell each); 0 for a
+    /// local connection.
+    pub channels: u64,
+    /// Requests sent over those shells (commands, reads, writes, the run lock).
+    pub requests: u64,
 }
 
 /// Where reports go. Implementations must be callable from many host threads at once.
@@ -88,6 +93,8 @@ pub trait Reporter: Send + Sync {
     fn interrupted(&self, busy: &[(String, String)], cleanup: &[(String, Result<usize, String>)]) {
         let _ = (busy, cleanup);
     }
+    /// The round trips a host's connection made, with each request's command (`-vv`).
+    fn round_trips(&self, _host: &str, _stats: &HostStats, _commands: &[String]) {}
     /// The end of the run.
     fn recap(&self, stats: &[(String, HostStats)]);
     /// How long the run took, and its slowest host (after the recap).
@@ -282,6 +289,22 @@ impl Reporter for Console {
         self.write(&format!("\n{title}{}", interrupted_text(busy, cleanup)));
     }
 
+    fn round_trips(&self, host: &str, stats: &HostStats, commands: &[String]) {
+        if self.verbosity > 1 {
+            let mut text = format!(
+                "note: [{host}] {} channel{}, {} request{}\n",
+                stats.channels,
+                if stats.channels == 1 { "" } else { "s" },
+                stats.requests,
+                if stats.requests == 1 { "" } else { "s" }
+            );
+            for command in commands {
+                text.push_str(&format!("  {command}\n"));
+            }
+            self.write(&text);
+        }
+    }
+
     fn recap(&self, stats: &[(String, HostStats)]) {
         self.finish_progress();
         let width = stats.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
@@ -377,6 +400,13 @@ impl Reporter for Fanout {
     }
     fn interrupted(&self, busy: &[(String, String)], cleanup: &[(String, Result<usize, String>)]) {
         self.0.iter().for_each(|r| r.interrupted(busy, cleanup));
+    }
+
+    fn round_trips(&self, host: &str, stats: &HostStats, commands: &[String]) {
+        let commands: Vec<String> = commands.iter().map(|c| crate::vault::redact(c)).collect();
+        self.0
+            .iter()
+            .for_each(|r| r.round_trips(host, stats, &commands));
     }
     fn recap(&self, stats: &[(String, HostStats)]) {
         self.0.iter().for_each(|r| r.recap(stats));

@@ -372,7 +372,13 @@ impl<'a> Runner<'a> {
         for name in order {
             if let Some(slot) = self.slots.get(&name) {
                 if let Ok(slot) = slot.lock() {
-                    summary.stats.push((name.clone(), slot.stats));
+                    let mut stats = slot.stats;
+                    if let Some(trips) = slot.connection.as_ref().and_then(|c| c.round_trips()) {
+                        stats.channels = trips.channels;
+                        stats.requests = trips.requests;
+                        self.reporter.round_trips(&name, &stats, &trips.commands);
+                    }
+                    summary.stats.push((name.clone(), stats));
                 }
             }
         }

@@ -318,3 +318,51 @@ fn a_silent_command_keeps_its_host_and_a_cut_link_is_found_by_keepalives() {
         "the cut host held the run for {elapsed:?}"
     );
 }
+
+/// The benchmark's workload (bench/workload/converge), for the round-trip count.
+fn bench_workload() -> Test {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/workload/converge");
+    let read =
+        |name: &str| std::fs::read_to_string(format!("{dir}/{name}")).expect("bench workload file");
+    Test::new()
+        .file("site.yml", &read("site.yml"))
+        .file("templates/app.conf.j2", &read("templates/app.conf.j2"))
+        .file("templates/peers.conf.j2", &read("templates/peers.conf.j2"))
+}
+
+#[test]
+fn the_benchmarks_no_change_run_makes_one_channel_and_a_fixed_number_of_requests_per_host() {
+    let lab = Lab::start(2);
+    let first = bench_workload().args(&["-i", &lab.inventory(), "site.yml"]);
+    first.run().expect_status(0);
+    let again = bench_workload().args(&["-i", &lab.inventory(), "site.yml", "--format", "json"]);
+    let run = again.run();
+    run.expect_status(0);
+    let recap: serde_json::Value = run
+        .stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|event| event["event"] == "recap")
+        .expect("a recap event");
+    for host in ["h1", "h2"] {
+        let stats = &recap["hosts"][host];
+        assert_eq!(stats["changed"], 0, "{recap}");
+        // One long-lived shell per host: every command, read and write goes through it.
+        assert_eq!(stats["channels"], 1, "{recap}");
+        // The run lock, then the reads the ten tasks' plans need.
+        assert_eq!(stats["requests"], NO_CHANGE_REQUESTS, "{recap}");
+    }
+    // `-vv` lists each host's round trips and commands.
+    let verbose = bench_workload()
+        .args(&["-i", &lab.inventory(), "site.yml", "-vv"])
+        .run();
+    verbose
+        .expect_status(0)
+        .stderr_has(&format!(
+            "note: [h1] 1 channel, {NO_CHANGE_REQUESTS} requests"
+        ))
+        .stderr_has("cat /etc/hostname");
+}
+
+/// Requests the benchmark's no-change run sends to each host.
+const NO_CHANGE_REQUESTS: u64 = 14;

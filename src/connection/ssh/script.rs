@@ -1,5 +1,5 @@
-//! The shell lines the SSH transport sends. Every operation is one exec on the remote login
-//! shell; every path and argument goes through [`quote`], so nothing the user wrote is
+//! The shell lines the SSH transport sends. Every operation is one request to the host's
+//! long-lived shell (see [`super::shell`]); every path and argument goes through [`quote`], so nothing the user wrote is
 //! re-split or expanded by the remote shell.
 
 use std::sync::atomic::{AtomicU64, Ordering};
