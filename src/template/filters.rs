@@ -217,9 +217,23 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_test("truthy", truthy);
     env.add_test("version", version);
 
+    env.add_function(super::source::CHAIN, chain);
     env.add_function("lookup", lookup);
     env.add_function("query", query);
     env.add_function("q", query);
+}
+
+/// `base.k1[k2]...` where every missing step (and `none`) gives undefined instead of an
+/// error, as Ansible's chained undefined does under `default` and `is defined`.
+fn chain(base: Value, keys: minijinja::value::Rest<Value>) -> Value {
+    let mut value = base;
+    for key in keys.iter() {
+        if value.is_undefined() || value.is_none() {
+            return Value::UNDEFINED;
+        }
+        value = value.get_item(key).unwrap_or(Value::UNDEFINED);
+    }
+    value
 }
 
 fn invalid(message: impl Into<String>) -> Error {

@@ -5,6 +5,13 @@
 //! Every render and evaluation goes through [`prepare`], so a name or an escape means the same
 //! in a task argument, a `when:` and a template file. Line numbers never change: only
 //! characters inside a line are removed or added.
+//!
+//! One more rewrite makes Ansible's chained undefined: `d.missing.x | default('z')` and
+//! `d['a'][4] is defined` do not fail in Ansible when `d.missing` is undefined (its
+//! `AnsibleUndefined` answers every attribute with itself), while minijinja's strict mode,
+//! which converge keeps so that an unguarded undefined still fails, does. A chain of
+//! attribute and index accesses guarded by `default`/`d` or an `is defined` test becomes
+//! [`CHAIN`]`(d, 'missing', 'x')`, which yields undefined at the first missing step.
 
 use std::borrow::Cow;
 
@@ -16,6 +23,9 @@ const COLLECTIONS: &[&str] = &[
     "ansible.posix.",
     "community.general.",
 ];
+
+/// The function a guarded access chain is rewritten to (see the module's documentation).
+pub(super) const CHAIN: &str = "__converge_chain";
 
 /// Jinja2's delimiters, changeable by the `#jinja2:` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,7 +167,7 @@ pub(super) fn prepare<'a>(
     escape_backslashes: bool,
 ) -> Cow<'a, str> {
     let qualified = COLLECTIONS.iter().any(|prefix| source.contains(prefix));
-    if !(qualified || escape_backslashes && source.contains('\\')) {
+    if !(qualified || escape_backslashes && source.contains('\\') || has_guard(source)) {
         return Cow::Borrowed(source);
     }
     let mut out = String::with_capacity(source.len() + 8);
@@ -211,7 +221,7 @@ pub(super) fn prepare<'a>(
 /// [`prepare`] for a bare expression (`when:`), which is code from start to end.
 pub(super) fn prepare_expression(expression: &str, escape_backslashes: bool) -> Cow<'_, str> {
     let qualified = COLLECTIONS.iter().any(|prefix| expression.contains(prefix));
-    if !(qualified || escape_backslashes && expression.contains('\\')) {
+    if !(qualified || escape_backslashes && expression.contains('\\') || has_guard(expression)) {
         return Cow::Borrowed(expression);
     }
     let mut out = String::with_capacity(expression.len() + 8);
@@ -290,11 +300,17 @@ fn code(text: &str, end: Option<&str>, escape_backslashes: bool, out: &mut Strin
         }
         if c == '\'' || c == '"' {
             quote = Some(c);
-        } else if c.is_ascii_alphabetic() {
+        } else if c.is_ascii_alphabetic() || c == '_' {
             let boundary = i == 0 || {
                 let prev = bytes[i - 1];
                 !(prev.is_ascii_alphanumeric() || prev == b'_' || prev == b'.')
             };
+            if boundary {
+                if let Some(used) = guarded_chain(&text[i..], escape_backslashes, out) {
+                    i += used;
+                    continue;
+                }
+            }
             if boundary {
                 if let Some(prefix) = COLLECTIONS.iter().find(|p| {
                     text[i..].starts_with(**p)
@@ -311,12 +327,179 @@ fn code(text: &str, end: Option<&str>, escape_backslashes: bool, out: &mut Strin
     text.len()
 }
 
+/// Whether `text` has a guard a chain may stand before (a cheap test before any rewriting).
+fn has_guard(text: &str) -> bool {
+    (text.contains("default")
+        || text.contains("| d(")
+        || text.contains("|d(")
+        || text.contains("defined"))
+        && (text.contains('.') || text.contains('['))
+}
+
+/// At the start of an identifier: if an access chain (`name.attr[index]...`, at least one
+/// access) followed by a `default`/`d` filter or an `is [not] defined/undefined` test starts
+/// here, write it as a [`CHAIN`] call and return the bytes of `text` it used.
+fn guarded_chain(text: &str, escape_backslashes: bool, out: &mut String) -> Option<usize> {
+    let ident_len = |s: &str| {
+        s.char_indices()
+            .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
+            .map_or(s.len(), |(at, _)| at)
+    };
+    let base_len = ident_len(text);
+    let base = &text[..base_len];
+    if matches!(
+        base,
+        "not"
+            | "and"
+            | "or"
+            | "in"
+            | "is"
+            | "if"
+            | "else"
+            | "true"
+            | "false"
+            | "none"
+            | "True"
+            | "False"
+            | "None"
+            | "loop"
+            | "super"
+            | "self"
+            | "varargs"
+            | "kwargs"
+    ) {
+        return None;
+    }
+    let mut keys: Vec<String> = Vec::new();
+    let mut at = base_len;
+    loop {
+        let rest = &text[at..];
+        if let Some(after) = rest.strip_prefix('.') {
+            let len = ident_len(after);
+            if len == 0 {
+                break;
+            }
+            let name = &after[..len];
+            // `item.0` is Jinja's item 0 when there is no attribute `0`.
+            if name.bytes().all(|b| b.is_ascii_digit()) {
+                keys.push(name.to_string());
+            } else if name.starts_with(|c: char| c.is_ascii_digit()) {
+                break;
+            } else {
+                keys.push(format!("'{name}'"));
+            }
+            at += 1 + len;
+        } else if rest.starts_with('[') {
+            let close = matching_bracket(rest)?;
+            let inner = &rest[1..close];
+            // A slice is no lookup.
+            if inner.contains(':') && !inner.contains(['\'', '"']) {
+                return None;
+            }
+            let mut key = String::new();
+            code(inner, None, escape_backslashes, &mut key);
+            keys.push(key.trim().to_string());
+            at += close + 1;
+        } else {
+            break;
+        }
+    }
+    if keys.is_empty() {
+        return None;
+    }
+    let after = text[at..].trim_start();
+    let guarded = if let Some(filter) = after.strip_prefix('|') {
+        let filter = filter.trim_start();
+        let name_len = ident_len(filter);
+        matches!(&filter[..name_len], "default" | "d")
+            && filter[name_len..].trim_start().starts_with('(')
+    } else if let Some(test) = after.strip_prefix("is") {
+        let test = test.trim_start();
+        let test = test.strip_prefix("not").map_or(test, str::trim_start);
+        let name_len = ident_len(test);
+        test.len() < after.len() && matches!(&test[..name_len], "defined" | "undefined")
+    } else {
+        false
+    };
+    if !guarded {
+        return None;
+    }
+    out.push_str(CHAIN);
+    out.push('(');
+    out.push_str(base);
+    for key in &keys {
+        out.push_str(", ");
+        out.push_str(key);
+    }
+    out.push(')');
+    Some(at)
+}
+
+/// The index of the `]` closing the `[` that `text` starts with, outside string literals.
+fn matching_bracket(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (at, c) in text.char_indices() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' => quote = Some(c),
+            '[' | '(' | '{' => depth += 1,
+            ']' | ')' | '}' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return (c == ']').then_some(at);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn prep(source: &str, escape: bool) -> String {
         prepare(source, &Delimiters::default(), escape).into_owned()
+    }
+
+    #[test]
+    fn guarded_access_chains_become_chain_calls() {
+        let chained = |source: &str| prepare_expression(source, false).into_owned();
+        assert_eq!(
+            chained("d.missing.x | default('z')"),
+            "__converge_chain(d, 'missing', 'x') | default('z')"
+        );
+        assert_eq!(
+            chained("getent[user.name][4] | d('/home')"),
+            "__converge_chain(getent, user.name, 4) | d('/home')"
+        );
+        assert_eq!(
+            chained("item.0.name is not defined"),
+            "__converge_chain(item, 0, 'name') is not defined"
+        );
+        // Unguarded, a call, a slice, a string and a plain name stay as they are.
+        for same in [
+            "d.missing.x",
+            "d.get('a') | default(1)",
+            "d.a[0:2] | default([])",
+            "'a.b' | default('x')",
+            "name | default('x')",
+            "d.a.b | upper",
+        ] {
+            assert_eq!(chained(same), same);
+        }
     }
 
     #[test]

@@ -255,3 +255,30 @@ fn includes_count_in_the_recap_as_in_ansible() {
         run.recap("box")
     );
 }
+
+#[test]
+fn a_guarded_chain_through_a_missing_key_takes_the_default() {
+    // robertdebock's users role: `getent_passwd[user.name][4] | default('/home')` for a user
+    // getent did not find. Ansible's chained undefined gives the default at any depth.
+    let run = Test::new()
+        .file("inventory.yml", INVENTORY)
+        .file(
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n\
+             \x20 vars:\n\
+             \x20   getent_passwd: {alice: ['x', 1000, 1000, '', '/home/alice', '/bin/sh']}\n\
+             \x20   users: [{name: alice}, {name: carol}]\n\
+             \x20 tasks:\n\
+             \x20   - debug: {msg: \"home={{ getent_passwd[item.name][4] | default('/home') }}\"}\n\
+             \x20     loop: \"{{ users }}\"\n\
+             \x20   - debug: {msg: \"deep={{ getent_passwd.carol.shell.x | d('none') }} known={{ getent_passwd.carol.x is defined }}\"}\n\
+             \x20   - debug: {msg: \"{{ getent_passwd.carol[0] }}\"}\n",
+        )
+        .args(&["-i", "inventory.yml", "site.yml", "-v"])
+        .run();
+    run.expect_status(2)
+        .stderr_has("home=/home/alice")
+        .stderr_has("home=/home\n")
+        .stderr_has("deep=none known=False")
+        .stderr_has("`getent_passwd.carol` is undefined");
+}
