@@ -88,7 +88,7 @@ pub struct PlannedTask {
     /// [`TaskContent::fingerprint`] of the reviewed content.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub fingerprint: String,
-    /// The content, or `None` when it is sealed (it holds secrets; see [`file`]).
+    /// The content, or `None` when it is sealed (it holds secrets; see the `file` module).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<TaskContent>,
     /// True when the content holds secrets (no_log, a private file, a vault value).
