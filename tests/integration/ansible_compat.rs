@@ -19,7 +19,7 @@ fn modules_only_ansible_has_pass_the_syntax_check() {
         "- hosts: all\n  tasks:\n\
          \x20   - yum: {name: httpd, state: present}\n\
          \x20     when: ansible_os_family == 'RedHat'\n\
-         \x20   - community.general.locale_gen: {name: en_US.UTF-8}\n\
+         \x20   - community.general.snap: {name: hello}\n\
          \x20   - package: {name: httpd, enablerepo: epel}\n\
          \x20   - copy: {dest: /tmp/x, content: y, seuser: system_u}\n",
     )

@@ -440,7 +440,7 @@ fn task_without_module() {
     assert_eq!(errors.len(), 1);
     assert!(
         errors[0].starts_with(
-            "errors/no_module.yml:3:7: task has no module [expected one of `apt`, `assert`,"
+            "errors/no_module.yml:3:7: task has no module [expected one of `apt`, `apt_repository`, `assert`,"
         ),
         "{}",
         errors[0]
@@ -786,8 +786,8 @@ fn a_module_only_ansible_has_loads_and_says_why_it_cannot_run() {
             "site.yml",
             "- hosts: all\n  tasks:\n\
              \x20   - {name: rpm, yum: {name: httpd, enablerepo: epel}, when: \"ansible_os_family == 'RedHat'\"}\n\
-             \x20   - {name: fw, community.general.locale_gen: {name: en_US.UTF-8}}\n\
-             \x20   - {name: short, locale_gen: {name: en_US.UTF-8}}\n\
+             \x20   - {name: fw, community.general.snap: {name: hello}}\n\
+             \x20   - {name: short, snap: {name: hello}}\n\
              \x20   - {name: run, ansible.builtin.script: setup.sh --fast}\n",
         )],
         &options(),
@@ -803,12 +803,12 @@ fn a_module_only_ansible_has_loads_and_says_why_it_cannot_run() {
     );
     assert!(reason.hint().contains("`package`"), "{}", reason.hint());
     assert_eq!(when(yum), ["ansible_os_family == 'RedHat'"]);
-    assert_eq!(task(play, "fw").module, "community.general.locale_gen");
+    assert_eq!(task(play, "fw").module, "community.general.snap");
     assert_eq!(
         task(play, "short").not_implemented(),
         Some(&NotImplemented::Module {
-            module: "locale_gen".into(),
-            fqcn: "community.general.locale_gen".into(),
+            module: "snap".into(),
+            fqcn: "community.general.snap".into(),
             equivalent: None,
         })
     );
