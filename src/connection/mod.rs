@@ -105,7 +105,8 @@ pub fn run_lock_fd_script() -> String {
     format!(
         "for d in {RUN_LOCK_DIRS}; do mkdir -p \"$d\" 2>/dev/null && [ -w \"$d\" ] && break; done\n\
          command exec 9>>\"$d/run.lock\" || return 1\n\
-         flock -n -E {LOCK_BUSY} 9"
+         flock -n -E {LOCK_BUSY} 9 || return\n\
+         echo $$ > \"$d/run.lock\""
     )
 }
 
@@ -160,13 +161,21 @@ pub fn temp_files_cleanup_script(paths: &[String]) -> String {
     script
 }
 
-/// After an interrupted run, over a fresh connection: the script that waits up to
-/// `wait_seconds` for the host to release the run lock of the session that was cut (the
-/// host ends the session's processes when it sees the connection gone). Prints `lock held
-/// DIR` for a lock still held.
+/// After an interrupted run, over a fresh connection: the script that releases the run lock
+/// of the session that was cut. The lock is held by that session's shell (its pid is in the
+/// lock file), which waits for the command it was running when the connection went and
+/// defers signals it traps until then; that shell is killed and its temp directory removed
+/// (the command itself runs to its end, as with Ansible), then the script waits
+/// up to `wait_seconds` for the lock. Prints `lock held DIR` for a lock still held. The lock
+/// is only taken from a holder while it is held: the cut session's shell held it until now.
 pub fn run_lock_release_script(wait_seconds: u32) -> String {
     format!(
         "for d in {RUN_LOCK_DIRS}; do [ -e \"$d/run.lock\" ] || continue; \
+         if ! flock -n \"$d/run.lock\" true; then \
+         p=$(head -c 16 \"$d/run.lock\" 2>/dev/null); \
+         case \"$p\" in ''|*[!0-9]*) ;; *) kill -KILL \"$p\" 2>/dev/null; \
+         rm -rf \"${{TMPDIR:-/tmp}}\"/.converge-\"$p\"-* /tmp/.converge-\"$p\"-* \
+         /var/tmp/.converge-\"$p\"-* /dev/shm/.converge-\"$p\"-* ;; esac; fi; \
          flock -w {wait_seconds} \"$d/run.lock\" true || echo \"lock held $d\"; done\n"
     )
 }

@@ -128,7 +128,9 @@ fn lab_reviewed_plan_then_apply_matches_a_direct_run_and_refuses_drift_and_edits
 
     // h3 drifts: its config is edited after the plan was made.
     lab.sh("h3", "printf 'version=0.9\\n' > /etc/app.conf");
-    let h3_drifted = lab.snapshot("h3");
+    // What the tasks would touch (the run lock a real run takes is no change of the plan's).
+    let app_files = "cat /etc/app.conf; ls /etc | grep '^app\\|^motd.app' || true";
+    let h3_drifted = lab.sh("h3", app_files);
     let (test, applied) = run(
         test,
         &["apply", "plan.json", "--plan-key", "plan.key", "--diff"],
@@ -149,7 +151,11 @@ fn lab_reviewed_plan_then_apply_matches_a_direct_run_and_refuses_drift_and_edits
         "{}",
         applied.stderr
     );
-    assert_eq!(lab.snapshot("h3"), h3_drifted, "a drifted host was changed");
+    assert_eq!(
+        lab.sh("h3", app_files),
+        h3_drifted,
+        "a drifted host was changed"
+    );
 
     // h2 ends exactly as the directly converged h1.
     for path in [
