@@ -133,9 +133,31 @@ impl HostRun<'_, '_> {
         flow
     }
 
+    /// The task's name as the report shows it, its templates rendered with the host's
+    /// variables as Ansible does (`Install {{ package }}`); the name as written when it
+    /// cannot be rendered yet (a loop's `item`, a name registered later).
+    fn rendered_name(&self, task: &Task, scope: &Scope, role: Option<&RoleInstance>) -> String {
+        let name = task_display_name(task);
+        if !name.contains("{{") {
+            return name;
+        }
+        let source = Value::String(name.clone());
+        let rendered = self.variables(scope, role, Some(&source)).and_then(|vars| {
+            self.runner
+                .templates
+                .render_value(&source, &vars)
+                .map_err(|error| error.to_string())
+        });
+        match rendered {
+            Ok(Value::String(text)) => text,
+            Ok(other) => other.to_string(),
+            Err(_) => name,
+        }
+    }
+
     fn run_task_here(&mut self, task: &Task, scope: &Scope) -> Flow {
         let role = task.common.role.clone();
-        let display_name = task_display_name(task);
+        let display_name = self.rendered_name(task, scope, role.as_deref());
         let ignore_errors = self.ignores_errors(task, scope, role.as_deref());
         self.runner
             .reporter

@@ -248,3 +248,14 @@ fn a_plays_connection_local_runs_on_this_machine_where_the_inventory_names_no_co
         Some("local\n")
     );
 }
+
+#[test]
+fn task_names_are_rendered_with_the_hosts_variables_where_they_can_be() {
+    let run = sandboxed_play(
+        "    - name: \"Install {{ pkg }}\"\n      debug: {msg: hi}\n      vars: {pkg: nginx}\n    - name: \"Each {{ item }}\"\n      debug: {msg: \"{{ item }}\"}\n      loop: [a]\n",
+    )
+    .run();
+    run.expect_status(0)
+        .stderr_has("ok: [box] Install nginx\n")
+        .stderr_has("ok: [box] Each {{ item }} (item=a)");
+}
