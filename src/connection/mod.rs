@@ -105,8 +105,7 @@ pub fn run_lock_fd_script() -> String {
     format!(
         "for d in {RUN_LOCK_DIRS}; do mkdir -p \"$d\" 2>/dev/null && [ -w \"$d\" ] && break; done\n\
          command exec 9>>\"$d/run.lock\" || return 1\n\
-         flock -n -E {LOCK_BUSY} 9 || return\n\
-         echo $$ > \"$d/run.lock\""
+         flock -n -E {LOCK_BUSY} 9 && echo $$ > \"$d/run.lock\""
     )
 }
 
