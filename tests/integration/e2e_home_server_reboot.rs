@@ -95,7 +95,7 @@ fn wait_for_daemons(topology: &Topology, lab: &Lab, limit: Duration, when: &str)
 }
 
 /// Fresh dhclients in the guests, then their reserved addresses and the RA default route.
-fn lease_guests(topology: &Topology, when: &str) {
+pub(crate) fn lease_guests(topology: &Topology, when: &str) {
     let leases: Vec<_> = std::thread::scope(|scope| {
         let handles: Vec<_> = GUESTS
             .iter()
@@ -133,7 +133,7 @@ fn lease_guests(topology: &Topology, when: &str) {
 }
 
 /// Guest ↔ guest over IPv4 and IPv6, guests → ISP over IPv6 and over IPv4 (NAT), ISP → guests.
-fn check_guests(topology: &Topology, lab: &Lab, when: &str) {
+pub(crate) fn check_guests(topology: &Topology, lab: &Lab, when: &str) {
     let counters = || {
         lab.sh(
             SERVER,

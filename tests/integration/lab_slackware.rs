@@ -16,6 +16,8 @@
 //! Every file reaches the host from the controller's side (lab hosts have a private /tmp).
 //! Run alone: `cargo test --test integration lab_slackware -- --nocapture`.
 
+use crate::e2e_home_server::Topology;
+use crate::e2e_home_server_reboot::{check_guests, lease_guests};
 use crate::lab::Lab;
 use crate::support::{Run, Test};
 use std::path::{Path, PathBuf};
@@ -34,43 +36,6 @@ const SERVER: &str = "h1";
 /// The admin's own IPv4 firewall, as many are written: no case statement, `exit 0` at the end.
 const ADMIN_RC_FIREWALL: &str =
     "#!/bin/sh\n# My firewall.\n/usr/sbin/iptables -A INPUT -i lo -j ACCEPT\nexit 0\n";
-
-/// The namespaces around the server (tests/e2e/topology); `down` on drop.
-struct Topology {
-    dir: PathBuf,
-}
-
-impl Topology {
-    fn up(lab: &Lab) -> Topology {
-        let dir = tempfile::Builder::new()
-            .prefix("cvgslk-")
-            .tempdir_in("/dev/shm")
-            .expect("topology state dir")
-            .keep();
-        let topology = Topology { dir };
-        let output = Command::new(TOPOLOGY)
-            .arg("up")
-            .arg(&topology.dir)
-            .arg(lab.state())
-            .arg(SERVER)
-            .output()
-            .expect("run tests/e2e/topology");
-        assert!(
-            output.status.success(),
-            "topology up failed:\n{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        topology
-    }
-}
-
-impl Drop for Topology {
-    fn drop(&mut self) {
-        let _ = Command::new(TOPOLOGY).arg("down").arg(&self.dir).status();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 fn tail(run: &Run) -> String {
     let lines: Vec<&str> = run.stderr.lines().collect();
@@ -239,7 +204,7 @@ fn lab_slackware_home_server_check_run_boot_and_slackbuilds() {
         ADMIN_RC_FIREWALL.as_bytes(),
         0o755,
     );
-    let topology = Topology::up(&lab);
+    let topology = Topology::up(&lab, SERVER);
 
     let inventory = lab.inventory();
     let mut test = Test::new().file(
@@ -353,6 +318,10 @@ fn lab_slackware_home_server_check_run_boot_and_slackbuilds() {
         state if state == ALL_RUNNING => Ok(()),
         state => Err(format!("after the simulated boot:\n{state}")),
     });
+    // The guests renew their leases and reach each other and the outside, over IPv6 and
+    // over IPv4 through NAT, with no converge run since the boot.
+    lease_guests(&topology, "after the Slackware boot");
+    check_guests(&topology, &lab, "after the Slackware boot");
     drop(topology);
 
     // --- Facts, as `ansible HOST -m setup` prints them.
