@@ -20,7 +20,7 @@ use crate::e2e_home_server::Topology;
 use crate::e2e_home_server_reboot::{check_guests, lease_guests};
 use crate::lab::Lab;
 use crate::support::{Run, Test};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -29,7 +29,6 @@ const SLACKWARE_HOST: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/lab/slackware/slackware-host.sh"
 );
-const TOPOLOGY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/topology");
 const INVENTORY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/home_server.yml");
 const SERVER: &str = "h1";
 
