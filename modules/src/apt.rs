@@ -130,21 +130,7 @@ impl TypedModule for Apt {
             )
             .with_hint("use two tasks"));
         }
-        for name in &args.name.0 {
-            if name.starts_with('-') {
-                return Err(ArgsError::new(
-                    Some("name"),
-                    format!("package name `{name}` starts with `-`, which apt-get would read as an option"),
-                ));
-            }
-            if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(ArgsError::new(
-                    Some("name"),
-                    format!("`{name}` is not a package name"),
-                )
-                .with_hint("give one package per list item"));
-            }
-        }
+        crate::package::check_package_names(&args.name.0, "apt-get")?;
         for option in args.dpkg_options.split(',') {
             if option.trim().is_empty() || option.chars().any(char::is_whitespace) {
                 return Err(ArgsError::new(

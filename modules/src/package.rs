@@ -129,22 +129,7 @@ impl TypedModule for Package {
                 "module `package` needs `name` (or `update_cache: true`)",
             ));
         }
-        for name in &args.name.0 {
-            if name.starts_with('-') {
-                return Err(ArgsError::new(
-                    Some("name"),
-                    format!("package name `{name}` starts with `-`, which a package manager would read as an option"),
-                ));
-            }
-            if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(ArgsError::new(
-                    Some("name"),
-                    format!("`{name}` is not a package name"),
-                )
-                .with_hint("give one package per list item"));
-            }
-        }
-        Ok(())
+        check_package_names(&args.name.0, "a package manager")
     }
 
     fn plan(
@@ -583,4 +568,26 @@ mod tests {
             ]
         );
     }
+}
+
+/// Package names as `package` and `apt` accept them: no leading `-` (`tool` would read it as
+/// an option), no whitespace or control characters.
+pub(crate) fn check_package_names(names: &[String], tool: &str) -> Result<(), ArgsError> {
+    for name in names {
+        if name.starts_with('-') {
+            return Err(ArgsError::new(
+                Some("name"),
+                format!(
+                    "package name `{name}` starts with `-`, which {tool} would read as an option"
+                ),
+            ));
+        }
+        if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(
+                ArgsError::new(Some("name"), format!("`{name}` is not a package name"))
+                    .with_hint("give one package per list item"),
+            );
+        }
+    }
+    Ok(())
 }
