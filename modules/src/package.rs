@@ -524,6 +524,28 @@ fn no_slackpkg(what: &str) -> ModuleError {
     }
 }
 
+/// Package names as `package` and `apt` accept them: no leading `-` (`tool` would read it as
+/// an option), no whitespace or control characters.
+pub(crate) fn check_package_names(names: &[String], tool: &str) -> Result<(), ArgsError> {
+    for name in names {
+        if name.starts_with('-') {
+            return Err(ArgsError::new(
+                Some("name"),
+                format!(
+                    "package name `{name}` starts with `-`, which {tool} would read as an option"
+                ),
+            ));
+        }
+        if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(
+                ArgsError::new(Some("name"), format!("`{name}` is not a package name"))
+                    .with_hint("give one package per list item"),
+            );
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -568,26 +590,4 @@ mod tests {
             ]
         );
     }
-}
-
-/// Package names as `package` and `apt` accept them: no leading `-` (`tool` would read it as
-/// an option), no whitespace or control characters.
-pub(crate) fn check_package_names(names: &[String], tool: &str) -> Result<(), ArgsError> {
-    for name in names {
-        if name.starts_with('-') {
-            return Err(ArgsError::new(
-                Some("name"),
-                format!(
-                    "package name `{name}` starts with `-`, which {tool} would read as an option"
-                ),
-            ));
-        }
-        if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(
-                ArgsError::new(Some("name"), format!("`{name}` is not a package name"))
-                    .with_hint("give one package per list item"),
-            );
-        }
-    }
-    Ok(())
 }
