@@ -27,7 +27,7 @@ use crate::fsutil;
 use crate::lines::Lines;
 use crate::module::{ArgsError, Context, ModuleError, TypedModule};
 use crate::pyregex::{Flags, PyRegex};
-use crate::{Host, Plan};
+use crate::{Host, Plan, Read};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -133,6 +133,10 @@ impl TypedModule for Blockinfile {
     const SUMMARY: &'static str = "Keep a block of lines between marker lines in a text file";
     const EXAMPLES: &'static str = "- blockinfile:\n    path: /etc/hosts\n    marker: \"# {mark} lab hosts\"\n    block: |\n      fd00::10 lab-router\n      fd00::11 lab-client\n\n- blockinfile:\n    path: /etc/network/interfaces\n    insertafter: '^iface eth0 inet6'\n    block: |\n      \\  accept_ra 2\n\n- blockinfile:\n    path: /etc/hosts\n    marker: \"# {mark} lab hosts\"\n    state: absent\n";
     const USES_FACTS: bool = false;
+
+    fn reads(args: &BlockinfileArgs) -> Vec<Read> {
+        vec![Read::StatAndRead(args.path.clone())]
+    }
 
     fn check(args: &BlockinfileArgs) -> Result<(), ArgsError> {
         BlockEdit::compile(args).map(|_| ())

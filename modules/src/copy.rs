@@ -32,7 +32,7 @@ use crate::command::yes;
 use crate::fsutil;
 use crate::module::{ArgsError, Context, ModuleError, TypedModule};
 use crate::plan::Step;
-use crate::{FileAttributes, FileKind, FileStat, Host, Plan, WriteOptions};
+use crate::{FileAttributes, FileKind, FileStat, Host, Plan, Read, WriteOptions};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
@@ -111,6 +111,10 @@ impl TypedModule for Copy {
     const EXAMPLES: &'static str = "- copy:\n    src: sysctl.conf\n    dest: /etc/sysctl.d/60-router.conf\n    mode: \"0644\"\n\n- copy:\n    content: \"nameserver ::1\\n\"\n    dest: /etc/resolv.conf\n    backup: yes\n\n- copy:\n    src: sudoers.d/backup\n    dest: /etc/sudoers.d/backup\n    mode: \"0440\"\n    validate: visudo -cf %s\n";
     const USES_FACTS: bool = false;
 
+    fn reads(args: &CopyArgs) -> Vec<Read> {
+        dest_reads(&args.dest, args.follow.0)
+    }
+
     fn check(args: &CopyArgs) -> Result<(), ArgsError> {
         check_copy(args)
     }
@@ -150,6 +154,16 @@ fn check_copy(args: &CopyArgs) -> Result<(), ArgsError> {
     }
     fsutil::check_attributes("copy", args.attributes.as_ref())?;
     fsutil::check_validate("copy", args.validate.as_ref())
+}
+
+/// The first read of planning a file at `dest`: what is there and its content, or with
+/// `follow`, whether it is a link (where it points decides the rest).
+pub fn dest_reads(dest: &str, follow: bool) -> Vec<Read> {
+    match (dest.ends_with('/'), follow) {
+        (true, _) => Vec::new(),
+        (false, true) => vec![Read::Stat(dest.to_string())],
+        (false, false) => vec![Read::StatAndRead(dest.to_string())],
+    }
 }
 
 /// Plan `copy` from typed arguments: what the module does, and what the engine calls after

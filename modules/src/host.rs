@@ -86,6 +86,21 @@ impl fmt::Display for Command {
     }
 }
 
+/// A read a module's plan will make, named before the plan runs so that a transport where
+/// a round trip is expensive can make the reads of several tasks in one (see
+/// [`crate::Module::reads`]). Each is exactly one call of the [`Host`] method of that name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Read {
+    /// [`Host::read_file`].
+    File(String),
+    /// [`Host::stat`].
+    Stat(String),
+    /// [`Host::stat_and_read`].
+    StatAndRead(String),
+    /// [`Host::run`] of a command that only reads (no standard input).
+    Run(Command),
+}
+
 /// What a finished command left behind.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Output {

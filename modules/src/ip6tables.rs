@@ -66,7 +66,7 @@ pub mod save;
 pub mod slackware_boot;
 
 use crate::args::Flag;
-use crate::host::{Command, Host, Output, WriteOptions};
+use crate::host::{Command, Host, Output, Read, WriteOptions};
 use crate::module::{ArgsError, Context, ModuleError, TypedModule};
 use crate::plan::{Change, Confirmation, Plan, Step};
 use crate::FileAttributes;
@@ -414,7 +414,8 @@ pub struct NetfilterArgs {
 }
 
 impl NetfilterArgs {
-    fn is_ruleset(&self) -> bool {
+    /// The ruleset form (`ruleset` or `rules`), rather than one rule.
+    pub fn is_ruleset(&self) -> bool {
         self.ruleset.is_some() || self.rules.is_some()
     }
 
@@ -575,6 +576,15 @@ impl TypedModule for Ip6tables {
         check_args(args)
     }
 
+    /// Only the ruleset form reads facts (the OS family and init decide how it persists).
+    fn uses_facts_for(args: &Self::Args) -> bool {
+        args.is_ruleset()
+    }
+
+    fn reads(args: &Self::Args) -> Vec<Read> {
+        netfilter_reads(args, Family::V6)
+    }
+
     fn plan(args: Self::Args, host: &mut dyn Host, context: &Context) -> Result<Plan, ModuleError> {
         plan_netfilter(args, Family::V6, host, context)
     }
@@ -587,11 +597,7 @@ pub fn plan_netfilter(
     host: &mut dyn Host,
     context: &Context,
 ) -> Result<Plan, ModuleError> {
-    let family = match args.ip_version {
-        Some(IpVersion::Ipv4) => Family::V4,
-        Some(IpVersion::Ipv6) => Family::V6,
-        None => default,
-    };
+    let family = family_of(&args, default);
     if args.is_ruleset() {
         plan_ruleset(&args, family, host, context)
     } else {
@@ -783,15 +789,10 @@ fn chain_subject(family: Family, table: &str, chain: &str) -> String {
     format!("/{}/{table}/{chain}", family.command())
 }
 
-fn plan_rule(
-    args: &NetfilterArgs,
-    family: Family,
-    host: &mut dyn Host,
-) -> Result<Plan, ModuleError> {
-    let table = args.table.as_str();
-    let chain = args.chain.clone().unwrap_or_default();
-    let flush = args.flush.0;
-    let words = if flush || args.policy.is_some() {
+/// The read of the rule form's plan (the chain's listing, and `-C` of the rule), and the
+/// rule's words.
+fn rule_read(args: &NetfilterArgs, family: Family) -> Result<(Command, Vec<String>), ModuleError> {
+    let words = if args.flush.0 || args.policy.is_some() {
         Vec::new()
     } else {
         rule::rule_words(args, family)?
@@ -802,11 +803,42 @@ fn plan_rule(
         script(RULE_READ),
         "sh".into(),
         family.command().into(),
-        table.into(),
-        chain.clone(),
+        args.table.as_str().into(),
+        args.chain.clone().unwrap_or_default(),
     ];
     argv.extend(words.iter().cloned());
-    let output = host.run(&Command::argv(argv))?;
+    Ok((Command::argv(argv), words))
+}
+
+/// The first read of either form's plan: the rule form's; the ruleset form's feeds the
+/// desired ruleset on standard input, so it is not named ahead.
+pub fn netfilter_reads(args: &NetfilterArgs, default: Family) -> Vec<Read> {
+    if args.is_ruleset() {
+        return Vec::new();
+    }
+    rule_read(args, family_of(args, default))
+        .map(|(read, _)| vec![Read::Run(read)])
+        .unwrap_or_default()
+}
+
+fn family_of(args: &NetfilterArgs, default: Family) -> Family {
+    match args.ip_version {
+        Some(IpVersion::Ipv4) => Family::V4,
+        Some(IpVersion::Ipv6) => Family::V6,
+        None => default,
+    }
+}
+
+fn plan_rule(
+    args: &NetfilterArgs,
+    family: Family,
+    host: &mut dyn Host,
+) -> Result<Plan, ModuleError> {
+    let table = args.table.as_str();
+    let chain = args.chain.clone().unwrap_or_default();
+    let flush = args.flush.0;
+    let (read, words) = rule_read(args, family)?;
+    let output = host.run(&read)?;
     let sections = read_output(&output, family)?;
     let backend = sections
         .value("backend")

@@ -17,9 +17,9 @@
 //! ```
 
 use crate::ip6tables::save::Family;
-use crate::ip6tables::{check_args, plan_netfilter, NetfilterArgs};
+use crate::ip6tables::{check_args, netfilter_reads, plan_netfilter, NetfilterArgs};
 use crate::module::{ArgsError, Context, ModuleError, TypedModule};
-use crate::{Host, Plan};
+use crate::{Host, Plan, Read};
 
 /// The `iptables` module.
 pub struct Iptables;
@@ -75,6 +75,15 @@ impl TypedModule for Iptables {
 
     fn check(args: &Self::Args) -> Result<(), ArgsError> {
         check_args(args)
+    }
+
+    /// Only the ruleset form reads facts (the OS family and init decide how it persists).
+    fn uses_facts_for(args: &Self::Args) -> bool {
+        args.is_ruleset()
+    }
+
+    fn reads(args: &Self::Args) -> Vec<Read> {
+        netfilter_reads(args, Family::V4)
     }
 
     fn plan(args: Self::Args, host: &mut dyn Host, context: &Context) -> Result<Plan, ModuleError> {

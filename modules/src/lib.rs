@@ -104,7 +104,7 @@ pub mod xprofile;
 pub use facts::Facts;
 pub use fsutil::set_show_private_diffs;
 pub use host::{
-    quote, Command, FileAttributes, FileKind, FileStat, Host, HostError, Output, Program,
+    quote, Command, FileAttributes, FileKind, FileStat, Host, HostError, Output, Program, Read,
     WriteOptions, WriteOutcome,
 };
 pub use module::{

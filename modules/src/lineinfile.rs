@@ -30,7 +30,7 @@ use crate::fsutil;
 use crate::lines::Lines;
 use crate::module::{ArgsError, Context, ModuleError, TypedModule};
 use crate::pyregex::{Flags, PyRegex, Replacement};
-use crate::{Host, Plan};
+use crate::{Host, Plan, Read};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -123,6 +123,10 @@ impl TypedModule for Lineinfile {
         "Make sure a line is in a text file, or that matching lines are not";
     const EXAMPLES: &'static str = "- lineinfile:\n    path: /etc/ssh/sshd_config\n    regexp: '^#?PermitRootLogin '\n    line: PermitRootLogin prohibit-password\n    validate: sshd -t -f %s\n\n- lineinfile:\n    path: /etc/hosts\n    line: \"fd00::1 router\"\n\n- lineinfile:\n    path: /etc/default/grub\n    regexp: '^(GRUB_CMDLINE_LINUX=\".*)\"$'\n    line: '\\1 ipv6.disable=0\"'\n    backrefs: yes\n\n- lineinfile:\n    path: /etc/sudoers\n    regexp: '^%wheel'\n    state: absent\n";
     const USES_FACTS: bool = false;
+
+    fn reads(args: &LineinfileArgs) -> Vec<Read> {
+        vec![Read::StatAndRead(args.path.clone())]
+    }
 
     fn check(args: &LineinfileArgs) -> Result<(), ArgsError> {
         Edit::compile(args).map(|_| ())

@@ -1,7 +1,7 @@
 //! The Module trait, its typed-arguments adapter, and the registry of every module.
 
 use crate::facts::Facts;
-use crate::host::{Host, HostError};
+use crate::host::{Host, HostError, Read};
 use crate::plan::Plan;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
@@ -40,11 +40,18 @@ pub trait Module: Sync {
     fn argument_names(&self) -> Vec<String>;
     /// Check arguments without touching any host.
     fn validate(&self, args: &Value) -> Result<(), ArgsError>;
-    /// Whether planning reads `context.facts`; the engine gathers facts (one round trip)
-    /// before the first such task on a host, and not at all for the others.
-    fn uses_facts(&self) -> bool;
+    /// Whether planning with these arguments reads `context.facts`; the engine gathers facts
+    /// (one round trip, some 50 processes on the host) before the first such task on a host,
+    /// and not at all for the others.
+    fn uses_facts(&self, args: &Value) -> bool;
     /// Whether check mode plans the module; when not, check mode skips its tasks.
     fn supports_check_mode(&self) -> bool;
+    /// The reads `plan` will make with these arguments, as far as they are known before it
+    /// runs (the first ones; later reads may depend on what these return). The engine makes
+    /// the reads of several tasks in one round trip; a read named here that `plan` does not
+    /// make costs only its share of that round trip, and one `plan` makes unnamed costs a
+    /// round trip of its own, so a guess is never wrong, only slower.
+    fn reads(&self, args: &Value) -> Vec<Read>;
     /// Read the host and compute the plan.
     fn plan(
         &self,
@@ -78,6 +85,17 @@ pub trait TypedModule: Sync + 'static {
     /// Whether the module can run in check mode. A module that only acts when applied (it
     /// waits, say) cannot: check mode skips its tasks, as Ansible does.
     const SUPPORTS_CHECK_MODE: bool = true;
+
+    /// Whether `plan` reads `context.facts` with these arguments; [`Self::USES_FACTS`] unless
+    /// only some forms of the module need facts (ip6tables' ruleset form, not its rule form).
+    fn uses_facts_for(_args: &Self::Args) -> bool {
+        Self::USES_FACTS
+    }
+
+    /// The first reads `plan` makes (see [`Module::reads`]); none by default.
+    fn reads(_args: &Self::Args) -> Vec<Read> {
+        Vec::new()
+    }
 
     /// Checks that serde cannot express (mutually exclusive arguments and the like).
     fn check(_args: &Self::Args) -> Result<(), ArgsError> {
@@ -211,11 +229,15 @@ impl<M: TypedModule> Module for Typed<M> {
     fn validate(&self, args: &Value) -> Result<(), ArgsError> {
         parse_args::<M>(args).map(|_| ())
     }
-    fn uses_facts(&self) -> bool {
-        M::USES_FACTS
+    fn uses_facts(&self, args: &Value) -> bool {
+        // Arguments that do not parse fail in `plan`, with or without facts.
+        parse_args::<M>(args).map_or(M::USES_FACTS, |parsed| M::uses_facts_for(&parsed))
     }
     fn supports_check_mode(&self) -> bool {
         M::SUPPORTS_CHECK_MODE
+    }
+    fn reads(&self, args: &Value) -> Vec<Read> {
+        parse_args::<M>(args).map_or_else(|_| Vec::new(), |parsed| M::reads(&parsed))
     }
     fn plan(
         &self,

@@ -41,7 +41,7 @@
 //! ```
 
 use crate::args::Flag;
-use crate::host::{Command, Host};
+use crate::host::{Command, Host, Read};
 use crate::lines::Lines;
 use crate::module::{ArgsError, Context, ModuleError, TypedModule};
 use crate::plan::{Change, Plan, Step};
@@ -371,23 +371,27 @@ fn replace_value(line: &str, value: &str) -> Option<String> {
 pub const READ_SCRIPT_NAME: &str = "converge-sysctl-read";
 
 /// Reads, for every path argument, one line `ok VALUE` / `unreadable REASON` / `missing`
-/// (newlines and tabs in values become spaces), then the IPv6 default routes and every
-/// interface's `accept_ra`. Only reads.
+/// (newlines in values become spaces, and tabs too once parsed), then the IPv6 default
+/// routes and every interface's `accept_ra`. Only reads. Shell builtins read the values
+/// (no process per key); an empty result is read again by `cat`, which tells an empty value
+/// from a read error (`stable_secret` before it is set).
 pub const READ_SCRIPT: &str = r#"for p do
-  if [ -e "$p" ]; then
-    if v=$(cat -- "$p" 2>&1); then
-      printf 'ok %s\n' "$(printf '%s' "$v" | tr '\t\n' '  ')"
-    else
-      printf 'unreadable %s\n' "$(printf '%s' "$v" | tr '\n' ' ')"
-    fi
-  else
+  if [ ! -e "$p" ]; then
     echo missing
+  elif [ -r "$p" ] && { v= s=; while IFS= read -r l || [ -n "$l" ]; do v=$v$s$l; s=' '; done < "$p"; [ -n "$v" ]; } 2>/dev/null; then
+    printf 'ok %s\n' "$v"
+  elif v=$(cat -- "$p" 2>&1); then
+    printf 'ok %s\n' "$(printf '%s' "$v" | tr '\t\n' '  ')"
+  else
+    printf 'unreadable %s\n' "$(printf '%s' "$v" | tr '\n' ' ')"
   fi
 done
 echo '--- routes'
 ip -6 route show default 2>/dev/null
 echo '--- accept_ra'
-grep -H . /proc/sys/net/ipv6/conf/*/accept_ra 2>/dev/null
+for f in /proc/sys/net/ipv6/conf/*/accept_ra; do
+  [ -r "$f" ] && read -r v < "$f" && printf '%s:%s\n' "$f" "$v"
+done 2>/dev/null
 exit 0
 "#;
 
@@ -424,7 +428,7 @@ pub fn parse_live(output: &str, count: usize) -> Result<LiveState, String> {
         let live = if line == "missing" {
             Live::Missing
         } else if let Some(value) = line.strip_prefix("ok ").or((line == "ok").then_some("")) {
-            Live::Value(value.trim().to_string())
+            Live::Value(value.replace('\t', " ").trim().to_string())
         } else if let Some(reason) = line.strip_prefix("unreadable") {
             Live::Unreadable(reason.trim().to_string())
         } else {
@@ -603,9 +607,19 @@ fn unknown_key_hint(key: &SysctlKey) -> String {
 impl TypedModule for Sysctl {
     type Args = SysctlArgs;
     const NAME: &'static str = "sysctl";
+    // The SLAAC check reads the live routes itself; `default_ipv6` is used when gathered.
+    const USES_FACTS: bool = false;
     const SUMMARY: &'static str =
         "Set kernel parameters live and in sysctl.conf, editing the file in place";
     const EXAMPLES: &'static str = "- sysctl:\n    name: net.ipv4.ip_forward\n    value: 1\n\n- sysctl:\n    settings:\n      net.ipv6.conf.eth0.accept_ra: 2\n      net.ipv6.conf.all.forwarding: 1\n\n- sysctl:\n    name: net.ipv6.conf.virbr0.proxy_ndp\n    value: 1\n    sysctl_file: /etc/sysctl.d/60-converge.conf\n    ignoreerrors: yes\n\n- sysctl:\n    key: net.ipv6.conf.eth0/100.accept_ra\n    state: absent\n";
+
+    fn reads(args: &SysctlArgs) -> Vec<Read> {
+        let mut reads = vec![Read::File(args.sysctl_file.clone())];
+        if let (SysctlState::Present, Ok(wanted)) = (&args.state, wanted(args)) {
+            reads.push(Read::Run(live_read(&wanted)));
+        }
+        reads
+    }
 
     fn check(args: &SysctlArgs) -> Result<(), ArgsError> {
         if args.sysctl_file.trim().is_empty() {
@@ -737,8 +751,8 @@ impl TypedModule for Sysctl {
     }
 }
 
-/// Read every key's live value, the RA routes and `accept_ra`s in one command.
-fn read_live(host: &mut dyn Host, wanted: &[Wanted]) -> Result<LiveState, ModuleError> {
+/// The command that reads every key's live value, the RA routes and `accept_ra`s.
+fn live_read(wanted: &[Wanted]) -> Command {
     let mut argv = vec![
         "sh".to_string(),
         "-c".to_string(),
@@ -746,7 +760,12 @@ fn read_live(host: &mut dyn Host, wanted: &[Wanted]) -> Result<LiveState, Module
         READ_SCRIPT_NAME.to_string(),
     ];
     argv.extend(wanted.iter().map(|want| want.key.proc_path()));
-    let output = host.run(&Command::argv(argv))?;
+    Command::argv(argv)
+}
+
+/// Read every key's live value, the RA routes and `accept_ra`s in one command.
+fn read_live(host: &mut dyn Host, wanted: &[Wanted]) -> Result<LiveState, ModuleError> {
+    let output = host.run(&live_read(wanted))?;
     if !output.success() {
         return Err(ModuleError::failed(format!(
             "cannot read the live sysctl values: the read script exited with status {}: {}",

@@ -19,7 +19,7 @@ use crate::command::yes;
 use crate::copy::CopyArgs;
 use crate::fsutil;
 use crate::module::{ArgsError, Context, ModuleError, Target, TypedModule};
-use crate::{Host, Plan};
+use crate::{Host, Plan, Read};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -114,6 +114,10 @@ impl TypedModule for Template {
     const SUMMARY: &'static str = "Render a template on the controller and put it on the host";
     const EXAMPLES: &'static str = "- template:\n    src: radvd.conf.j2\n    dest: /etc/radvd.conf\n    mode: \"0644\"\n    validate: radvd -c -C %s\n";
     const USES_FACTS: bool = false;
+
+    fn reads(args: &TemplateArgs) -> Vec<Read> {
+        crate::copy::dest_reads(&args.dest, args.follow.0)
+    }
     const TARGET: Target = Target::Controller;
 
     fn check(args: &TemplateArgs) -> Result<(), ArgsError> {

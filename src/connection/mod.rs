@@ -7,7 +7,7 @@ pub mod open;
 pub mod simulated;
 pub mod ssh;
 
-use converge_modules::Host;
+use converge_modules::{Host, HostError, Read};
 
 pub use converge_modules::host::{Become, BecomeMethod, Secret};
 
@@ -44,6 +44,27 @@ pub trait Connection: Host + Send {
     fn round_trips(&self) -> Option<&RoundTrips> {
         None
     }
+
+    /// Whether [`Connection::read_ahead`] does anything here.
+    fn reads_ahead(&self) -> bool {
+        false
+    }
+
+    /// Make `reads` now, in one round trip, as the current become user, and answer them
+    /// from what came back until anything that is not one of them runs on the host (see
+    /// `runner/read_ahead.rs`). Replaces what was kept before. A transport where a round
+    /// trip costs little does nothing, and the reads are made when asked.
+    fn read_ahead(&mut self, _reads: &[Read]) -> Result<(), HostError> {
+        Ok(())
+    }
+
+    /// Drop the answers [`Connection::read_ahead`] kept.
+    fn forget_reads(&mut self) {}
+
+    /// Whether answers of reads made ahead are kept (nothing else ran on the host since).
+    fn has_reads_ahead(&self) -> bool {
+        false
+    }
 }
 
 /// Cuts a connection's socket from another thread ([`Connection::interrupter`]): blocked
@@ -78,6 +99,8 @@ pub struct RoundTrips {
     pub channels: u64,
     /// Requests sent over them (commands, reads, writes, the run lock).
     pub requests: u64,
+    /// Reads answered from a request that made them ahead, with no request of their own.
+    pub answered_ahead: u64,
     /// Each request's command, shortened (`[user] line`), for `-vv`.
     pub commands: Vec<String>,
 }

@@ -33,7 +33,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use converge_modules::{Command, FileStat, Host, HostError, Output, WriteOptions, WriteOutcome};
+use converge_modules::{
+    Command, FileStat, Host, HostError, Output, Read, WriteOptions, WriteOutcome,
+};
 use ssh2::{ErrorCode, MethodType, Session};
 
 use self::config::{algorithm_list, AddressFamily, HostConfig, Proxy, SshConfig};
@@ -141,9 +143,12 @@ pub struct SshConnection {
     run_lock: bool,
     /// The login user's shell (key `None`) and one per become user, each on its own
     /// channel, started on first use and kept for the session.
-    shells: Vec<(Option<(String, BecomeMethod)>, Shell)>,
+    shells: Vec<(ShellKey, Shell)>,
     /// Channels opened and requests sent, with each request's command (for `-vv`).
     round_trips: RoundTrips,
+    /// Answers of reads made ahead ([`Connection::read_ahead`]), by shell and line, kept
+    /// until anything else runs on the host.
+    kept: Vec<(ShellKey, String, Output)>,
     /// Options accepted without effect, and other facts worth a line with `-v`.
     notes: Vec<String>,
     /// What must be shown even without `-v` (a changed host key accepted).
@@ -153,6 +158,9 @@ pub struct SshConnection {
     /// The ProxyCommand the session runs over (dropped after `session`).
     _proxy: Option<ProxyCommand>,
 }
+
+/// Which shell a request goes to: the login user's (`None`) or a become user's.
+type ShellKey = Option<(String, BecomeMethod)>;
 
 impl std::fmt::Debug for SshConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -409,6 +417,7 @@ impl SshConnection {
             run_lock: false,
             shells: Vec::new(),
             round_trips: RoundTrips::default(),
+            kept: Vec::new(),
             notes: settings.notes.into_inner(),
             warnings: settings.warnings.into_inner(),
             _relays: relays,
@@ -460,12 +469,98 @@ impl SshConnection {
     /// Run one shell line in the shell of the become user (or the login user's), feeding
     /// `stdin`.
     fn exec_line(&mut self, line: &str, stdin: &[u8]) -> Result<Output, HostError> {
-        let key = self
-            .become_as
+        if let Some(answer) = self.kept_answer(line, stdin) {
+            return Ok(answer);
+        }
+        // Anything but a read made ahead may change what those reads saw.
+        self.kept.clear();
+        let key = self.shell_key();
+        self.request(key, Kind::Command, line, stdin)
+    }
+
+    /// One of the transport's own reads (a stat, a file's content), which changes nothing:
+    /// answered from the reads made ahead when it is one of them, and keeping them otherwise.
+    fn read_line(&mut self, line: &str) -> Result<Output, HostError> {
+        if let Some(answer) = self.kept_answer(line, &[]) {
+            return Ok(answer);
+        }
+        let key = self.shell_key();
+        self.request(key, Kind::Command, line, &[])
+    }
+
+    fn kept_answer(&mut self, line: &str, stdin: &[u8]) -> Option<Output> {
+        if !stdin.is_empty() || self.kept.is_empty() {
+            return None;
+        }
+        let key = self.shell_key();
+        let answer = self
+            .kept
+            .iter()
+            .find(|(k, l, _)| *k == key && l == line)
+            .map(|(_, _, answer)| answer.clone())?;
+        self.round_trips.answered_ahead += 1;
+        Some(answer)
+    }
+
+    /// The shell of the current become user (`None`: the login user's).
+    fn shell_key(&self) -> ShellKey {
+        self.become_as
             .as_ref()
             .filter(|b| b.user != self.user)
-            .map(|b| (b.user.clone(), b.method));
-        self.request(key, Kind::Command, line, stdin)
+            .map(|b| (b.user.clone(), b.method))
+    }
+
+    /// [`Connection::read_ahead`]: the reads, each as the line its `Host` method would send,
+    /// in one request; the answers are kept for that line.
+    fn read_lines_ahead(&mut self, reads: &[Read]) -> Result<(), HostError> {
+        self.kept.clear();
+        // Each read: the line its `Host` method sends (the answer's key), and the line the
+        // batch runs for it.
+        let mut lines: Vec<(String, String)> = Vec::new();
+        for read in reads {
+            let line = match read {
+                Read::File(path) => script::read_file(path),
+                Read::Stat(path) => script::stat(path),
+                Read::StatAndRead(path) => script::stat_and_read(path),
+                Read::Run(command) if command.stdin.is_none() => {
+                    match script::command_line(command) {
+                        Ok(line) => line,
+                        // `run` reports it, if the plan gets there.
+                        Err(_) => continue,
+                    }
+                }
+                Read::Run(_) => continue,
+            };
+            if lines.iter().any(|(known, _)| *known == line) {
+                continue;
+            }
+            let run = match read {
+                Read::Run(command) => script::inline_line(command),
+                _ => None,
+            };
+            lines.push((line.clone(), run.unwrap_or(line)));
+        }
+        // A read alone gains nothing: the plan makes it in a round trip of its own.
+        if lines.len() < 2 {
+            return Ok(());
+        }
+        let mark = shell::new_mark();
+        let runs: Vec<String> = lines.iter().map(|(_, run)| run.clone()).collect();
+        let batch = shell::batch_script(&runs, &mark);
+        let key = self.shell_key();
+        let out = self.request(key.clone(), Kind::Command, &batch, &[])?;
+        // A batch that did not answer whole keeps nothing: each read is made again, alone.
+        if out.status == 0 {
+            if let Some(answers) = shell::split_batch(out.stdout, &mark, lines.len()) {
+                self.kept.extend(
+                    lines
+                        .into_iter()
+                        .zip(answers)
+                        .map(|((line, _), answer)| (key.clone(), line, answer)),
+                );
+            }
+        }
+        Ok(())
     }
 
     /// One request to the shell for `key`, started first if need be. A become shell that
@@ -1100,7 +1195,7 @@ impl Host for SshConnection {
     }
 
     fn read_file(&mut self, path: &str) -> Result<Option<Vec<u8>>, HostError> {
-        let out = self.exec_line(&script::read_file(path), &[])?;
+        let out = self.read_line(&script::read_file(path))?;
         match out.status {
             0 => Ok(Some(out.stdout)),
             script::ABSENT if out.stderr.is_empty() => Ok(None),
@@ -1109,7 +1204,7 @@ impl Host for SshConnection {
     }
 
     fn stat(&mut self, path: &str) -> Result<Option<FileStat>, HostError> {
-        let out = self.exec_line(&script::stat(path), &[])?;
+        let out = self.read_line(&script::stat(path))?;
         match out.status {
             0 => script::parse_stat(path, &out.stdout_text()).map(Some),
             script::ABSENT if out.stderr.is_empty() => Ok(None),
@@ -1121,7 +1216,7 @@ impl Host for SshConnection {
         &mut self,
         path: &str,
     ) -> Result<(Option<FileStat>, Option<Vec<u8>>), HostError> {
-        let out = self.exec_line(&script::stat_and_read(path), &[])?;
+        let out = self.read_line(&script::stat_and_read(path))?;
         match out.status {
             0 => {
                 let (head, content) =
@@ -1213,5 +1308,21 @@ impl Connection for SshConnection {
 
     fn interrupter(&self) -> Option<super::Interrupter> {
         Some(super::Interrupter::socket(self.fd))
+    }
+
+    fn reads_ahead(&self) -> bool {
+        true
+    }
+
+    fn read_ahead(&mut self, reads: &[Read]) -> Result<(), HostError> {
+        self.read_lines_ahead(reads)
+    }
+
+    fn forget_reads(&mut self) {
+        self.kept.clear();
+    }
+
+    fn has_reads_ahead(&self) -> bool {
+        !self.kept.is_empty()
     }
 }

@@ -144,6 +144,7 @@ impl Reporter for JsonLines {
                         "ok": s.ok, "changed": s.changed, "unreachable": s.unreachable,
                         "failed": s.failed, "skipped": s.skipped, "rescued": s.rescued,
                         "ignored": s.ignored, "channels": s.channels, "requests": s.requests,
+                        "answered_ahead": s.answered_ahead,
                     }),
                 )
             })

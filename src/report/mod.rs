@@ -71,6 +71,8 @@ pub struct HostStats {
     pub channels: u64,
     /// Requests sent over those shells (commands, reads, writes, the run lock).
     pub requests: u64,
+    /// Reads a plan made that were answered by a request that made them ahead.
+    pub answered_ahead: u64,
 }
 
 /// Where reports go. Implementations must be callable from many host threads at once.
@@ -292,11 +294,13 @@ impl Reporter for Console {
     fn round_trips(&self, host: &str, stats: &HostStats, commands: &[String]) {
         if self.verbosity > 1 {
             let mut text = format!(
-                "note: [{host}] {} channel{}, {} request{}\n",
+                "note: [{host}] {} channel{}, {} request{}, {} read{} answered ahead\n",
                 stats.channels,
                 if stats.channels == 1 { "" } else { "s" },
                 stats.requests,
-                if stats.requests == 1 { "" } else { "s" }
+                if stats.requests == 1 { "" } else { "s" },
+                stats.answered_ahead,
+                if stats.answered_ahead == 1 { "" } else { "s" }
             );
             for command in commands {
                 text.push_str(&format!("  {command}\n"));

@@ -191,7 +191,7 @@ impl HostRun<'_, '_> {
 
     /// How the task runs: check mode (fixed, templated or the run's), who it runs as, its
     /// environment, and where (`delegate_to`).
-    fn execution(
+    pub(super) fn execution(
         &self,
         task: &Task,
         scope: &Scope,

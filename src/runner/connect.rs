@@ -58,6 +58,9 @@ impl HostRun<'_, '_> {
     /// `--check`) also takes the host's run lock; a lock held by another run fails the host
     /// (not unreachable: it answered).
     pub(super) fn connection(&mut self) -> Result<&mut Box<dyn Connection>, (Status, String)> {
+        if let Some(failure) = self.slot.connect_failure.take() {
+            return Err(failure);
+        }
         if self.slot.connection.is_none() {
             let mut host_vars = self.connection_vars(&self.host.name);
             // The play's `remote_user` is the login user where the inventory names none, as
@@ -100,6 +103,18 @@ impl HostRun<'_, '_> {
             .connection
             .as_mut()
             .ok_or_else(|| (Status::Failed, "no connection".to_string()))
+    }
+
+    /// The connection, opened by reading ahead for the task about to run: a failure is kept
+    /// for that task to report.
+    pub(super) fn connection_for_read_ahead(&mut self) -> Result<&mut Box<dyn Connection>, ()> {
+        if self.slot.connection.is_none() {
+            if let Err(failure) = self.connection() {
+                self.slot.connect_failure = Some(failure);
+                return Err(());
+            }
+        }
+        self.slot.connection.as_mut().ok_or(())
     }
 
     /// The connection to `delegate` for a task delegated there (`delegate_to`,

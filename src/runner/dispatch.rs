@@ -69,7 +69,7 @@ impl HostRun<'_, '_> {
             // An explicit `setup` task (re)gathers and exposes the facts.
             self.slot.facts = None;
         }
-        if self.slot.facts.is_none() && module.uses_facts() {
+        if self.slot.facts.is_none() && module.uses_facts(&args) {
             if let Err(flow) = self.gather_facts(task.module == "setup") {
                 return if flow == Flow::Unreachable {
                     Outcome {

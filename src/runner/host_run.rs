@@ -26,6 +26,8 @@ pub(super) struct HostRun<'r, 's> {
     /// The last task that failed here, for a `rescue:` (`ansible_failed_task`,
     /// `ansible_failed_result`).
     pub(super) last_failure: Option<(Value, Map<String, Value>)>,
+    /// The tasks whose reads were made ahead (`read_ahead.rs`).
+    pub(super) read_ahead: super::read_ahead::Window,
 }
 
 impl HostRun<'_, '_> {

@@ -44,6 +44,7 @@ mod hosts;
 mod interrupt;
 mod outcome;
 mod play;
+mod read_ahead;
 mod scope;
 mod task;
 
@@ -137,6 +138,9 @@ struct HostSlot {
     plan_keys: HashMap<String, usize>,
     /// Registered names whose value only a real run knows (reviewed plans).
     apply_time_registers: std::collections::HashSet<String>,
+    /// Why reading ahead could not open the connection: the task that opens it next
+    /// reports this instead of trying again (an unreachable host costs one timeout).
+    connect_failure: Option<(Status, String)>,
 }
 
 /// Runs playbooks against an inventory.
@@ -376,6 +380,7 @@ impl<'a> Runner<'a> {
                     if let Some(trips) = slot.connection.as_ref().and_then(|c| c.round_trips()) {
                         stats.channels = trips.channels;
                         stats.requests = trips.requests;
+                        stats.answered_ahead = trips.answered_ahead;
                         self.reporter.round_trips(&name, &stats, &trips.commands);
                     }
                     summary.stats.push((name.clone(), stats));
@@ -412,6 +417,7 @@ impl<'a> Runner<'a> {
             fatal_failure: false,
             last_result: None,
             last_failure: None,
+            read_ahead: Default::default(),
         };
         run.run_play();
         self.interrupt.host_idle(&host.name);

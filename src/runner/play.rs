@@ -44,13 +44,22 @@ impl HostRun<'_, '_> {
     }
 
     pub(super) fn run_nodes(&mut self, nodes: &[TaskNode], scope: &Scope) -> Flow {
-        for node in nodes {
+        let flow = self.walk_nodes(nodes, scope);
+        self.leave(nodes);
+        flow
+    }
+
+    fn walk_nodes(&mut self, nodes: &[TaskNode], scope: &Scope) -> Flow {
+        for (index, node) in nodes.iter().enumerate() {
             // `any_errors_fatal` or `max_fail_percentage` ended the play for every host.
             if self.runner.aborted() {
                 return Flow::EndHost;
             }
             let flow = match node {
-                TaskNode::Task(task) => self.run_task(task, scope),
+                TaskNode::Task(task) => {
+                    self.read_ahead(nodes, index, scope);
+                    self.run_task(task, scope)
+                }
                 TaskNode::Block(block) => self.run_block(block, scope),
                 TaskNode::Include(include) => self.run_include(include, scope),
                 TaskNode::FlushHandlers => self.flush_handlers(scope),

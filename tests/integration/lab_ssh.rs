@@ -349,8 +349,11 @@ fn the_benchmarks_no_change_run_makes_one_channel_and_a_fixed_number_of_requests
         assert_eq!(stats["changed"], 0, "{recap}");
         // One long-lived shell per host: every command, read and write goes through it.
         assert_eq!(stats["channels"], 1, "{recap}");
-        // The run lock, then the reads the ten tasks' plans need.
+        // The run lock, one request with the reads of the nine plans, the command task.
         assert_eq!(stats["requests"], NO_CHANGE_REQUESTS, "{recap}");
+        // Nine plans make eleven reads (each sysctl reads the file and the live values) of
+        // eight lines: the two sysctls share the file, the three lines edit one file.
+        assert_eq!(stats["answered_ahead"], 11, "{recap}");
     }
     // `-vv` lists each host's round trips and commands.
     let verbose = bench_workload()
@@ -359,10 +362,52 @@ fn the_benchmarks_no_change_run_makes_one_channel_and_a_fixed_number_of_requests
     verbose
         .expect_status(0)
         .stderr_has(&format!(
-            "note: [h1] 1 channel, {NO_CHANGE_REQUESTS} requests"
+            "note: [h1] 1 channel, {NO_CHANGE_REQUESTS} requests, 11 reads answered ahead"
         ))
+        .stderr_has("# 8 reads made ahead")
         .stderr_has("cat /etc/hostname");
 }
 
 /// Requests the benchmark's no-change run sends to each host.
-const NO_CHANGE_REQUESTS: u64 = 14;
+const NO_CHANGE_REQUESTS: u64 = 3;
+
+/// Reads made ahead answer a plan only while nothing else ran on the host: a command that
+/// changes a file between two edits of it, or a change, makes the next plan read the host
+/// again, and the result is what task-by-task reads would give.
+#[test]
+fn reads_made_ahead_are_dropped_when_anything_else_runs_on_the_host() {
+    let lab = Lab::start(1);
+    lab.sh(
+        "h1",
+        "printf 'a=1\\n' > /etc/conv-ahead.conf; printf 'x=1\\n' > /etc/conv-ahead-2.conf",
+    );
+    let playbook = r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: a is already there
+      lineinfile: {path: /etc/conv-ahead.conf, line: a=1}
+    - name: x is already there
+      lineinfile: {path: /etc/conv-ahead-2.conf, line: x=1}
+    - name: another line appears behind converge's back
+      shell: echo b=0 >> /etc/conv-ahead.conf
+      changed_when: false
+    - name: b is set, replacing the line the command added
+      lineinfile: {path: /etc/conv-ahead.conf, regexp: '^b=', line: b=2}
+    - name: c is added after b
+      lineinfile: {path: /etc/conv-ahead.conf, line: c=3}
+    - name: y is added
+      lineinfile: {path: /etc/conv-ahead-2.conf, line: y=2}
+"#;
+    let run = Test::new()
+        .file("site.yml", playbook)
+        .args(&["-i", &lab.inventory(), "site.yml", "-vv"])
+        .run();
+    // Read ahead: the first two plans, then the three edits (the first of which changes).
+    run.expect_status(0)
+        .stderr_has("# 2 reads made ahead")
+        .stderr_has("3 reads answered ahead");
+    assert!(run.recap("h1").contains("changed=3"), "{}", run.stderr);
+    assert_eq!(lab.sh("h1", "cat /etc/conv-ahead.conf"), "a=1\nb=2\nc=3\n");
+    assert_eq!(lab.sh("h1", "cat /etc/conv-ahead-2.conf"), "x=1\ny=2\n");
+}

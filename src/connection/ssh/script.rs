@@ -66,6 +66,32 @@ pub fn command_line(command: &Command) -> Result<String, HostError> {
     Ok(parts.join(" && "))
 }
 
+/// The line a read made ahead runs instead of [`command_line`]'s, for a command that is a
+/// converge module's own `sh -c SCRIPT NAME ARGS…`: the script runs in the read's subshell
+/// with `set -- ARGS…`, sparing the host a shell. `None` for any other command, and for a
+/// script that reads `$0`.
+pub fn inline_line(command: &Command) -> Option<String> {
+    let Program::Argv(args) = &command.program else {
+        return None;
+    };
+    let [shell, flag, script, rest @ ..] = args.as_slice() else {
+        return None;
+    };
+    if !matches!(shell.as_str(), "sh" | "/bin/sh") || flag != "-c" || script.contains("$0") {
+        return None;
+    }
+    let mut plain = command.clone();
+    plain.program = Program::Argv(vec!["true".into()]);
+    let prefix = command_line(&plain).ok()?;
+    let prefix = prefix.strip_suffix("exec true")?;
+    let words: Vec<String> = rest.iter().skip(1).map(|a| quote(a)).collect();
+    Some(format!(
+        "{prefix}set -- {} && eval {}",
+        words.join(" "),
+        quote(script)
+    ))
+}
+
 /// A line wrapped for privilege escalation, and what the exec must do about a password.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wrapped {
@@ -347,6 +373,26 @@ pub fn write_outcome(
 mod tests {
     use super::*;
     use crate::connection::Secret;
+
+    #[test]
+    fn a_modules_sh_script_is_inlined_with_its_arguments_and_environment() {
+        let mut read = Command::argv(["sh", "-c", "echo \"$1\"", "converge-read", "a b", "$x"]);
+        read.env.push(("LC_ALL".into(), "C".into()));
+        assert_eq!(
+            inline_line(&read).as_deref(),
+            Some("export LC_ALL=C && set -- 'a b' '$x' && eval 'echo \"$1\"'")
+        );
+        let bare = Command::argv(["/bin/sh", "-c", "exit 3"]).with_chdir("/etc");
+        assert_eq!(
+            inline_line(&bare).as_deref(),
+            Some("cd /etc && set --  && eval 'exit 3'")
+        );
+        // `$0` would name the loop's shell; anything but `sh -c` runs as it is.
+        assert_eq!(inline_line(&Command::argv(["sh", "-c", "echo $0"])), None);
+        assert_eq!(inline_line(&Command::argv(["bash", "-c", "true"])), None);
+        assert_eq!(inline_line(&Command::shell("true")), None);
+        assert_eq!(inline_line(&Command::argv(["sh", "-e", "x"])), None);
+    }
 
     #[test]
     fn argv_env_and_chdir_are_quoted() {

@@ -120,6 +120,45 @@ pub fn new_mark() -> String {
     format!("cvg{hex}")
 }
 
+/// One request that makes several reads (see `Connection::read_ahead`): each line runs in
+/// a subshell of its own, as a request's script does, with standard input from /dev/null,
+/// its stdout straight into the request's output (reads start no daemon) and its stderr
+/// through a file (a module's `sh -c` script inline, see `script::inline_line`); each answer
+/// is framed as a reply is, by `mark` and the read's number,
+/// so [`split_batch`] takes them apart with [`take_reply`]. The first line names the
+/// request in `-vv`.
+pub fn batch_script(lines: &[String], mark: &str) -> String {
+    // A module's `sh -c` script may run here (`script::inline_line`): it starts without the
+    // loop's variables and function, as in a fresh shell; `$D` serves the batch itself.
+    let mut script = format!(
+        "# {} reads made ahead\nunset n o e i c j k s p l NL R st T; unset -f rd\n",
+        lines.len()
+    );
+    for (index, line) in lines.iter().enumerate() {
+        let mark = batch_mark(mark, index);
+        script.push_str(&format!(
+            "( eval {} ) </dev/null 2>\"$D/q\"; s=$?; printf %s {mark}; [ ! -s \"$D/q\" ] || cat \"$D/q\"; printf '%s %s\\n' {mark} \"$s\"\n",
+            quote(line)
+        ));
+    }
+    script
+}
+
+/// The answers of a [`batch_script`] of `count` reads, or `None` when it did not print
+/// them all, whole.
+pub fn split_batch(mut stdout: Vec<u8>, mark: &str, count: usize) -> Option<Vec<Output>> {
+    let mut answers = Vec::with_capacity(count);
+    for index in 0..count {
+        answers.push(take_reply(&mut stdout, &batch_mark(mark, index)).ok()??);
+    }
+    stdout.is_empty().then_some(answers)
+}
+
+/// Fixed width, so that no read's mark is the start of another's.
+fn batch_mark(mark: &str, index: usize) -> String {
+    format!("{mark}r{index:05}")
+}
+
 /// Take one reply off the front of `buf` when it is complete: stdout, the mark, stderr, the
 /// mark, ` STATUS` and a newline.
 pub fn take_reply(buf: &mut Vec<u8>, mark: &str) -> Result<Option<Output>, String> {
@@ -651,6 +690,62 @@ mod tests {
             assert_eq!(replies[4].status, 0, "{sh}");
             assert_eq!(replies[5].status, 128 + 15, "{sh}");
             assert_eq!(replies[6].stdout, b"still here\n", "{sh}");
+        }
+    }
+
+    #[test]
+    fn a_batch_of_reads_answers_each_as_its_own_request_would() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("a b.conf");
+        std::fs::write(&file, b"x=1\nno newline").expect("write");
+        let path = file.to_string_lossy().into_owned();
+        let lines = vec![
+            format!("exec cat -- {}", quote(&path)),
+            // A read that fails, with stderr and without a final newline.
+            "printf partial; printf 'no such key' >&2; exit 93".to_string(),
+            // A module's script inline (`script::inline_line`): arguments, no loop state.
+            "set -- 'a b' c && eval 'echo \"[$#][$1][$n$c$rd]\"; exit 4'".to_string(),
+            format!(
+                "[ -e {} ] || exit 93; echo unreachable",
+                quote(&format!("{path}.missing"))
+            ),
+        ];
+        for sh in &shells() {
+            let mark = new_mark();
+            let batch = batch_script(&lines, &mark);
+            let mut requests: Vec<(Kind, &str, &[u8])> = vec![(Kind::Command, &batch, b"")];
+            // Each line alone, as a request of its own, for comparison; the inline script
+            // as `sh -c`, which it stands for.
+            let mut alone = lines.clone();
+            alone[2] = "exec sh -c 'echo \"[$#][$1][$n$c$rd]\"; exit 4' sh 'a b' c".to_string();
+            requests.extend(
+                alone
+                    .iter()
+                    .map(|line| (Kind::Command, line.as_str(), &b""[..])),
+            );
+            let (replies, stderr) = local_loop(sh, &requests);
+            assert_eq!(stderr, "", "{sh}");
+            let batch = &replies[0];
+            assert_eq!(batch.status, 0, "{sh}: {batch:?}");
+            let answers =
+                split_batch(batch.stdout.clone(), &mark, lines.len()).expect("every answer");
+            assert_eq!(answers, replies[1..], "{sh}");
+            assert_eq!(answers[0].stdout, b"x=1\nno newline", "{sh}");
+            assert_eq!(
+                (
+                    answers[1].status,
+                    &answers[1].stdout[..],
+                    &answers[1].stderr[..]
+                ),
+                (93, &b"partial"[..], &b"no such key"[..]),
+                "{sh}"
+            );
+            assert_eq!(answers[2].stdout, b"[2][a b][]\n", "{sh}");
+            assert_eq!(answers[3].status, 93, "{sh}");
+            // A batch cut short answers nothing.
+            let mut cut = batch.stdout.clone();
+            cut.truncate(cut.len() - 3);
+            assert_eq!(split_batch(cut, &mark, lines.len()), None, "{sh}");
         }
     }
 
