@@ -673,14 +673,23 @@ command -v "$b" >/dev/null 2>&1 || b=$p
 printf '@@version %s\n@@backend %s\n' "$v" "$b"
 "#;
 
-/// Rule form reads: $1 command, $2 table, $3 chain (may be empty), then the rule's words.
-const RULE_READ: &str = r#"p=$1 t=$2 c=$3; shift 3
-__DETECT__printf '@@chain\n'
-"$b" -w -t "$t" -S ${c:+"$c"} 2>&1; printf '@@rc %s\n' "$?"
-if [ $# -gt 0 ]; then
-  printf '@@check\n'
-  "$b" -w -t "$t" -C "$c" "$@" 2>&1; printf '@@rc %s\n' "$?"
-fi
+/// The rule form's first read: $1 command. The same for every rule task of a family, so the
+/// reads made ahead for several tasks make it once.
+const DETECT_READ: &str = "p=$1\n__DETECT__";
+
+/// Rule form reads: $1 command, $2 table, $3 chain (may be empty): the chain's listing,
+/// the same for every rule of the chain. The command as named is the backend `-V` reports
+/// ([`DETECT_READ`]), so this read does not depend on that one.
+const LIST_READ: &str = r#"p=$1 t=$2 c=$3
+printf '@@chain\n'
+"$p" -w -t "$t" -S ${c:+"$c"} 2>&1; printf '@@rc %s\n' "$?"
+"#;
+
+/// Rule form reads: $1 command, $2 table, $3 chain, then the rule's words: whether the
+/// kernel has the rule (`-C`).
+const CHECK_READ: &str = r#"p=$1 t=$2 c=$3; shift 3
+printf '@@check\n'
+"$p" -w -t "$t" -C "$c" "$@" 2>&1; printf '@@rc %s\n' "$?"
 "#;
 
 /// Ruleset form reads: $1 command, $2 persisted file (may be empty), $3 $4 $5 boot files
@@ -789,25 +798,42 @@ fn chain_subject(family: Family, table: &str, chain: &str) -> String {
     format!("/{}/{table}/{chain}", family.command())
 }
 
-/// The read of the rule form's plan (the chain's listing, and `-C` of the rule), and the
-/// rule's words.
-fn rule_read(args: &NetfilterArgs, family: Family) -> Result<(Command, Vec<String>), ModuleError> {
+/// The reads of the rule form's plan: the version and backend, the chain's listing, and
+/// `-C` of the rule when there is one; and the rule's words.
+fn rule_read(
+    args: &NetfilterArgs,
+    family: Family,
+) -> Result<(Vec<Command>, Vec<String>), ModuleError> {
     let words = if args.flush.0 || args.policy.is_some() {
         Vec::new()
     } else {
         rule::rule_words(args, family)?
     };
-    let mut argv: Vec<String> = vec![
-        "sh".into(),
+    let read = |template: &str, words: &[String]| {
+        let mut argv: Vec<String> = vec![
+            "sh".into(),
+            "-c".into(),
+            script(template),
+            "sh".into(),
+            family.command().into(),
+            args.table.as_str().into(),
+            args.chain.clone().unwrap_or_default(),
+        ];
+        argv.extend(words.iter().cloned());
+        Command::argv(argv)
+    };
+    let detect = Command::argv([
+        "sh".to_string(),
         "-c".into(),
-        script(RULE_READ),
+        script(DETECT_READ),
         "sh".into(),
         family.command().into(),
-        args.table.as_str().into(),
-        args.chain.clone().unwrap_or_default(),
-    ];
-    argv.extend(words.iter().cloned());
-    Ok((Command::argv(argv), words))
+    ]);
+    let mut reads = vec![detect, read(LIST_READ, &[])];
+    if !words.is_empty() {
+        reads.push(read(CHECK_READ, &words));
+    }
+    Ok((reads, words))
 }
 
 /// The first read of either form's plan: the rule form's; the ruleset form's feeds the
@@ -817,7 +843,7 @@ pub fn netfilter_reads(args: &NetfilterArgs, default: Family) -> Vec<Read> {
         return Vec::new();
     }
     rule_read(args, family_of(args, default))
-        .map(|(read, _)| vec![Read::Run(read)])
+        .map(|(reads, _)| reads.into_iter().map(Read::Run).collect())
         .unwrap_or_default()
 }
 
@@ -837,8 +863,19 @@ fn plan_rule(
     let table = args.table.as_str();
     let chain = args.chain.clone().unwrap_or_default();
     let flush = args.flush.0;
-    let (read, words) = rule_read(args, family)?;
-    let output = host.run(&read)?;
+    let (reads, words) = rule_read(args, family)?;
+    let mut output = host.run(&reads[0])?;
+    // A missing command is reported from `-V` alone.
+    read_output(&output, family)?;
+    for read in &reads[1..] {
+        let more = host.run(read)?;
+        output.stdout.extend(more.stdout);
+        output.stderr.extend(more.stderr);
+        output.status = more.status;
+        if !output.success() {
+            break;
+        }
+    }
     let sections = read_output(&output, family)?;
     let backend = sections
         .value("backend")

@@ -371,8 +371,7 @@ fn replace_value(line: &str, value: &str) -> Option<String> {
 pub const READ_SCRIPT_NAME: &str = "converge-sysctl-read";
 
 /// Reads, for every path argument, one line `ok VALUE` / `unreadable REASON` / `missing`
-/// (newlines in values become spaces, and tabs too once parsed), then the IPv6 default
-/// routes and every interface's `accept_ra`. Only reads. Shell builtins read the values
+/// (newlines in values become spaces, and tabs too once parsed). Only reads. Shell builtins read the values
 /// (no process per key); an empty result is read again by `cat`, which tells an empty value
 /// from a read error (`stable_secret` before it is set).
 pub const READ_SCRIPT: &str = r#"for p do
@@ -386,7 +385,15 @@ pub const READ_SCRIPT: &str = r#"for p do
     printf 'unreadable %s\n' "$(printf '%s' "$v" | tr '\n' ' ')"
   fi
 done
-echo '--- routes'
+exit 0
+"#;
+
+/// Name given to the routes script (`$0`), so that test hosts can recognise it.
+pub const ROUTES_SCRIPT_NAME: &str = "converge-sysctl-routes";
+
+/// Reads the IPv6 default routes and every interface's `accept_ra`, for the SLAAC check:
+/// the same for every sysctl task, so the reads made ahead for several tasks make it once.
+pub const ROUTES_SCRIPT: &str = r#"echo '--- routes'
 ip -6 route show default 2>/dev/null
 echo '--- accept_ra'
 for f in /proc/sys/net/ipv6/conf/*/accept_ra; do
@@ -616,7 +623,7 @@ impl TypedModule for Sysctl {
     fn reads(args: &SysctlArgs) -> Vec<Read> {
         let mut reads = vec![Read::File(args.sysctl_file.clone())];
         if let (SysctlState::Present, Ok(wanted)) = (&args.state, wanted(args)) {
-            reads.push(Read::Run(live_read(&wanted)));
+            reads.extend(live_reads(&wanted).map(Read::Run));
         }
         reads
     }
@@ -751,8 +758,8 @@ impl TypedModule for Sysctl {
     }
 }
 
-/// The command that reads every key's live value, the RA routes and `accept_ra`s.
-fn live_read(wanted: &[Wanted]) -> Command {
+/// The commands that read every key's live value, and the RA routes and `accept_ra`s.
+fn live_reads(wanted: &[Wanted]) -> [Command; 2] {
     let mut argv = vec![
         "sh".to_string(),
         "-c".to_string(),
@@ -760,20 +767,27 @@ fn live_read(wanted: &[Wanted]) -> Command {
         READ_SCRIPT_NAME.to_string(),
     ];
     argv.extend(wanted.iter().map(|want| want.key.proc_path()));
-    Command::argv(argv)
+    [
+        Command::argv(argv),
+        Command::argv(["sh", "-c", ROUTES_SCRIPT, ROUTES_SCRIPT_NAME]),
+    ]
 }
 
 /// Read every key's live value, the RA routes and `accept_ra`s in one command.
 fn read_live(host: &mut dyn Host, wanted: &[Wanted]) -> Result<LiveState, ModuleError> {
-    let output = host.run(&live_read(wanted))?;
-    if !output.success() {
-        return Err(ModuleError::failed(format!(
-            "cannot read the live sysctl values: the read script exited with status {}: {}",
-            output.status,
-            output.stderr_text().trim()
-        )));
+    let mut text = String::new();
+    for read in live_reads(wanted) {
+        let output = host.run(&read)?;
+        if !output.success() {
+            return Err(ModuleError::failed(format!(
+                "cannot read the live sysctl values: the read script exited with status {}: {}",
+                output.status,
+                output.stderr_text().trim()
+            )));
+        }
+        text.push_str(&output.stdout_text());
     }
-    parse_live(&output.stdout_text(), wanted.len()).map_err(|reason| {
+    parse_live(&text, wanted.len()).map_err(|reason| {
         ModuleError::failed(format!("cannot read the live sysctl values: {reason}"))
     })
 }

@@ -144,15 +144,20 @@ impl Fake {
         (chain.is_empty() || table.chain(chain).is_some()).then_some(out)
     }
 
-    fn rule_read(&self, args: &[String]) -> Output {
-        let (table, chain, rule) = (&args[1], &args[2], &args[3..]);
-        let mut out = self.header();
-        out.push_str("@@chain\n");
+    fn rule_listing(&self, args: &[String]) -> Output {
+        let (table, chain) = (&args[1], &args[2]);
+        let mut out = String::from("@@chain\n");
         match self.listing(table, chain) {
             Some(listing) => out.push_str(&format!("{listing}@@rc 0\n")),
             None => out.push_str("ip6tables: No chain/target/match by that name.\n@@rc 1\n"),
         }
-        if !rule.is_empty() {
+        ok(out)
+    }
+
+    fn rule_check(&self, args: &[String]) -> Output {
+        let (table, chain, rule) = (&args[1], &args[2], &args[3..]);
+        let mut out = String::new();
+        {
             out.push_str("@@check\n");
             if rule.iter().any(|w| w == "NOPE") {
                 out.push_str("ip6tables v1.8.9 (nf_tables): Couldn't load target `NOPE'\n@@rc 2\n");
@@ -283,9 +288,14 @@ impl Host for Fake {
             let script = &argv[2];
             let args = &argv[4..];
             return Ok(if script.contains("@@check") {
-                self.rule_read(args)
+                self.rule_check(args)
+            } else if script.contains("@@chain") {
+                self.rule_listing(args)
             } else if script.contains("@@canonical") {
                 self.ruleset_read(args, &stdin)
+            } else if script.contains("@@version") {
+                // The rule form's first read: `-V`.
+                ok(self.header())
             } else if script.contains("armed") {
                 self.ruleset_apply(args, &stdin)
             } else if script.contains("ln -sf") {
@@ -742,8 +752,8 @@ fn rule_form_appends_once_with_the_kernels_spelling() {
     );
     assert_eq!(
         host.ran.len(),
-        3,
-        "plan (1 read) + apply (1) + replan (1 read)"
+        7,
+        "plan (3 reads: -V, the chain, -C) + apply (1) + replan (3 reads); one request when read ahead"
     );
     assert_eq!(first.result["ip_version"], json!("ipv6"));
 }
@@ -875,7 +885,7 @@ fn values_reach_the_command_as_single_arguments_and_cannot_inject() {
     );
     let words = argv(&first.steps[0]);
     assert!(words.iter().any(|w| w == comment), "{words:?}");
-    assert!(matches!(&host.ran[0].program, Program::Argv(a) if a.iter().any(|w| w == comment)));
+    assert!(matches!(&host.ran[2].program, Program::Argv(a) if a.iter().any(|w| w == comment)));
     for (args, argument) in [
         (json!({"chain": "INPUT; reboot", "jump": "ACCEPT"}), "chain"),
         (json!({"chain": "IN\nPUT", "jump": "ACCEPT"}), "chain"),

@@ -22,7 +22,8 @@
 use converge_modules::facts::DefaultRoute;
 use converge_modules::memory_host::MemoryHost;
 use converge_modules::sysctl::{
-    edit_conf, parse_conf, ConfEdit, SysctlKey, READ_SCRIPT, READ_SCRIPT_NAME,
+    edit_conf, parse_conf, ConfEdit, SysctlKey, READ_SCRIPT, READ_SCRIPT_NAME, ROUTES_SCRIPT,
+    ROUTES_SCRIPT_NAME,
 };
 use converge_modules::{ChangeDetail, Command, Context, Facts, ModuleError, Output, Program};
 use serde::Deserialize;
@@ -270,6 +271,14 @@ fn host_for(case: &Case, proc: Proc) -> MemoryHost {
                     None => out.push_str("missing\n"),
                 }
             }
+            return Some(Output {
+                status: 0,
+                stdout: out.into_bytes(),
+                stderr: Vec::new(),
+            });
+        }
+        if argv.len() == 4 && argv[2] == ROUTES_SCRIPT && argv[3] == ROUTES_SCRIPT_NAME {
+            let mut out = String::new();
             out.push_str("--- routes\n");
             out.push_str(&routes);
             out.push_str("--- accept_ra\n");
@@ -361,9 +370,10 @@ fn run_case(file: &Path) -> Vec<String> {
         (Ok(plan), Some(wanted)) => return vec![format!("expected error {wanted:?}: {plan:?}")],
         (Ok(plan), None) => plan,
     };
-    if host.commands_run.len() - reads_before > 1 {
+    // The live values, and the routes for the SLAAC check (one request when read ahead).
+    if host.commands_run.len() - reads_before > 2 {
         failures.push(format!(
-            "planning ran more than one command: {:?}",
+            "planning ran more than the two reads: {:?}",
             &host.commands_run[reads_before..]
         ));
     }

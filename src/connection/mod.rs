@@ -116,7 +116,7 @@ const LOCK_BUSY: i32 = 75;
 /// The shell line that takes the lock and keeps it until its standard input closes.
 pub fn run_lock_script() -> String {
     format!(
-        "for d in {RUN_LOCK_DIRS}; do mkdir -p \"$d\" 2>/dev/null && [ -w \"$d\" ] && break; done; \
+        "for d in {RUN_LOCK_DIRS}; do {{ [ -d \"$d\" ] || mkdir -p \"$d\" 2>/dev/null; }} && [ -w \"$d\" ] && break; done; \
          exec flock -n -E {LOCK_BUSY} \"$d/run.lock\" sh -c 'echo locked; exec cat >/dev/null'"
     )
 }
@@ -126,7 +126,7 @@ pub fn run_lock_script() -> String {
 /// commands run with fd 9 closed so a daemon they start never inherits it.
 pub fn run_lock_fd_script() -> String {
     format!(
-        "for d in {RUN_LOCK_DIRS}; do mkdir -p \"$d\" 2>/dev/null && [ -w \"$d\" ] && break; done\n\
+        "for d in {RUN_LOCK_DIRS}; do {{ [ -d \"$d\" ] || mkdir -p \"$d\" 2>/dev/null; }} && [ -w \"$d\" ] && break; done\n\
          command exec 9>>\"$d/run.lock\" || return 1\n\
          flock -n -E {LOCK_BUSY} 9 && echo $$ > \"$d/run.lock\""
     )

@@ -33,6 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use self::script::PathRead;
 use converge_modules::{
     Command, FileStat, Host, HostError, Output, Read, WriteOptions, WriteOutcome,
 };
@@ -485,7 +486,7 @@ impl SshConnection {
             return Ok(answer);
         }
         let key = self.shell_key();
-        self.request(key, Kind::Command, line, &[])
+        self.request(key, Kind::Read, line, &[])
     }
 
     fn kept_answer(&mut self, line: &str, stdin: &[u8]) -> Option<Output> {
@@ -514,50 +515,57 @@ impl SshConnection {
     /// in one request; the answers are kept for that line.
     fn read_lines_ahead(&mut self, reads: &[Read]) -> Result<(), HostError> {
         self.kept.clear();
-        // Each read: the line its `Host` method sends (the answer's key), and the line the
-        // batch runs for it.
-        let mut lines: Vec<(String, String)> = Vec::new();
+        // Each read: the line its `Host` method sends (the answer's key), and how the batch
+        // makes it.
+        let mut batch: Vec<(String, shell::BatchRead)> = Vec::new();
         for read in reads {
-            let line = match read {
-                Read::File(path) => script::read_file(path),
-                Read::Stat(path) => script::stat(path),
-                Read::StatAndRead(path) => script::stat_and_read(path),
+            let (line, run, path) = match read {
+                Read::File(path) => (
+                    script::read_file(path),
+                    None,
+                    Some((path, PathRead::Content)),
+                ),
+                Read::Stat(path) => (script::stat(path), None, Some((path, PathRead::Stat))),
+                Read::StatAndRead(path) => (
+                    script::stat_and_read(path),
+                    None,
+                    Some((path, PathRead::StatAndContent)),
+                ),
                 Read::Run(command) if command.stdin.is_none() => {
                     match script::command_line(command) {
-                        Ok(line) => line,
+                        Ok(line) => (line, script::inline_line(command), None),
                         // `run` reports it, if the plan gets there.
                         Err(_) => continue,
                     }
                 }
                 Read::Run(_) => continue,
             };
-            if lines.iter().any(|(known, _)| *known == line) {
+            if batch.iter().any(|(known, _)| *known == line) {
                 continue;
             }
-            let run = match read {
-                Read::Run(command) => script::inline_line(command),
-                _ => None,
+            let read = shell::BatchRead {
+                line: run.unwrap_or_else(|| line.clone()),
+                path: path.map(|(path, how)| (path.clone(), how)),
             };
-            lines.push((line.clone(), run.unwrap_or(line)));
+            batch.push((line, read));
         }
         // A read alone gains nothing: the plan makes it in a round trip of its own.
-        if lines.len() < 2 {
+        if batch.len() < 2 {
             return Ok(());
         }
         let mark = shell::new_mark();
-        let runs: Vec<String> = lines.iter().map(|(_, run)| run.clone()).collect();
-        let batch = shell::batch_script(&runs, &mark);
+        let runs: Vec<shell::BatchRead> = batch.iter().map(|(_, read)| read.clone()).collect();
+        let script = shell::batch_script(&runs, &mark);
         let key = self.shell_key();
-        let out = self.request(key.clone(), Kind::Command, &batch, &[])?;
+        let out = self.request(key.clone(), Kind::Read, &script, &[])?;
         // A batch that did not answer whole keeps nothing: each read is made again, alone.
         if out.status == 0 {
-            if let Some(answers) = shell::split_batch(out.stdout, &mark, lines.len()) {
-                self.kept.extend(
-                    lines
-                        .into_iter()
-                        .zip(answers)
-                        .map(|((line, _), answer)| (key.clone(), line, answer)),
-                );
+            if let Some(answers) = shell::split_batch(out.stdout, &mark, &runs) {
+                for ((line, _), answer) in batch.into_iter().zip(answers) {
+                    if let Some(answer) = answer {
+                        self.kept.push((key.clone(), line, answer));
+                    }
+                }
             }
         }
         Ok(())

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use converge_modules::{
-    quote, Command, FileKind, FileStat, HostError, Program, WriteOptions, WriteOutcome,
+    quote, Command, FileKind, FileStat, HostError, Output, Program, WriteOptions, WriteOutcome,
 };
 
 use crate::connection::{Become, BecomeMethod};
@@ -166,11 +166,15 @@ pub fn read_file(path: &str) -> String {
     format!("[ -e {p} ] || exit {ABSENT}; exec cat -- {p}")
 }
 
-/// Raw mode (hex), uid, gid, size, then owner and group names, then the link target.
+/// What `stat` prints of a path, three lines: raw mode (hex), uid, gid and size; the
+/// owner's name; the group's name.
+pub const STAT_FORMAT: &str = "'%f %u %g %s\\n%U\\n%G\\n'";
+
+/// [`STAT_FORMAT`]'s lines, then the link target.
 pub fn stat(path: &str) -> String {
     let p = quote(path);
     format!(
-        "[ -e {p} ] || [ -L {p} ] || exit {ABSENT}; stat --printf '%f %u %g %s\\n%U\\n%G\\n' -- {p} || exit {STEP_FAILED}; if [ -L {p} ]; then readlink -- {p}; fi"
+        "[ -e {p} ] || [ -L {p} ] || exit {ABSENT}; stat --printf {STAT_FORMAT} -- {p} || exit {STEP_FAILED}; if [ -L {p} ]; then readlink -- {p}; fi"
     )
 }
 
@@ -179,8 +183,55 @@ pub fn stat(path: &str) -> String {
 pub fn stat_and_read(path: &str) -> String {
     let p = quote(path);
     format!(
-        "[ -e {p} ] || [ -L {p} ] || exit {ABSENT}; stat --printf '%f %u %g %s\\n%U\\n%G\\n' -- {p} || exit {STEP_FAILED}; if [ -L {p} ]; then readlink -- {p}; else echo; fi; if [ -f {p} ]; then exec cat -- {p}; fi"
+        "[ -e {p} ] || [ -L {p} ] || exit {ABSENT}; stat --printf {STAT_FORMAT} -- {p} || exit {STEP_FAILED}; if [ -L {p} ]; then readlink -- {p}; else echo; fi; if [ -f {p} ]; then exec cat -- {p}; fi"
     )
+}
+
+/// A read of a path, as [`read_file`], [`stat`] or [`stat_and_read`] make it. Reads made
+/// ahead of many regular files are made by one `stat` and one `cat` of them all, and each
+/// answer is then put together as its own line would have printed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathRead {
+    /// [`read_file`].
+    Content,
+    /// [`stat`].
+    Stat,
+    /// [`stat_and_read`].
+    StatAndContent,
+}
+
+impl PathRead {
+    /// The line that makes this read alone.
+    pub fn line(self, path: &str) -> String {
+        match self {
+            PathRead::Content => read_file(path),
+            PathRead::Stat => stat(path),
+            PathRead::StatAndContent => stat_and_read(path),
+        }
+    }
+
+    /// What [`PathRead::line`] prints for a regular file (not a link) whose
+    /// [`STAT_FORMAT`] lines and content are these.
+    pub fn regular_answer(self, stat: &[u8], content: &[u8]) -> Output {
+        let stdout = match self {
+            PathRead::Content => content.to_vec(),
+            PathRead::Stat => stat.to_vec(),
+            PathRead::StatAndContent => [stat, b"\n", content].concat(),
+        };
+        Output {
+            status: 0,
+            stdout,
+            stderr: Vec::new(),
+        }
+    }
+
+    /// What [`PathRead::line`] prints for a path where nothing is (not even a dangling link).
+    pub fn absent_answer(self) -> Output {
+        Output {
+            status: ABSENT,
+            ..Output::default()
+        }
+    }
 }
 
 /// Split what [`stat_and_read`] printed into the stat text and the content.
