@@ -798,12 +798,8 @@ fn chain_subject(family: Family, table: &str, chain: &str) -> String {
     format!("/{}/{table}/{chain}", family.command())
 }
 
-/// The reads of the rule form's plan: the version and backend, the chain's listing, and
-/// `-C` of the rule when there is one; and the rule's words.
-fn rule_read(
-    args: &NetfilterArgs,
-    family: Family,
-) -> Result<(Vec<Command>, Vec<String>), ModuleError> {
+/// The reads of the rule form's plan.
+fn rule_read(args: &NetfilterArgs, family: Family) -> Result<RuleReads, ModuleError> {
     let words = if args.flush.0 || args.policy.is_some() {
         Vec::new()
     } else {
@@ -829,11 +825,26 @@ fn rule_read(
         "sh".into(),
         family.command().into(),
     ]);
-    let mut reads = vec![detect, read(LIST_READ, &[])];
-    if !words.is_empty() {
-        reads.push(read(CHECK_READ, &words));
-    }
-    Ok((reads, words))
+    let check = (!words.is_empty()).then(|| read(CHECK_READ, &words));
+    Ok(RuleReads {
+        detect,
+        list: read(LIST_READ, &[]),
+        check,
+        words,
+    })
+}
+
+/// The reads of the rule form's plan.
+struct RuleReads {
+    /// The version and backend (`-V`).
+    detect: Command,
+    /// The chain's listing (`-S`).
+    list: Command,
+    /// `-C` of the rule, when there is one: made only when the listing does not show the
+    /// rule as the kernel spells it.
+    check: Option<Command>,
+    /// The rule's words.
+    words: Vec<String>,
 }
 
 /// The first read of either form's plan: the rule form's; the ruleset form's feeds the
@@ -843,7 +854,7 @@ pub fn netfilter_reads(args: &NetfilterArgs, default: Family) -> Vec<Read> {
         return Vec::new();
     }
     rule_read(args, family_of(args, default))
-        .map(|(reads, _)| reads.into_iter().map(Read::Run).collect())
+        .map(|reads| vec![Read::Run(reads.detect), Read::Run(reads.list)])
         .unwrap_or_default()
 }
 
@@ -863,20 +874,31 @@ fn plan_rule(
     let table = args.table.as_str();
     let chain = args.chain.clone().unwrap_or_default();
     let flush = args.flush.0;
-    let (reads, words) = rule_read(args, family)?;
-    let mut output = host.run(&reads[0])?;
+    let reads = rule_read(args, family)?;
+    let words = reads.words;
+    let mut output = host.run(&reads.detect)?;
     // A missing command is reported from `-V` alone.
     read_output(&output, family)?;
-    for read in &reads[1..] {
-        let more = host.run(read)?;
-        output.stdout.extend(more.stdout);
-        output.stderr.extend(more.stderr);
-        output.status = more.status;
-        if !output.success() {
-            break;
+    let listed = host.run(&reads.list)?;
+    output.stdout.extend(listed.stdout);
+    output.stderr.extend(listed.stderr);
+    output.status = listed.status;
+    let mut sections = read_output(&output, family)?;
+    if let Some(check) = &reads.check {
+        // A rule the listing shows exactly as the kernel spells it is there, and valid.
+        let kernel = save::normalise_rule(&words, family);
+        let shown = format!("-A {chain} {}", save::render_words(&kernel));
+        let listed = sections
+            .body("chain")
+            .is_some_and(|(listing, rc)| rc == "0" && listing.lines().any(|line| line == shown));
+        if !listed {
+            let checked = host.run(check)?;
+            output.stdout.extend(checked.stdout);
+            output.stderr.extend(checked.stderr);
+            output.status = checked.status;
+            sections = read_output(&output, family)?;
         }
     }
-    let sections = read_output(&output, family)?;
     let backend = sections
         .value("backend")
         .unwrap_or(family.command())
@@ -975,7 +997,7 @@ fn plan_rule(
             base,
         ));
     }
-    let (check_text, check_rc) = sections.body("check").unwrap_or(("", ""));
+    let (check_text, check_rc) = sections.body("check").unwrap_or(("", "0"));
     let present = match check_rc {
         "0" => true,
         "1" => false,

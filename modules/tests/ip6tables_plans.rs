@@ -752,8 +752,8 @@ fn rule_form_appends_once_with_the_kernels_spelling() {
     );
     assert_eq!(
         host.ran.len(),
-        7,
-        "plan (3 reads: -V, the chain, -C) + apply (1) + replan (3 reads); one request when read ahead"
+        6,
+        "plan (3 reads: -V, the chain, -C) + apply (1) + replan (2 reads: the chain shows the rule)"
     );
     assert_eq!(first.result["ip_version"], json!("ipv6"));
 }
