@@ -112,6 +112,18 @@ fn resolve_variable(
     Ok(())
 }
 
+/// Whether a string of `value` (a key or a text, at any depth) contains `needle`.
+pub fn mentions(value: &Value, needle: &str) -> bool {
+    match value {
+        Value::String(text) => text.contains(needle),
+        Value::Array(items) => items.iter().any(|item| mentions(item, needle)),
+        Value::Object(map) => map
+            .iter()
+            .any(|(key, item)| key.contains(needle) || mentions(item, needle)),
+        _ => false,
+    }
+}
+
 fn collect_strings(value: &Value, out: &mut Vec<String>) {
     match value {
         Value::String(text) => out.push(text.clone()),

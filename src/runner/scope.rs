@@ -110,10 +110,32 @@ impl HostRun<'_, '_> {
     ) -> Result<Map<String, Value>, String> {
         let mut merged = self.base_variables(scope, role);
         if let Some(source) = source {
+            self.add_inventory_wide(&mut merged, |name| vars::mentions(source, name));
             vars::resolve_value(&self.runner.templates, &mut merged, source)
                 .map_err(|e| e.to_string())?;
         }
         Ok(merged)
+    }
+
+    /// Add the variables that list every host (`groups`, `ansible_play_hosts`,
+    /// `ansible_play_batch`) for which `mentioned` holds. Cloned into every task's
+    /// variables they would cost each host time and memory in proportion to the inventory,
+    /// so a run's cost would grow with the square of its hosts.
+    pub(super) fn add_inventory_wide(
+        &self,
+        merged: &mut Map<String, Value>,
+        mentioned: impl Fn(&str) -> bool,
+    ) {
+        for name in INVENTORY_WIDE {
+            if merged.contains_key(name) || !mentioned(name) {
+                continue;
+            }
+            let value = match name {
+                "groups" => Value::Object(self.runner.inventory.groups_map()),
+                _ => Value::Array(self.play_hosts.to_vec()),
+            };
+            merged.insert(name.into(), value);
+        }
     }
 
     pub(super) fn base_variables(
@@ -172,15 +194,6 @@ impl HostRun<'_, '_> {
                     .collect(),
             ),
         );
-        merged.insert("groups".into(), Value::Object(inventory.groups_map()));
-        merged.insert(
-            "ansible_play_hosts".into(),
-            Value::Array(self.play_hosts.to_vec()),
-        );
-        merged.insert(
-            "ansible_play_batch".into(),
-            Value::Array(self.play_hosts.to_vec()),
-        );
         merged.insert(
             "playbook_dir".into(),
             json!(self.playbook_dir.display().to_string()),
@@ -194,11 +207,18 @@ impl HostRun<'_, '_> {
                 json!(role.role.path.display().to_string()),
             );
         }
+        // Read through another variable (`web: "{{ groups['web'] }}"`).
+        let read: Vec<&str> = INVENTORY_WIDE
+            .into_iter()
+            .filter(|name| merged.values().any(|value| vars::mentions(value, name)))
+            .collect();
+        self.add_inventory_wide(&mut merged, |name| read.contains(&name));
         merged
     }
 
     /// `hostvars` is large; it is added only for the templates that use it.
     pub(super) fn add_hostvars_if_used(&self, vars: &mut Map<String, Value>, source: &str) {
+        self.add_inventory_wide(vars, |name| source.contains(name));
         if source.contains("hostvars") {
             let inventory = self.runner.inventory;
             let hostvars: Map<String, Value> = inventory
@@ -281,6 +301,9 @@ impl HostRun<'_, '_> {
         })
     }
 }
+
+/// The variables that list every host: see [`HostRun::add_inventory_wide`].
+const INVENTORY_WIDE: [&str; 3] = ["groups", "ansible_play_hosts", "ansible_play_batch"];
 
 pub(super) fn args_text(args: &Value) -> Option<String> {
     let text = args.to_string();

@@ -36,6 +36,9 @@ use ssh2::{BlockDirections, Channel, ErrorCode, Session};
 use super::exec::{describe, seconds, ExecError, Limits};
 use super::liveness::Liveness;
 
+/// How much of the channel is read at a time.
+const READ_CHUNK: usize = 4 * 1024;
+
 /// How a request runs in the loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -560,7 +563,8 @@ impl Shell {
             let mut eof = false;
             let mut last_progress = Instant::now();
             let mut last_keepalive = Instant::now();
-            let mut buf = vec![0u8; 64 * 1024];
+            // On the stack: a heap buffer per request would be held by every host at once.
+            let mut buf = [0u8; READ_CHUNK];
             loop {
                 let mut progress = false;
                 while written < send.len() {
@@ -576,6 +580,11 @@ impl Shell {
                 }
                 for stream_id in [0, 1] {
                     let mut stream = self.channel.stream(stream_id);
+                    let sink = if stream_id == 0 {
+                        &mut self.out
+                    } else {
+                        &mut self.err
+                    };
                     loop {
                         match stream.read(&mut buf) {
                             Ok(0) => {
@@ -585,11 +594,6 @@ impl Shell {
                                 break;
                             }
                             Ok(n) => {
-                                let sink = if stream_id == 0 {
-                                    &mut self.out
-                                } else {
-                                    &mut self.err
-                                };
                                 sink.extend_from_slice(&buf[..n]);
                                 progress = true;
                             }
