@@ -157,7 +157,7 @@ const FROM_FILES: i32 = 999;
 /// absent paths and others (links, directories, unreadable files), one `stat` and one `cat`
 /// read every regular file (the contents parted by a random mark in a file of the loop's
 /// temp directory, so no size is trusted), and a read of a regular file or an absent path
-/// answers [`FROM_FILES`]; the others run their own line.
+/// answers with a status no command has; the others run their own line.
 pub fn batch_script(reads: &[BatchRead], mark: &str) -> String {
     // A module's `sh -c` script may run here (`script::inline_line`): it starts without the
     // loop's variables and function, as in a fresh shell; `$D` serves the batch itself.
