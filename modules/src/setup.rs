@@ -122,9 +122,15 @@ echo '==end=='
 exit 0
 "#;
 
+/// The one command that gathers facts (a read: named ahead, it goes in the same request
+/// as the first tasks' reads).
+pub fn gather_command() -> Command {
+    Command::shell(SCRIPT)
+}
+
 /// Gather facts with one command on `host`.
 pub fn gather(host: &mut dyn Host) -> Result<Facts, HostError> {
-    let output = host.run(&Command::shell(SCRIPT))?;
+    let output = host.run(&gather_command())?;
     Ok(parse(&output.stdout_text()))
 }
 

@@ -371,19 +371,26 @@ fn replace_value(line: &str, value: &str) -> Option<String> {
 pub const READ_SCRIPT_NAME: &str = "converge-sysctl-read";
 
 /// Reads, for every path argument, one line `ok VALUE` / `unreadable REASON` / `missing`
-/// (newlines in values become spaces, and tabs too once parsed). Only reads. Shell builtins read the values
-/// (no process per key); an empty result is read again by `cat`, which tells an empty value
-/// from a read error (`stable_secret` before it is set).
-pub const READ_SCRIPT: &str = r#"for p do
+/// (newlines in values become spaces, and tabs too once parsed). Only reads. One `grep`
+/// reads every key, whatever their number: a shell's `read` builtin cannot, as dash reads
+/// a byte at a time and `/proc/sys` answers only a read from the start (`1024` read as `1`).
+pub const READ_SCRIPT: &str = r#"[ $# -gt 0 ] || exit 0
+out=$(grep -H -- '' "$@" 2>&1)
+for p do
   if [ ! -e "$p" ]; then
     echo missing
-  elif [ -r "$p" ] && { v= s=; while IFS= read -r l || [ -n "$l" ]; do v=$v$s$l; s=' '; done < "$p"; [ -n "$v" ]; } 2>/dev/null; then
-    printf 'ok %s\n' "$v"
-  elif v=$(cat -- "$p" 2>&1); then
-    printf 'ok %s\n' "$(printf '%s' "$v" | tr '\t\n' '  ')"
-  else
-    printf 'unreadable %s\n' "$(printf '%s' "$v" | tr '\n' ' ')"
+    continue
   fi
+  v= s= r=
+  while IFS= read -r l; do
+    case $l in
+      "$p:"*) v=$v$s${l#"$p:"}; s=' ' ;;
+      "grep: $p: "*) r=${l#"grep: $p: "} ;;
+    esac
+  done <<EOF
+$out
+EOF
+  if [ -n "$r" ]; then printf 'unreadable %s\n' "$r"; else printf 'ok %s\n' "$v"; fi
 done
 exit 0
 "#;

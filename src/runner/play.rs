@@ -10,10 +10,20 @@ use serde_json::{Map, Value};
 
 impl HostRun<'_, '_> {
     pub(super) fn run_play(&mut self) {
+        let scope = Scope {
+            vars: Map::new(),
+            become_settings: self.play.become_settings.clone(),
+            ..Scope::default()
+        };
         if self.play.gather_facts && self.slot.facts.is_none() {
             self.runner
                 .interrupt
                 .task_started(&self.host.name, "Gathering Facts");
+            self.read_ahead_with_facts(&self.play.tasks, &scope);
+            // The play's facts are gathered as the login user, whoever the tasks become.
+            if let Some(connection) = self.slot.connection.as_mut() {
+                connection.set_become(None);
+            }
             if let Err(flow) = self.gather_facts(true) {
                 self.mark(flow);
                 return;
@@ -21,11 +31,6 @@ impl HostRun<'_, '_> {
         } else if self.play.gather_facts {
             self.expose_facts();
         }
-        let scope = Scope {
-            vars: Map::new(),
-            become_settings: self.play.become_settings.clone(),
-            ..Scope::default()
-        };
         let flow = self.run_nodes(&self.play.tasks, &scope);
         match flow {
             Flow::Continue | Flow::EndHost => {}

@@ -13,6 +13,9 @@
 //! dropped when a task outside the window starts. A guess that turns out wrong (the
 //! arguments of a later task depend on a result registered in between) only costs a read.
 //!
+//! Facts that a task of the window needs and that were not gathered yet, and those a play
+//! gathers at its start, go in the same request: `setup::gather` then finds them answered.
+//!
 //! After a task changed something, the next window covers only the task at hand (its own
 //! reads still go in one request): on a first run, where most tasks change something,
 //! reading further ahead would be wasted. A window cut short by a command that changed
@@ -46,8 +49,9 @@ pub(super) struct Window {
 enum Ahead {
     /// It will not touch the host (skipped by `when` or tags, or a quick controller task).
     Nothing,
-    /// It plans against the host as this user, with these first reads.
-    Reads(Option<Become>, Vec<Read>),
+    /// It plans against the host as this user, with these first reads, and with facts or
+    /// not.
+    Reads(Option<Become>, Vec<Read>, bool),
     /// Unknown, or it may take time: the window ends before it.
     Stop,
 }
@@ -56,6 +60,27 @@ impl HostRun<'_, '_> {
     /// Before `nodes[index]` (a task) runs: make the reads of a new window if that task is
     /// outside the current one, or if a change inside it dropped what was read.
     pub(super) fn read_ahead(&mut self, nodes: &[TaskNode], index: usize, scope: &Scope) {
+        self.read_ahead_with(nodes, index, scope, false);
+    }
+
+    /// At the start of a play that gathers facts: the facts and the first tasks' reads in
+    /// one request.
+    pub(super) fn read_ahead_with_facts(&mut self, nodes: &[TaskNode], scope: &Scope) {
+        // A play's list opens with the flush after `pre_tasks`, which has nothing to run yet.
+        let first = nodes
+            .iter()
+            .position(|node| !matches!(node, TaskNode::FlushHandlers))
+            .unwrap_or(0);
+        self.read_ahead_with(nodes, first, scope, true);
+    }
+
+    fn read_ahead_with(
+        &mut self,
+        nodes: &[TaskNode],
+        index: usize,
+        scope: &Scope,
+        with_facts: bool,
+    ) {
         let list = nodes.as_ptr() as usize;
         let window = &self.read_ahead;
         let in_window = window.list == list && (window.start..window.end).contains(&index);
@@ -78,6 +103,8 @@ impl HostRun<'_, '_> {
         };
         let mut become_as = None;
         let mut reads = Vec::new();
+        // The facts a task's plan needs first go in the same request, as `gather` runs them.
+        let mut facts_wanted = with_facts;
         let mut end = index;
         for node in nodes.iter().skip(index).take(limit) {
             let TaskNode::Task(task) = node else {
@@ -85,11 +112,12 @@ impl HostRun<'_, '_> {
             };
             match self.ahead(task, scope) {
                 Ahead::Nothing => {}
-                Ahead::Reads(user, task_reads) => {
+                Ahead::Reads(user, task_reads, uses_facts) => {
                     if end > index && user != become_as {
                         break;
                     }
                     become_as = user;
+                    facts_wanted |= uses_facts;
                     reads.extend(task_reads);
                 }
                 Ahead::Stop => break,
@@ -102,6 +130,10 @@ impl HostRun<'_, '_> {
             end,
             changed,
         };
+        // A play gathers its facts as the login user (see `run_play`).
+        if facts_wanted && self.slot.facts.is_none() && (!with_facts || become_as.is_none()) {
+            reads.insert(0, Read::Run(modules::setup::gather_command()));
+        }
         if reads.len() < 2 || !supported {
             return;
         }
@@ -183,10 +215,14 @@ impl HostRun<'_, '_> {
             self.add_hostvars_if_used(&mut merged, &text);
         }
         match self.runner.templates.render_value(&task.args, &merged) {
-            Ok(args) => Ahead::Reads(
-                execution.become_as,
-                module.reads(&template::strip_omitted(args)),
-            ),
+            Ok(args) => {
+                let args = template::strip_omitted(args);
+                Ahead::Reads(
+                    execution.become_as,
+                    module.reads(&args),
+                    module.uses_facts(&args),
+                )
+            }
             Err(_) => Ahead::Stop,
         }
     }

@@ -413,3 +413,39 @@ fn reads_made_ahead_are_dropped_when_anything_else_runs_on_the_host() {
     assert_eq!(lab.sh("h1", "cat /etc/conv-ahead.conf"), "a=1\nb=2\nc=3\n");
     assert_eq!(lab.sh("h1", "cat /etc/conv-ahead-2.conf"), "x=1\ny=2\n");
 }
+
+/// A play that gathers facts sends them in the request that reads ahead for its first
+/// tasks: the run lock and one request, whatever the number of tasks.
+#[test]
+fn a_plays_facts_go_in_the_request_that_reads_ahead_for_its_first_tasks() {
+    let lab = Lab::start(1);
+    lab.sh(
+        "h1",
+        "printf 'a=1\\n' > /etc/conv-facts-a.conf; printf 'b=1\\n' > /etc/conv-facts-b.conf",
+    );
+    let playbook = r#"
+- hosts: all
+  gather_facts: true
+  tasks:
+    - lineinfile: {path: /etc/conv-facts-a.conf, line: a=1}
+    - lineinfile: {path: /etc/conv-facts-b.conf, line: b=1}
+    - debug: {msg: "family {{ ansible_os_family }} on {{ ansible_hostname }}"}
+"#;
+    let run = Test::new()
+        .file("site.yml", playbook)
+        .args(&["-i", &lab.inventory(), "site.yml", "--format", "json"])
+        .run();
+    run.expect_status(0);
+    assert!(run.stdout.contains("family Debian on h1"), "{}", run.stdout);
+    let recap: serde_json::Value = run
+        .stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|event| event["event"] == "recap")
+        .expect("a recap event");
+    let stats = &recap["hosts"]["h1"];
+    assert_eq!(stats["changed"], 0, "{recap}");
+    // The run lock, then the facts and both files' reads in one request.
+    assert_eq!(stats["requests"], 2, "{recap}");
+    assert_eq!(stats["answered_ahead"], 3, "{recap}");
+}
