@@ -1258,7 +1258,7 @@ impl Host for SshConnection {
         content: &[u8],
         options: &WriteOptions,
     ) -> Result<WriteOutcome, HostError> {
-        let (line, temp) = script::write_file(path, options, content.len())?;
+        let (line, temp) = script::write_file(path, options)?;
         let out = self.exec_line(&line, content)?;
         script::write_outcome(
             path,

@@ -305,7 +305,6 @@ fn split_path(path: &str) -> (String, String) {
 pub fn write_file(
     path: &str,
     options: &WriteOptions,
-    length: usize,
 ) -> Result<(String, String), HostError> {
     if let Some(validator) = &options.validate {
         if !validator.contains("%s") {
@@ -326,11 +325,15 @@ pub fn write_file(
     };
     let mut s = String::new();
     s.push_str(&format!(
-        "d={}; p={}; t={}; um=$(umask)\n",
+        "d={}; p={}; t={}\n",
         quote(&dir),
         quote(path),
         quote(&temp)
     ));
+    if options.attributes.mode.is_none() {
+        // A new file's mode comes from the umask, set aside before the temp file's 077.
+        s.push_str("um=$(umask)\n");
+    }
     s.push_str(&format!(
         "fail() {{ [ $# -gt 0 ] && printf '%s\\n' \"$*\" >&2; exit {STEP_FAILED}; }}\n"
     ));
@@ -340,24 +343,27 @@ pub fn write_file(
     s.push_str("[ -d \"$d\" ] || fail \"directory \\`$d\\` does not exist\"\n");
     s.push_str("if [ -d \"$p\" ] && [ ! -L \"$p\" ]; then fail \"$p is a directory\"; fi\n");
     s.push_str("trap 'rm -f -- \"$t\"' EXIT; trap 'exit 129' HUP INT TERM\n");
+    // The shell loop runs this only once the whole payload came, checked by its byte count
+    // and the mark after it (see `shell`): `cat` copies a complete file.
     s.push_str("umask 077; cat > \"$t\" || fail\n");
-    // A dropped connection ends stdin early and `cat` succeeds: only a complete file may
-    // replace the old one.
-    s.push_str(&format!(
-        "n=$(wc -c < \"$t\") || fail; [ \"$n\" -eq {length} ] || fail \"incomplete upload: $n of {length} bytes\"\n"
-    ));
     if let Some(validator) = &options.validate {
         let command = validator.replace("%s", "\"$t\"");
         s.push_str(&format!(
             "out=$( {{ {command}\n}} </dev/null 2>&1 ); st=$?\nif [ $st -ne 0 ]; then printf '%s' \"$out\"; printf '{VALIDATE_STATUS}%d\\n' $st >&2; exit {VALIDATION_FAILED}; fi\n"
         ));
     }
-    s.push_str(
-        "if [ -e \"$p\" ]; then chmod --reference=\"$p\" -- \"$t\" || fail; chown --reference=\"$p\" -- \"$t\" 2>/dev/null\nelse chmod \"$(printf '%o' $(( 0644 & ~0$um )))\" -- \"$t\" || fail; fi\n",
-    );
     let attrs = &options.attributes;
-    if let Some(mode) = attrs.mode {
-        s.push_str(&format!("chmod {:o} -- \"$t\" || fail\n", mode & 0o7777));
+    // The old file's owner (a `chown` only when it is not already the temp file's: ours,
+    // and our group in a directory without setgid), and its mode unless the task gives one;
+    // a new file gets 0644 less the umask, as a shell's redirection would make it.
+    s.push_str(
+        "if [ -e \"$p\" ] && ! { [ -O \"$p\" ] && [ -G \"$p\" ] && [ ! -g \"$d\" ]; }; then chown --reference=\"$p\" -- \"$t\" 2>/dev/null; fi\n",
+    );
+    match attrs.mode {
+        Some(mode) => s.push_str(&format!("chmod {:o} -- \"$t\" || fail\n", mode & 0o7777)),
+        None => s.push_str(
+            "if [ -e \"$p\" ]; then chmod --reference=\"$p\" -- \"$t\" || fail\nelse chmod \"$(printf '%o' $(( 0644 & ~0$um )))\" -- \"$t\" || fail; fi\n",
+        ),
     }
     if let Some(owner) = &attrs.owner {
         s.push_str(&format!("chown -- {} \"$t\" || fail\n", quote(owner)));
@@ -370,7 +376,8 @@ pub fn write_file(
             "if [ -f \"$p\" ]; then b=\"$p.$(date +%Y-%m-%d@%H:%M:%S)~\"; cp -p -- \"$p\" \"$b\" || fail; printf '{BACKUP}%s\\n' \"$b\"; fi\n"
         ));
     }
-    s.push_str("sync -- \"$t\" 2>/dev/null; mv -f -T -- \"$t\" \"$p\" || fail\n");
+    // Renamed, the temp file is gone: nothing left for the exit trap to remove.
+    s.push_str("sync -- \"$t\" 2>/dev/null; mv -f -T -- \"$t\" \"$p\" || fail; trap - EXIT\n");
     Ok((s, temp))
 }
 
