@@ -302,10 +302,7 @@ fn split_path(path: &str) -> (String, String) {
 /// same directory (created 0600), validator, attributes (kept from the old file, or asked
 /// for), backup, `mv -f` (rename(2)). An EXIT trap removes the temp file on every failure.
 /// Returns the script and the temp file's path.
-pub fn write_file(
-    path: &str,
-    options: &WriteOptions,
-) -> Result<(String, String), HostError> {
+pub fn write_file(path: &str, options: &WriteOptions) -> Result<(String, String), HostError> {
     if let Some(validator) = &options.validate {
         if !validator.contains("%s") {
             return Err(HostError::File {
