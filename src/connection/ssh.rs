@@ -160,6 +160,9 @@ pub struct SshConnection {
     _proxy: Option<ProxyCommand>,
 }
 
+/// How long freeing a broken session's channels may wait for the host (milliseconds).
+const FREE_ON_DEAD_LINK_MS: u32 = 100;
+
 /// Which shell a request goes to: the login user's (`None`) or a become user's.
 type ShellKey = Option<(String, BecomeMethod)>;
 
@@ -655,6 +658,10 @@ impl SshConnection {
             ExecError::Session(reason) => {
                 let reason = format!("ssh session to `{}` failed: {reason}", self.name);
                 self.broken = Some(reason.clone());
+                // Freeing a channel closes it and waits for the host's answer, which a dead
+                // link never sends: without this the failure came a whole keepalive bound
+                // late (12 s instead of 6 through a frozen ProxyCommand).
+                self.session.set_timeout(FREE_ON_DEAD_LINK_MS);
                 self.shells.clear();
                 unreachable(reason)
             }
