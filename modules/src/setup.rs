@@ -29,8 +29,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 pub use system::{
-    detect_virtualization, getfqdn, parse_date_time, parse_env, parse_memory, parse_mounts,
-    parse_passwd, parse_processor, parse_selinux, VirtInputs,
+    civil_from_days, detect_virtualization, getfqdn, parse_date_time, parse_env, parse_memory,
+    parse_mounts, parse_passwd, parse_processor, parse_selinux, VirtInputs,
 };
 
 /// The script [`gather`] runs: every section starts with a `==NAME==` line.

@@ -397,22 +397,29 @@ fn missing_tools(status: i32, stderr: &str) -> Option<ModuleError> {
 }
 
 /// Whether a TCP connection from the host to `address:port` succeeds within `seconds`.
+/// Connect from the host to `address`:`port` (bash's /dev/tcp), then run `then` with the
+/// connection on fd 3, for at most `seconds`; exits [`NOT_CONNECTED`] when no connection
+/// was made.
+fn port_command(address: &str, port: u16, seconds: u64, then: &str) -> Command {
+    Command::argv([
+        "timeout".to_string(),
+        seconds.max(1).to_string(),
+        "bash".into(),
+        "-c".into(),
+        format!("exec 3<>\"/dev/tcp/$1/$2\" || exit {NOT_CONNECTED}{then}"),
+        "wait_for".into(),
+        address.to_string(),
+        port.to_string(),
+    ])
+}
+
 fn connects(
     host: &mut dyn Host,
     address: &str,
     port: u16,
     seconds: u64,
 ) -> Result<bool, ModuleError> {
-    let output = host.run(&Command::argv([
-        "timeout".to_string(),
-        seconds.max(1).to_string(),
-        "bash".into(),
-        "-c".into(),
-        format!("exec 3<>\"/dev/tcp/$1/$2\" || exit {NOT_CONNECTED}"),
-        "wait_for".into(),
-        address.to_string(),
-        port.to_string(),
-    ]))?;
+    let output = host.run(&port_command(address, port, seconds, ""))?;
     if let Some(error) = missing_tools(output.status, &output.stderr_text()) {
         return Err(error);
     }
@@ -427,16 +434,7 @@ fn read_port(
     port: u16,
     seconds: u64,
 ) -> Result<Option<Vec<u8>>, ModuleError> {
-    let output = host.run(&Command::argv([
-        "timeout".to_string(),
-        seconds.max(1).to_string(),
-        "bash".into(),
-        "-c".into(),
-        format!("exec 3<>\"/dev/tcp/$1/$2\" || exit {NOT_CONNECTED}; cat <&3"),
-        "wait_for".into(),
-        address.to_string(),
-        port.to_string(),
-    ]))?;
+    let output = host.run(&port_command(address, port, seconds, "; cat <&3"))?;
     if let Some(error) = missing_tools(output.status, &output.stderr_text()) {
         return Err(error);
     }

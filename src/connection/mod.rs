@@ -46,7 +46,7 @@ pub trait Connection: Host + Send {
     }
 
     /// Whether [`Connection::read_ahead`] does anything here.
-    fn reads_ahead(&self) -> bool {
+    fn can_read_ahead(&self) -> bool {
         false
     }
 

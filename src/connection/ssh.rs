@@ -1325,7 +1325,7 @@ impl Connection for SshConnection {
         Some(super::Interrupter::socket(self.fd))
     }
 
-    fn reads_ahead(&self) -> bool {
+    fn can_read_ahead(&self) -> bool {
         true
     }
 

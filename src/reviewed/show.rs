@@ -101,22 +101,8 @@ fn render_task(host: &str, task: &PlannedTask) -> String {
 fn age_text(unix: u64) -> String {
     let days = unix / 86_400;
     let (hour, minute) = ((unix % 86_400) / 3600, (unix % 3600) / 60);
-    let (year, month, day) = civil_from_days(days as i64);
+    let (year, month, day) = converge_modules::setup::civil_from_days(days as i64);
     format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02} UTC")
-}
-
-/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]

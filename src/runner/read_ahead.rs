@@ -22,7 +22,7 @@
 //! nothing (`changed_when: false`) is followed by a full one.
 
 use super::host_run::HostRun;
-use super::scope::{args_text, Scope};
+use super::scope::Scope;
 use crate::connection::Become;
 use crate::playbook::{Task, TaskNode};
 use crate::template;
@@ -84,11 +84,13 @@ impl HostRun<'_, '_> {
         let list = nodes.as_ptr() as usize;
         let window = &self.read_ahead;
         let in_window = window.list == list && (window.start..window.end).contains(&index);
-        let (kept, supported) = match self.slot.connection.as_ref() {
-            Some(connection) => (connection.has_reads_ahead(), connection.reads_ahead()),
-            None => (false, true),
+        let kept = match self.slot.connection.as_ref() {
+            // A transport that keeps nothing (local): no task's arguments rendered twice.
+            Some(connection) if !connection.can_read_ahead() => return,
+            Some(connection) => connection.has_reads_ahead(),
+            None => false,
         };
-        if in_window && (kept || !supported) {
+        if in_window && kept {
             return;
         }
         if let Some(connection) = self.slot.connection.as_mut() {
@@ -96,11 +98,7 @@ impl HostRun<'_, '_> {
         }
         let changed = self.slot.stats.changed;
         // Something changed since the last window: more changes are likely (a first run).
-        let limit = if !supported || changed > window.changed {
-            1
-        } else {
-            WINDOW
-        };
+        let limit = if changed > window.changed { 1 } else { WINDOW };
         let mut become_as = None;
         let mut reads = Vec::new();
         // The facts a task's plan needs first go in the same request, as `gather` runs them.
@@ -134,7 +132,7 @@ impl HostRun<'_, '_> {
         if facts_wanted && self.slot.facts.is_none() && (!with_facts || become_as.is_none()) {
             reads.insert(0, Read::Run(modules::setup::gather_command()));
         }
-        if reads.len() < 2 || !supported {
+        if reads.len() < 2 {
             return;
         }
         // The window's first task is about to open the connection anyway.
@@ -211,9 +209,7 @@ impl HostRun<'_, '_> {
         let Ok(mut merged) = self.variables(&scope, role, Some(&task.args)) else {
             return Ahead::Stop;
         };
-        if let Some(text) = args_text(&task.args) {
-            self.add_hostvars_if_used(&mut merged, &text);
-        }
+        self.add_hostvars_if_used(&mut merged, &text);
         match self.runner.templates.render_value(&task.args, &merged) {
             Ok(args) => {
                 let args = template::strip_omitted(args);

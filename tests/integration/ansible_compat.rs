@@ -282,3 +282,26 @@ fn a_guarded_chain_through_a_missing_key_takes_the_default() {
         .stderr_has("deep=none known=False")
         .stderr_has("`getent_passwd.carol` is undefined");
 }
+
+/// The variables that list every host are built only for the templates that read them,
+/// directly, in a condition, or through another variable; each of those still sees them.
+#[test]
+fn groups_and_play_hosts_reach_every_template_that_reads_them() {
+    let inventory = "all:\n  children:\n    web:\n      hosts:\n        w1: {ansible_connection: local}\n        w2: {ansible_connection: local}\n    db:\n      hosts:\n        d1: {ansible_connection: local}\n";
+    let site = "- hosts: web\n  gather_facts: false\n  vars:\n    web_hosts: \"{{ groups['web'] }}\"\n  tasks:\n\
+         \x20   - debug: {msg: \"direct {{ groups['db'] | join(',') }}\"}\n\
+         \x20   - debug: {msg: \"through a variable {{ web_hosts | join(',') }}\"}\n\
+         \x20   - debug: {msg: \"play {{ ansible_play_hosts | join(',') }} batch {{ ansible_play_batch | length }}\"}\n\
+         \x20   - debug: {msg: condition held}\n\
+         \x20     when: \"'w1' in ansible_play_hosts and 'w2' in groups.web\"\n";
+    let run = Test::new()
+        .file("inventory.yml", inventory)
+        .file("site.yml", site)
+        .args(&["-i", "inventory.yml", "site.yml", "--limit", "w1"])
+        .run();
+    run.expect_status(0)
+        .stderr_has("direct d1")
+        .stderr_has("through a variable w1,w2")
+        .stderr_has("play w1 batch 1")
+        .stderr_has("condition held");
+}

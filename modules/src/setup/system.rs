@@ -550,8 +550,9 @@ pub fn parse_processor(cpuinfo: &[&str], nproc: &str, architecture: &str) -> Pro
     }
 }
 
-/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+/// Days since 1970-01-01 to a civil date `(year, month, day)` (Howard Hinnant's algorithm,
+/// proleptic Gregorian calendar).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

@@ -1024,6 +1024,26 @@ mod tests {
         }
     }
 
+    /// Start the loop, write `bytes` as its whole input (the link then drops), wait for it.
+    fn feed_and_end(sh: &Sh, bytes: &[u8]) {
+        let mut child = sh
+            .command()
+            .arg("-c")
+            .arg(loop_script("trunc"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(bytes)
+            .expect("write");
+        let _ = child.wait_with_output();
+    }
+
     #[test]
     fn a_truncated_request_runs_nothing() {
         for sh in &shells() {
@@ -1032,23 +1052,7 @@ mod tests {
             let script = format!("touch {}\necho done", marker.display());
             let mut bytes = encode_request(Kind::Command, &script, b"", "MK");
             bytes.truncate(bytes.len() - 12);
-            let nonce = "trunc";
-            let mut child = sh
-                .command()
-                .arg("-c")
-                .arg(loop_script(nonce))
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn");
-            child
-                .stdin
-                .take()
-                .expect("stdin")
-                .write_all(&bytes)
-                .expect("write");
-            let _ = child.wait_with_output();
+            feed_and_end(sh, &bytes);
             assert!(!marker.exists(), "{sh}: a truncated script ran");
             // A truncated payload: the command does not run at all.
             let mut bytes = encode_request(
@@ -1059,22 +1063,7 @@ mod tests {
             );
             // Cut inside the payload, before the mark that follows it.
             bytes.truncate(bytes.len() - 7);
-            let mut child = sh
-                .command()
-                .arg("-c")
-                .arg(loop_script(nonce))
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn");
-            child
-                .stdin
-                .take()
-                .expect("stdin")
-                .write_all(&bytes)
-                .expect("write");
-            let _ = child.wait_with_output();
+            feed_and_end(sh, &bytes);
             assert!(
                 !marker.exists(),
                 "{sh}: a truncated payload reached the command"
