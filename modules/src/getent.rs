@@ -78,7 +78,7 @@ impl TypedModule for Getent {
         if let Some(service) = &args.service {
             argv.extend(["-s".into(), service.clone()]);
         }
-        let output = host.run(&Command::argv(argv))?;
+        let output = host.run_read(&Command::argv(argv))?;
         let tree = format!("getent_{}", args.database);
         let mut plan = Plan::unchanged();
         let facts = match output.status {

@@ -288,6 +288,14 @@ pub trait Host {
     /// Run a command and wait for it. A non-zero exit is not an error here; the caller decides.
     fn run(&mut self, command: &Command) -> Result<Output, HostError>;
 
+    /// Run a command that only reads: it changes nothing on the host and starts nothing
+    /// that outlives it (a listing, a `-C` check, a script of `cat`s and `grep`s). The answer
+    /// is the one [`Host::run`] gives; a transport where each process costs the host may
+    /// run it more cheaply, and need not forget what it read ahead. The default runs it.
+    fn run_read(&mut self, command: &Command) -> Result<Output, HostError> {
+        self.run(command)
+    }
+
     /// Read a whole file; `Ok(None)` when it does not exist (an empty file is `Some(vec![])`).
     fn read_file(&mut self, path: &str) -> Result<Option<Vec<u8>>, HostError>;
 

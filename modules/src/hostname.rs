@@ -257,7 +257,7 @@ fn run<const N: usize>(argv: [&str; N]) -> Step {
 
 fn hostnamectl(host: &mut dyn Host, which: &str) -> Result<String, ModuleError> {
     let command = Command::argv(["hostnamectl", which, "status"]);
-    let output = host.run(&command)?;
+    let output = host.run_read(&command)?;
     if !output.success() {
         return Err(ModuleError::failed(format!(
             "`{command}` exited with status {}: {}",

@@ -665,11 +665,21 @@ impl Sections {
     }
 }
 
-/// Pick the backend (`ip6tables-nft`, `ip6tables-legacy`, or plain for old versions) from
-/// `ip6tables -V`; shared by both read scripts.
-const DETECT: &str = r#"v=$("$p" -V 2>&1) || { printf '@@missing\n%s\n' "$v"; exit 0; }
+/// Pick the backend (`ip6tables-nft`, `ip6tables-legacy`, or plain for old versions);
+/// shared by both read scripts. When the command is the same file as `ip6tables-nft` or
+/// `ip6tables-legacy` (Debian's alternatives, Slackware's links to `xtables-*-multi`), the
+/// shell's `-ef` says which without starting a process; otherwise `ip6tables -V` does.
+const DETECT: &str = r#"b=
+if c=$(command -v "$p"); then
+  for x in nft legacy; do
+    if n=$(command -v "$p-$x") && [ "$c" -ef "$n" ] 2>/dev/null; then b=$p-$x; v="$c is $n"; break; fi
+  done
+fi
+if [ -z "$b" ]; then
+v=$("$p" -V 2>&1) || { printf '@@missing\n%s\n' "$v"; exit 0; }
 case $v in *nf_tables*) b=$p-nft ;; *legacy*) b=$p-legacy ;; *) b=$p ;; esac
 command -v "$b" >/dev/null 2>&1 || b=$p
+fi
 printf '@@version %s\n@@backend %s\n' "$v" "$b"
 "#;
 
@@ -876,10 +886,10 @@ fn plan_rule(
     let flush = args.flush.0;
     let reads = rule_read(args, family)?;
     let words = reads.words;
-    let mut output = host.run(&reads.detect)?;
+    let mut output = host.run_read(&reads.detect)?;
     // A missing command is reported from `-V` alone.
     read_output(&output, family)?;
-    let listed = host.run(&reads.list)?;
+    let listed = host.run_read(&reads.list)?;
     output.stdout.extend(listed.stdout);
     output.stderr.extend(listed.stderr);
     output.status = listed.status;
@@ -892,7 +902,7 @@ fn plan_rule(
             .body("chain")
             .is_some_and(|(listing, rc)| rc == "0" && listing.lines().any(|line| line == shown));
         if !listed {
-            let checked = host.run(check)?;
+            let checked = host.run_read(check)?;
             output.stdout.extend(checked.stdout);
             output.stderr.extend(checked.stderr);
             output.status = checked.status;
@@ -1301,7 +1311,7 @@ fn plan_ruleset(
         read_argv.extend(loader.link().map(String::from));
     }
     let read = Command::argv(read_argv).with_stdin(written_text.clone());
-    let output = host.run(&read)?;
+    let output = host.run_read(&read)?;
     let sections = read_output(&output, family)?;
     let backend = sections
         .value("backend")

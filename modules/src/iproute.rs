@@ -873,7 +873,7 @@ fn wanted(args: &IprouteArgs) -> Result<Wanted, ArgsError> {
 
 /// Read the listings in one command.
 fn read_listing(host: &mut dyn Host, family: Family) -> Result<Listing, ModuleError> {
-    let output = host.run(&Command::argv([
+    let output = host.run_read(&Command::argv([
         "sh",
         "-c",
         READ_SCRIPT,

@@ -22,6 +22,7 @@ pub struct MemoryEntry {
 }
 
 type Responder = Box<dyn FnMut(&Command) -> Option<Output> + Send>;
+type PseudoFiles = Box<dyn FnMut(&str) -> Option<Result<Option<Vec<u8>>, HostError>> + Send>;
 
 /// A host that exists only in memory.
 pub struct MemoryHost {
@@ -30,6 +31,7 @@ pub struct MemoryHost {
     /// Every command run, as its shell line, in order.
     pub commands_run: Vec<String>,
     responders: Vec<Responder>,
+    pseudo_files: Vec<PseudoFiles>,
     /// Inode numbers of the paths that share one with another path (hard links); every
     /// other path has an inode of its own.
     inodes: BTreeMap<String, u64>,
@@ -50,6 +52,7 @@ impl MemoryHost {
             files,
             commands_run: Vec::new(),
             responders: Vec::new(),
+            pseudo_files: Vec::new(),
             inodes: BTreeMap::new(),
         }
     }
@@ -141,6 +144,16 @@ impl MemoryHost {
         responder: impl FnMut(&Command) -> Option<Output> + Send + 'static,
     ) -> Self {
         self.responders.push(Box::new(responder));
+        self
+    }
+
+    /// Answer reads of files that are not in [`MemoryHost::files`], the way `/proc` answers:
+    /// `reader` gets the path and returns the read's answer, or `None` to pass.
+    pub fn pseudo_files(
+        mut self,
+        reader: impl FnMut(&str) -> Option<Result<Option<Vec<u8>>, HostError>> + Send + 'static,
+    ) -> Self {
+        self.pseudo_files.push(Box::new(reader));
         self
     }
 
@@ -521,6 +534,11 @@ impl Host for MemoryHost {
     }
 
     fn read_file(&mut self, path: &str) -> Result<Option<Vec<u8>>, HostError> {
+        for reader in &mut self.pseudo_files {
+            if let Some(answer) = reader(path) {
+                return answer;
+            }
+        }
         match self.files.get(path) {
             None => Ok(None),
             Some(entry) if entry.kind == FileKind::File => Ok(Some(entry.content.clone())),

@@ -454,7 +454,7 @@ fn plan_slackpkg(
     if args.name.0.is_empty() {
         return Ok(plan);
     }
-    let output = host.run(&Command::argv(["ls", "-1", "/var/log/packages"]))?;
+    let output = host.run_read(&Command::argv(["ls", "-1", "/var/log/packages"]))?;
     if !output.success() {
         return Err(ModuleError::Failed {
             message: format!(

@@ -282,7 +282,7 @@ impl TypedModule for ServiceFacts {
     const USES_FACTS: bool = false;
 
     fn plan(_: ServiceFactsArgs, host: &mut dyn Host, _: &Context) -> Result<Plan, ModuleError> {
-        let output = host.run(&Command::shell(READ_SCRIPT))?;
+        let output = host.run_read(&Command::shell(READ_SCRIPT))?;
         if !output.success() {
             return Err(ModuleError::failed(format!(
                 "could not list the services: the read script exited with status {}: {}",

@@ -130,7 +130,7 @@ pub fn gather_command() -> Command {
 
 /// Gather facts with one command on `host`.
 pub fn gather(host: &mut dyn Host) -> Result<Facts, HostError> {
-    let output = host.run(&gather_command())?;
+    let output = host.run_read(&gather_command())?;
     Ok(parse(&output.stdout_text()))
 }
 

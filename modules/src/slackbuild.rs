@@ -519,7 +519,7 @@ fn read_host(
     names: &[String],
     resolve_deps: bool,
 ) -> Result<HostRead, ModuleError> {
-    let output = host.run(&Command::shell(read_script(repo, names, resolve_deps)))?;
+    let output = host.run_read(&Command::shell(read_script(repo, names, resolve_deps)))?;
     if !output.success() {
         return Err(ModuleError::failed(format!(
             "reading the SlackBuilds tree and `{PACKAGE_DB}` failed with status {}: {}",

@@ -109,7 +109,7 @@ impl TypedModule for Stat {
     fn plan(args: StatArgs, host: &mut dyn Host, _: &Context) -> Result<Plan, ModuleError> {
         let mut command = Command::shell(script(&args));
         command.env.push(("LC_ALL".into(), "C".into()));
-        let output = host.run(&command)?;
+        let output = host.run_read(&command)?;
         if !output.success() {
             return Err(ModuleError::failed(format!(
                 "cannot stat `{}`: `stat` script exited with status {}: {}",

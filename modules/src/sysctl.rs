@@ -5,13 +5,14 @@
 //! sets one key (`name`/`value`, Ansible's arguments) or many (`settings`, a map), with one
 //! file write either way.
 //!
-//! Reads, in one round trip besides reading the file: the live value of every key (`cat` of its
-//! `/proc/sys` path), the IPv6 default routes (`ip -6 route show default`) and every
-//! interface's `accept_ra`, for the SLAAC check below. The file is edited in place by the pure
+//! Reads the file, the live value of every key (a read of its `/proc/sys` file: over SSH these
+//! join the other tasks' file reads made ahead, one `cat` for all), and, in one command, the
+//! IPv6 default routes (`ip -6 route show default`) and every interface's `accept_ra`, for
+//! the SLAAC check below. The file is edited in place by the pure
 //! function [`edit_conf`]: comments, order and unrelated lines stay; a managed key is replaced
 //! where it first stands (keeping its spelling and its spacing around `=`), later duplicates of
 //! it are removed, new keys are appended at the end. (Ansible rewrites every line as `k=v`.)
-//! Live values are set with `sysctl -w KEY=VALUE`, `accept_ra` keys before `forwarding` keys.
+//! Live values are set with `sysctl -q -w KEY=VALUE`, `accept_ra` keys before `forwarding` keys.
 //!
 //! Keys follow procps: `.` and `/` are interchangeable separators, and an interface name with a
 //! dot is written with `/` (`net.ipv6.conf.eth0/100.accept_ra` or
@@ -41,7 +42,7 @@
 //! ```
 
 use crate::args::Flag;
-use crate::host::{Command, Host, Read};
+use crate::host::{Command, Host, HostError, Read};
 use crate::lines::Lines;
 use crate::module::{ArgsError, Context, ModuleError, TypedModule};
 use crate::plan::{Change, Plan, Step};
@@ -367,34 +368,6 @@ fn replace_value(line: &str, value: &str) -> Option<String> {
     Some(format!("{head}={gap}{value}"))
 }
 
-/// Name given to the read script (`$0`), so that test hosts can recognise it.
-pub const READ_SCRIPT_NAME: &str = "converge-sysctl-read";
-
-/// Reads, for every path argument, one line `ok VALUE` / `unreadable REASON` / `missing`
-/// (newlines in values become spaces, and tabs too once parsed). Only reads. One `grep`
-/// reads every key, whatever their number: a shell's `read` builtin cannot, as dash reads
-/// a byte at a time and `/proc/sys` answers only a read from the start (`1024` read as `1`).
-pub const READ_SCRIPT: &str = r#"[ $# -gt 0 ] || exit 0
-out=$(grep -H -- '' "$@" 2>&1)
-for p do
-  if [ ! -e "$p" ]; then
-    echo missing
-    continue
-  fi
-  v= s= r=
-  while IFS= read -r l; do
-    case $l in
-      "$p:"*) v=$v$s${l#"$p:"}; s=' ' ;;
-      "grep: $p: "*) r=${l#"grep: $p: "} ;;
-    esac
-  done <<EOF
-$out
-EOF
-  if [ -n "$r" ]; then printf 'unreadable %s\n' "$r"; else printf 'ok %s\n' "$v"; fi
-done
-exit 0
-"#;
-
 /// Name given to the routes script (`$0`), so that test hosts can recognise it.
 pub const ROUTES_SCRIPT_NAME: &str = "converge-sysctl-routes";
 
@@ -420,10 +393,10 @@ pub enum Live {
     Missing,
 }
 
-/// What the read script found.
+/// What the reads found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LiveState {
-    /// One per path asked for, in order.
+    /// One per key asked for, in order.
     pub values: Vec<Live>,
     /// Interfaces whose IPv6 default route came from router advertisements (`proto ra`).
     pub ra_interfaces: Vec<String>,
@@ -431,25 +404,33 @@ pub struct LiveState {
     pub accept_ra: Vec<(String, String)>,
 }
 
-/// Parse the read script's output for `count` paths.
-pub fn parse_live(output: &str, count: usize) -> Result<LiveState, String> {
-    let mut state = LiveState::default();
-    let mut lines = output.lines();
-    for _ in 0..count {
-        let line = lines
-            .next()
-            .ok_or("the read script stopped early".to_string())?;
-        let live = if line == "missing" {
-            Live::Missing
-        } else if let Some(value) = line.strip_prefix("ok ").or((line == "ok").then_some("")) {
-            Live::Value(value.replace('\t', " ").trim().to_string())
-        } else if let Some(reason) = line.strip_prefix("unreadable") {
-            Live::Unreadable(reason.trim().to_string())
-        } else {
-            return Err(format!("unexpected line `{line}` from the read script"));
-        };
-        state.values.push(live);
+/// A key's live value from the read of its `/proc/sys` file: lines, and the tabs between
+/// a multi-value key's fields, become single spaces. A file the kernel refuses to read
+/// (a write-only key) is unreadable, with the reason; any other error stays an error.
+pub fn live_value(read: Result<Option<Vec<u8>>, HostError>) -> Result<Live, HostError> {
+    match read {
+        Ok(Some(bytes)) => {
+            let text = String::from_utf8_lossy(&bytes);
+            let words: Vec<&str> = text.split_whitespace().collect();
+            Ok(Live::Value(words.join(" ")))
+        }
+        Ok(None) => Ok(Live::Missing),
+        Err(HostError::File { reason, .. }) => {
+            // `cat: PATH: Permission denied`, or an OS error's `… (os error 13)`.
+            let reason = reason.lines().next().unwrap_or_default();
+            let reason = reason.rsplit(": ").next().unwrap_or(reason);
+            let reason = reason.split(" (os error").next().unwrap_or(reason);
+            Ok(Live::Unreadable(reason.trim().to_string()))
+        }
+        Err(other) => Err(other),
     }
+}
+
+/// Parse the routes script's output ([`ROUTES_SCRIPT`]): the interfaces with an RA-learnt
+/// default route, and every interface's `accept_ra`.
+pub fn parse_routes(output: &str) -> LiveState {
+    let mut state = LiveState::default();
+    let lines = output.lines();
     let mut section = "";
     let mut in_ra_route = false;
     for line in lines {
@@ -493,7 +474,7 @@ pub fn parse_live(output: &str, count: usize) -> Result<LiveState, String> {
             _ => {}
         }
     }
-    Ok(state)
+    state
 }
 
 /// The `sysctl` module.
@@ -630,7 +611,8 @@ impl TypedModule for Sysctl {
     fn reads(args: &SysctlArgs) -> Vec<Read> {
         let mut reads = vec![Read::File(args.sysctl_file.clone())];
         if let (SysctlState::Present, Ok(wanted)) = (&args.state, wanted(args)) {
-            reads.extend(live_reads(&wanted).map(Read::Run));
+            reads.extend(wanted.iter().map(|want| Read::File(want.key.proc_path())));
+            reads.push(Read::Run(routes_read()));
         }
         reads
     }
@@ -743,8 +725,10 @@ impl TypedModule for Sysctl {
                     live_steps.push((
                         apply_rank(&want.key),
                         Step::Run {
+                            // -q: the value set is not printed, so no output comes back.
                             command: Command::argv([
                                 "sysctl".to_string(),
+                                "-q".to_string(),
                                 "-w".to_string(),
                                 format!("{}={value}", want.key),
                             ]),
@@ -765,38 +749,29 @@ impl TypedModule for Sysctl {
     }
 }
 
-/// The commands that read every key's live value, and the RA routes and `accept_ra`s.
-fn live_reads(wanted: &[Wanted]) -> [Command; 2] {
-    let mut argv = vec![
-        "sh".to_string(),
-        "-c".to_string(),
-        READ_SCRIPT.to_string(),
-        READ_SCRIPT_NAME.to_string(),
-    ];
-    argv.extend(wanted.iter().map(|want| want.key.proc_path()));
-    [
-        Command::argv(argv),
-        Command::argv(["sh", "-c", ROUTES_SCRIPT, ROUTES_SCRIPT_NAME]),
-    ]
+/// The command that reads the RA routes and `accept_ra`s.
+fn routes_read() -> Command {
+    Command::argv(["sh", "-c", ROUTES_SCRIPT, ROUTES_SCRIPT_NAME])
 }
 
-/// Read every key's live value, the RA routes and `accept_ra`s in one command.
+/// Read every key's live value (a read of its `/proc/sys` file, which a transport can make
+/// with other tasks' reads), then the RA routes and `accept_ra`s.
 fn read_live(host: &mut dyn Host, wanted: &[Wanted]) -> Result<LiveState, ModuleError> {
-    let mut text = String::new();
-    for read in live_reads(wanted) {
-        let output = host.run(&read)?;
-        if !output.success() {
-            return Err(ModuleError::failed(format!(
-                "cannot read the live sysctl values: the read script exited with status {}: {}",
-                output.status,
-                output.stderr_text().trim()
-            )));
-        }
-        text.push_str(&output.stdout_text());
+    let mut values = Vec::with_capacity(wanted.len());
+    for want in wanted {
+        values.push(live_value(host.read_file(&want.key.proc_path()))?);
     }
-    parse_live(&text, wanted.len()).map_err(|reason| {
-        ModuleError::failed(format!("cannot read the live sysctl values: {reason}"))
-    })
+    let output = host.run_read(&routes_read())?;
+    if !output.success() {
+        return Err(ModuleError::failed(format!(
+            "cannot read the IPv6 default routes: the read script exited with status {}: {}",
+            output.status,
+            output.stderr_text().trim()
+        )));
+    }
+    let mut state = parse_routes(&output.stdout_text());
+    state.values = values;
+    Ok(state)
 }
 
 /// The SLAAC trap: forwarding on, an RA-learnt default route, and `accept_ra` not 2.
@@ -913,17 +888,33 @@ mod tests {
     }
 
     #[test]
-    fn live_output_parses_values_routes_and_accept_ra() {
-        let output = "ok 1\nmissing\nunreadable Permission denied\n--- routes\ndefault via fe80::1 dev eth0 proto ra metric 1024 expires 1790sec pref medium\ndefault via fd00::1 dev eth1 proto static metric 1\n--- accept_ra\n/proc/sys/net/ipv6/conf/eth0/accept_ra:1\n/proc/sys/net/ipv6/conf/eth0.100/accept_ra:2\n";
-        let state = parse_live(output, 3).unwrap();
-        assert_eq!(
-            state.values,
-            vec![
-                Live::Value("1".into()),
-                Live::Missing,
+    fn live_values_come_from_proc_reads() {
+        let value = |bytes: &[u8]| live_value(Ok(Some(bytes.to_vec()))).unwrap();
+        assert_eq!(value(b"1\n"), Live::Value("1".into()));
+        assert_eq!(value(b"32768\t60999\n"), Live::Value("32768 60999".into()));
+        assert_eq!(value(b""), Live::Value(String::new()));
+        assert_eq!(live_value(Ok(None)).unwrap(), Live::Missing);
+        let refused = |reason: &str| HostError::File {
+            operation: "read",
+            path: "/proc/sys/net/ipv4/route/flush".into(),
+            reason: reason.into(),
+        };
+        for reason in [
+            "cat: /proc/sys/net/ipv4/route/flush: Permission denied",
+            "Permission denied (os error 13)",
+        ] {
+            assert_eq!(
+                live_value(Err(refused(reason))).unwrap(),
                 Live::Unreadable("Permission denied".into())
-            ]
-        );
+            );
+        }
+        assert!(live_value(Err(HostError::Unsupported("no".into()))).is_err());
+    }
+
+    #[test]
+    fn routes_output_gives_ra_interfaces_and_accept_ra() {
+        let output = "--- routes\ndefault via fe80::1 dev eth0 proto ra metric 1024 expires 1790sec pref medium\ndefault via fd00::1 dev eth1 proto static metric 1\n--- accept_ra\n/proc/sys/net/ipv6/conf/eth0/accept_ra:1\n/proc/sys/net/ipv6/conf/eth0.100/accept_ra:2\n";
+        let state = parse_routes(output);
         assert_eq!(state.ra_interfaces, vec!["eth0".to_string()]);
         assert_eq!(state.accept_ra[1], ("eth0.100".into(), "2".into()));
     }
@@ -931,7 +922,7 @@ mod tests {
     #[test]
     fn multipath_ra_route_names_every_nexthop_device() {
         let output = "--- routes\ndefault proto ra metric 1024 pref medium\n\tnexthop via fe80::1 dev wan0 weight 1\n\tnexthop via fe80::2 dev wan1 weight 1\n--- accept_ra\n";
-        let state = parse_live(output, 0).unwrap();
+        let state = parse_routes(output);
         assert_eq!(state.ra_interfaces, vec!["wan0".to_string(), "wan1".into()]);
     }
 

@@ -163,7 +163,7 @@ pub fn plan_unit(host: &mut dyn Host, request: &UnitRequest) -> Result<Plan, Mod
         name,
         "--property=Id,LoadState,ActiveState,SubState,UnitFileState",
     ]);
-    let output = host.run(&show)?;
+    let output = host.run_read(&show)?;
     if !output.success() {
         return Err(ModuleError::Failed {
             message: format!(

@@ -447,7 +447,7 @@ impl TypedModule for Xprofile {
 /// The user's home directory and primary group name, in one command.
 fn read_user(host: &mut dyn Host, user: &str) -> Result<(String, String), ModuleError> {
     let command = Command::argv(["sh", "-c", READ_SCRIPT, READ_SCRIPT_NAME, user]);
-    let output = host.run(&command)?;
+    let output = host.run_read(&command)?;
     if output.status == 2 {
         return Err(ModuleError::Failed {
             message: format!("user `{user}` does not exist on this host"),

@@ -15,15 +15,14 @@
 //!   warnings: ["substring"]            # exactly these warnings (substrings), default none
 //!   file: "…"                          # the file after applying
 //!   live: {net.ipv4.ip_forward: "1"}   # live values after applying
-//!   ran: ["sysctl -w net.ipv4.ip_forward=1"]
+//!   ran: ["sysctl -q -w net.ipv4.ip_forward=1"]
 //!   error: "substring"                 # planning fails (and `hint`)
 //! ```
 
 use converge_modules::facts::DefaultRoute;
 use converge_modules::memory_host::MemoryHost;
 use converge_modules::sysctl::{
-    edit_conf, parse_conf, ConfEdit, SysctlKey, READ_SCRIPT, READ_SCRIPT_NAME, ROUTES_SCRIPT,
-    ROUTES_SCRIPT_NAME,
+    edit_conf, parse_conf, ConfEdit, SysctlKey, ROUTES_SCRIPT, ROUTES_SCRIPT_NAME,
 };
 use converge_modules::{ChangeDetail, Command, Context, Facts, ModuleError, Output, Program};
 use serde::Deserialize;
@@ -251,32 +250,27 @@ fn proc_path(key: &str) -> String {
         .unwrap_or_default()
 }
 
-/// A memory host whose `/proc/sys` is `proc`: answers the read script and `sysctl -w`.
+/// A memory host whose `/proc/sys` is `proc`: answers its reads, the routes script and
+/// `sysctl -q -w`.
 fn host_for(case: &Case, proc: Proc) -> MemoryHost {
     let mut host = MemoryHost::new().with_directory("/etc");
     if let Some(text) = &case.file {
         host = host.with_file("/etc/sysctl.conf", text.clone());
     }
     let routes = case.routes.clone();
-    host.respond(move |command: &Command| {
+    let files = Arc::clone(&proc);
+    host.pseudo_files(move |path: &str| {
+        let path = path.strip_prefix("/proc/sys/")?;
+        let values = files.lock().expect("proc");
+        Some(Ok(values
+            .get(&format!("/proc/sys/{path}"))
+            .map(|value| format!("{value}\n").into_bytes())))
+    })
+    .respond(move |command: &Command| {
         let Program::Argv(argv) = &command.program else {
             return None;
         };
         let values = proc.lock().expect("proc");
-        if argv.len() >= 4 && argv[2] == READ_SCRIPT && argv[3] == READ_SCRIPT_NAME {
-            let mut out = String::new();
-            for path in &argv[4..] {
-                match values.get(path) {
-                    Some(value) => out.push_str(&format!("ok {}\n", value.replace('\t', " "))),
-                    None => out.push_str("missing\n"),
-                }
-            }
-            return Some(Output {
-                status: 0,
-                stdout: out.into_bytes(),
-                stderr: Vec::new(),
-            });
-        }
         if argv.len() == 4 && argv[2] == ROUTES_SCRIPT && argv[3] == ROUTES_SCRIPT_NAME {
             let mut out = String::new();
             out.push_str("--- routes\n");
@@ -293,9 +287,9 @@ fn host_for(case: &Case, proc: Proc) -> MemoryHost {
                 stderr: Vec::new(),
             });
         }
-        if argv.len() == 3 && argv[0] == "sysctl" && argv[1] == "-w" {
+        if argv.len() == 4 && argv[0] == "sysctl" && argv[1] == "-q" && argv[2] == "-w" {
             drop(values);
-            let (key, value) = argv[2].split_once('=')?;
+            let (key, value) = argv[3].split_once('=')?;
             let path = proc_path(key);
             let mut values = proc.lock().expect("proc");
             return Some(match values.get_mut(&path) {

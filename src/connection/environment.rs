@@ -14,14 +14,11 @@ pub struct WithEnvironment<'a> {
     pub environment: &'a [(String, String)],
 }
 
-impl Host for WithEnvironment<'_> {
-    fn name(&self) -> &str {
-        self.host.name()
-    }
-
-    fn run(&mut self, command: &Command) -> Result<Output, HostError> {
+impl WithEnvironment<'_> {
+    /// `command` with the task's variables; `None` when there are none.
+    fn with_environment(&self, command: &Command) -> Option<Command> {
         if self.environment.is_empty() {
-            return self.host.run(command);
+            return None;
         }
         let mut with_environment = command.clone();
         let own: Vec<(String, String)> = std::mem::take(&mut with_environment.env);
@@ -33,7 +30,27 @@ impl Host for WithEnvironment<'_> {
             .collect();
         env.extend(own);
         with_environment.env = env;
-        self.host.run(&with_environment)
+        Some(with_environment)
+    }
+}
+
+impl Host for WithEnvironment<'_> {
+    fn name(&self) -> &str {
+        self.host.name()
+    }
+
+    fn run(&mut self, command: &Command) -> Result<Output, HostError> {
+        match self.with_environment(command) {
+            Some(command) => self.host.run(&command),
+            None => self.host.run(command),
+        }
+    }
+
+    fn run_read(&mut self, command: &Command) -> Result<Output, HostError> {
+        match self.with_environment(command) {
+            Some(command) => self.host.run_read(&command),
+            None => self.host.run_read(command),
+        }
     }
 
     fn read_file(&mut self, path: &str) -> Result<Option<Vec<u8>>, HostError> {

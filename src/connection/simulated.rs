@@ -153,6 +153,10 @@ impl Host for SimulatedHost<'_> {
         self.real.run(command)
     }
 
+    fn run_read(&mut self, command: &Command) -> Result<Output, HostError> {
+        self.real.run_read(command)
+    }
+
     fn read_file(&mut self, path: &str) -> Result<Option<Vec<u8>>, HostError> {
         if self.simulation.is_removed(path) {
             return Ok(None);

@@ -1209,6 +1209,36 @@ impl Host for SshConnection {
         self.exec_line(&line, command.stdin.as_deref().unwrap_or_default())
     }
 
+    fn run_read(&mut self, command: &Command) -> Result<Output, HostError> {
+        if command.stdin.is_some() {
+            return self.run(command);
+        }
+        // Answered or kept under the line `run` sends, as a read made ahead is; a module's
+        // own `sh -c` script runs inline, and the output comes straight down the channel.
+        let line = script::command_line(command)?;
+        if let Some(answer) = self.kept_answer(&line, &[]) {
+            return Ok(answer);
+        }
+        let key = self.shell_key();
+        match script::inline_line(command) {
+            Some(inline) => {
+                // The first line names the read in `-vv`: the script's name and arguments.
+                let named = match &command.program {
+                    converge_modules::Program::Argv(args) => args
+                        .iter()
+                        .skip(3)
+                        .map(|a| converge_modules::quote(a))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    converge_modules::Program::Shell(_) => String::new(),
+                };
+                let fresh = format!("# {}\n{}\n{inline}", named.replace('\n', " "), shell::FRESH);
+                self.request(key, Kind::Read, &fresh, &[])
+            }
+            None => self.request(key, Kind::Read, &line, &[]),
+        }
+    }
+
     fn read_file(&mut self, path: &str) -> Result<Option<Vec<u8>>, HostError> {
         let out = self.read_line(&script::read_file(path))?;
         match out.status {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use converge::connection::ssh::{HostKeyChecking, SshConnection, SshTarget};
 use converge::connection::{Become, BecomeMethod, Connection};
-use converge_modules::{Command, FileAttributes, FileKind, Host, HostError, WriteOptions};
+use converge_modules::{Command, FileAttributes, FileKind, Host, HostError, Read, WriteOptions};
 
 const SSHD: &str = "/usr/sbin/sshd";
 
@@ -251,6 +251,45 @@ fn hostile_argument_arrives_as_one_literal_argument() {
     cmd.env.push(("GREETING".into(), "hello $USER `x`".into()));
     let out = c.run(&cmd).expect("run");
     assert_eq!(out.stdout_text(), format!("hello $USER `x`|{dir}"));
+}
+
+/// A module's read (`run_read`) answers exactly as `run` does, its own `sh -c` script
+/// running inline as in a fresh shell; it keeps the reads made ahead, which a `run` drops.
+#[test]
+fn a_read_answers_as_run_does_and_keeps_the_reads_made_ahead() {
+    let server = start_sshd();
+    let work = server.work();
+    let mut c = server.connect();
+    let script = Command::argv([
+        "sh",
+        "-c",
+        "printf '%s|%s|%s|%s\\n' \"$#\" \"$1\" \"$2\" \"${n-unset}${c-}\"; echo err >&2; exit 4",
+        "converge-test-read",
+        "a b",
+        "it's",
+    ]);
+    let ran = c.run(&script).expect("run");
+    assert_eq!(ran.stdout_text(), "2|a b|it's|unset\n");
+    assert_eq!(c.run_read(&script).expect("read"), ran);
+    let missing = Command::argv(["ls", "--", "/converge-no-such-path"]);
+    let ran = c.run(&missing).expect("run");
+    assert_eq!(ran.status, 2);
+    assert_eq!(c.run_read(&missing).expect("read"), ran);
+    assert!(c
+        .round_trips()
+        .commands
+        .iter()
+        .any(|line| line.contains("# converge-test-read 'a b'")));
+
+    let path = format!("{work}/kept.conf");
+    std::fs::write(&path, "old\n").expect("write");
+    c.read_ahead(&[Read::File(path.clone()), Read::Stat(path.clone())])
+        .expect("read ahead");
+    std::fs::write(&path, "new\n").expect("write behind converge's back");
+    c.run_read(&Command::argv(["true"])).expect("read");
+    assert_eq!(c.read_file(&path).expect("read"), Some(b"old\n".to_vec()));
+    c.run(&Command::argv(["true"])).expect("run");
+    assert_eq!(c.read_file(&path).expect("read"), Some(b"new\n".to_vec()));
 }
 
 #[test]

@@ -341,8 +341,9 @@ pub fn write_file(path: &str, options: &WriteOptions) -> Result<(String, String)
     s.push_str("if [ -d \"$p\" ] && [ ! -L \"$p\" ]; then fail \"$p is a directory\"; fi\n");
     s.push_str("trap 'rm -f -- \"$t\"' EXIT; trap 'exit 129' HUP INT TERM\n");
     // The shell loop runs this only once the whole payload came, checked by its byte count
-    // and the mark after it (see `shell`): `cat` copies a complete file.
-    s.push_str("umask 077; cat > \"$t\" || fail\n");
+    // and the mark after it (see `shell`): `dd` copies a complete file and flushes it to
+    // disk before the rename, in one process (GNU and BusyBox both know these operands).
+    s.push_str("umask 077; dd bs=64k conv=fsync status=none of=\"$t\" || fail\n");
     if let Some(validator) = &options.validate {
         let command = validator.replace("%s", "\"$t\"");
         s.push_str(&format!(
@@ -374,7 +375,7 @@ pub fn write_file(path: &str, options: &WriteOptions) -> Result<(String, String)
         ));
     }
     // Renamed, the temp file is gone: nothing left for the exit trap to remove.
-    s.push_str("sync -- \"$t\" 2>/dev/null; mv -f -T -- \"$t\" \"$p\" || fail; trap - EXIT\n");
+    s.push_str("mv -f -T -- \"$t\" \"$p\" || fail; trap - EXIT\n");
     Ok((s, temp))
 }
 

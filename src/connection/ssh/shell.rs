@@ -134,6 +134,10 @@ pub fn new_mark() -> String {
     format!("cvg{hex}")
 }
 
+/// Clears the loop's variables and function, so that a module's `sh -c` script run inline
+/// (`script::inline_line`) starts as in a fresh shell. `$D` stays: the loop's requests use it.
+pub const FRESH: &str = "unset n o e i c j k s p l NL R st T; unset -f rd";
+
 /// One read of a batch (see [`batch_script`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchRead {
@@ -161,10 +165,7 @@ const FROM_FILES: i32 = 999;
 pub fn batch_script(reads: &[BatchRead], mark: &str) -> String {
     // A module's `sh -c` script may run here (`script::inline_line`): it starts without the
     // loop's variables and function, as in a fresh shell; `$D` serves the batch itself.
-    let mut script = format!(
-        "# {} reads made ahead\nunset n o e i c j k s p l NL R st T; unset -f rd\n",
-        reads.len()
-    );
+    let mut script = format!("# {} reads made ahead\n{FRESH}\n", reads.len());
     let paths = batch_paths(reads);
     if !paths.is_empty() {
         let quoted: Vec<String> = paths.iter().map(|p| quote(p)).collect();
