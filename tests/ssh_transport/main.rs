@@ -854,8 +854,9 @@ fn a_silent_command_outlives_the_keepalive_bound_and_a_frozen_link_is_found_dead
     let started = Instant::now();
     let result = c.run(&Command::argv(["sleep", "30"]));
     let elapsed = started.elapsed();
+    // The proxy's two processes hold the server's end of the link: gone, its session ends.
     for pid in &pids {
-        sh(&format!("kill -CONT {pid}"));
+        sh(&format!("kill -CONT {pid}; kill -KILL {pid}"));
     }
     match &result {
         Err(HostError::Unreachable { reason }) => {
