@@ -5,10 +5,10 @@
 //! sets one key (`name`/`value`, Ansible's arguments) or many (`settings`, a map), with one
 //! file write either way.
 //!
-//! Reads the file, the live value of every key (a read of its `/proc/sys` file: over SSH these
-//! join the other tasks' file reads made ahead, one `cat` for all), and, in one command, the
-//! IPv6 default routes (`ip -6 route show default`) and every interface's `accept_ra`, for
-//! the SLAAC check below. The file is edited in place by the pure
+//! Reads the file, the live value of every key (its `/proc/sys` file) and, for the SLAAC check
+//! below, the kernel's IPv6 routes (`/proc/net/ipv6_route`) and every interface's `accept_ra`
+//! (shell builtins): no process of its own on the host, as over SSH the file reads join the
+//! other tasks' reads made ahead, one `cat` for all. The file is edited in place by the pure
 //! function [`edit_conf`]: comments, order and unrelated lines stay; a managed key is replaced
 //! where it first stands (keeping its spelling and its spacing around `=`), later duplicates of
 //! it are removed, new keys are appended at the end. (Ansible rewrites every line as `k=v`.)
@@ -368,19 +368,21 @@ fn replace_value(line: &str, value: &str) -> Option<String> {
     Some(format!("{head}={gap}{value}"))
 }
 
-/// Name given to the routes script (`$0`), so that test hosts can recognise it.
-pub const ROUTES_SCRIPT_NAME: &str = "converge-sysctl-routes";
+/// Name given to the `accept_ra` script (`$0`), so that test hosts can recognise it.
+pub const ACCEPT_RA_SCRIPT_NAME: &str = "converge-sysctl-accept-ra";
 
-/// Reads the IPv6 default routes and every interface's `accept_ra`, for the SLAAC check:
-/// the same for every sysctl task, so the reads made ahead for several tasks make it once.
-pub const ROUTES_SCRIPT: &str = r#"echo '--- routes'
-ip -6 route show default 2>/dev/null
-echo '--- accept_ra'
-for f in /proc/sys/net/ipv6/conf/*/accept_ra; do
+/// Prints every interface's `accept_ra` as `PATH:VALUE`, for the SLAAC check: the same for
+/// every sysctl task, so the reads made ahead for several tasks make it once. Shell builtins
+/// only (one digit each: `read` sees all of it).
+pub const ACCEPT_RA_SCRIPT: &str = r#"for f in /proc/sys/net/ipv6/conf/*/accept_ra; do
   [ -r "$f" ] && read -r v < "$f" && printf '%s:%s\n' "$f" "$v"
 done 2>/dev/null
 exit 0
 "#;
+
+/// The kernel's IPv6 routes of the host's network namespace, one per line: where the
+/// SLAAC check finds the default routes that router advertisements made.
+pub const IPV6_ROUTES: &str = "/proc/net/ipv6_route";
 
 /// The live value of one key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -426,55 +428,39 @@ pub fn live_value(read: Result<Option<Vec<u8>>, HostError>) -> Result<Live, Host
     }
 }
 
-/// Parse the routes script's output ([`ROUTES_SCRIPT`]): the interfaces with an RA-learnt
-/// default route, and every interface's `accept_ra`.
-pub fn parse_routes(output: &str) -> LiveState {
-    let mut state = LiveState::default();
-    let lines = output.lines();
-    let mut section = "";
-    let mut in_ra_route = false;
-    for line in lines {
-        if let Some(name) = line.strip_prefix("--- ") {
-            section = if name == "routes" {
-                "routes"
-            } else {
-                "accept_ra"
-            };
+/// The interfaces with a default route that router advertisements made, from
+/// [`IPV6_ROUTES`]: destination `::/0` with the `RTF_ADDRCONF` flag, which the kernel sets
+/// on exactly the routes it learns from RAs (`ip -6 route` shows them as `proto ra`).
+pub fn ra_interfaces(ipv6_route: &str) -> Vec<String> {
+    const RTF_ADDRCONF: u32 = 0x0004_0000;
+    let mut interfaces: Vec<String> = Vec::new();
+    for line in ipv6_route.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [destination, prefix_len, _, _, _, _, _, _, flags, device, ..] = fields.as_slice()
+        else {
             continue;
-        }
-        match section {
-            "routes" => {
-                let words: Vec<&str> = line.split_whitespace().collect();
-                if !line.starts_with(char::is_whitespace) {
-                    in_ra_route = words.windows(2).any(|w| w == ["proto", "ra"]);
-                }
-                let device = words
-                    .windows(2)
-                    .find(|w| w[0] == "dev")
-                    .map(|w| w[1].to_string());
-                if let (true, Some(device)) = (in_ra_route, device) {
-                    if !state.ra_interfaces.contains(&device) {
-                        state.ra_interfaces.push(device);
-                    }
-                }
-            }
-            "accept_ra" => {
-                let Some((path, value)) = line.rsplit_once(':') else {
-                    continue;
-                };
-                let interface = path
-                    .strip_prefix("/proc/sys/net/ipv6/conf/")
-                    .and_then(|rest| rest.strip_suffix("/accept_ra"));
-                if let Some(interface) = interface {
-                    state
-                        .accept_ra
-                        .push((interface.to_string(), value.trim().to_string()));
-                }
-            }
-            _ => {}
+        };
+        let default = destination.bytes().all(|b| b == b'0') && *prefix_len == "00";
+        let from_ra = u32::from_str_radix(flags, 16).is_ok_and(|f| f & RTF_ADDRCONF != 0);
+        if default && from_ra && !interfaces.iter().any(|known| known == device) {
+            interfaces.push(device.to_string());
         }
     }
-    state
+    interfaces
+}
+
+/// Parse [`ACCEPT_RA_SCRIPT`]'s output: every interface's `accept_ra`.
+pub fn parse_accept_ra(output: &str) -> Vec<(String, String)> {
+    output
+        .lines()
+        .filter_map(|line| {
+            let (path, value) = line.rsplit_once(':')?;
+            let interface = path
+                .strip_prefix("/proc/sys/net/ipv6/conf/")?
+                .strip_suffix("/accept_ra")?;
+            Some((interface.to_string(), value.trim().to_string()))
+        })
+        .collect()
 }
 
 /// The `sysctl` module.
@@ -612,7 +598,8 @@ impl TypedModule for Sysctl {
         let mut reads = vec![Read::File(args.sysctl_file.clone())];
         if let (SysctlState::Present, Ok(wanted)) = (&args.state, wanted(args)) {
             reads.extend(wanted.iter().map(|want| Read::File(want.key.proc_path())));
-            reads.push(Read::Run(routes_read()));
+            reads.push(Read::File(IPV6_ROUTES.to_string()));
+            reads.push(Read::Run(accept_ra_read()));
         }
         reads
     }
@@ -749,29 +736,38 @@ impl TypedModule for Sysctl {
     }
 }
 
-/// The command that reads the RA routes and `accept_ra`s.
-fn routes_read() -> Command {
-    Command::argv(["sh", "-c", ROUTES_SCRIPT, ROUTES_SCRIPT_NAME])
+/// The command that reads every interface's `accept_ra`.
+fn accept_ra_read() -> Command {
+    Command::argv(["sh", "-c", ACCEPT_RA_SCRIPT, ACCEPT_RA_SCRIPT_NAME])
 }
 
-/// Read every key's live value (a read of its `/proc/sys` file, which a transport can make
-/// with other tasks' reads), then the RA routes and `accept_ra`s.
+/// Read every key's live value, the routes and the `accept_ra`s: reads of `/proc` files,
+/// which a transport can make with other tasks' reads, and one command of shell builtins.
 fn read_live(host: &mut dyn Host, wanted: &[Wanted]) -> Result<LiveState, ModuleError> {
     let mut values = Vec::with_capacity(wanted.len());
     for want in wanted {
         values.push(live_value(host.read_file(&want.key.proc_path()))?);
     }
-    let output = host.run_read(&routes_read())?;
+    // The routes serve a warning only: a host without IPv6 routes (or without /proc/net)
+    // has none to lose.
+    let ra_interfaces = match host.read_file(IPV6_ROUTES) {
+        Ok(Some(bytes)) => ra_interfaces(&String::from_utf8_lossy(&bytes)),
+        Ok(None) | Err(HostError::File { .. }) => Vec::new(),
+        Err(other) => return Err(other.into()),
+    };
+    let output = host.run_read(&accept_ra_read())?;
     if !output.success() {
         return Err(ModuleError::failed(format!(
-            "cannot read the IPv6 default routes: the read script exited with status {}: {}",
+            "cannot read the interfaces' accept_ra: the read script exited with status {}: {}",
             output.status,
             output.stderr_text().trim()
         )));
     }
-    let mut state = parse_routes(&output.stdout_text());
-    state.values = values;
-    Ok(state)
+    Ok(LiveState {
+        values,
+        ra_interfaces,
+        accept_ra: parse_accept_ra(&output.stdout_text()),
+    })
 }
 
 /// The SLAAC trap: forwarding on, an RA-learnt default route, and `accept_ra` not 2.
@@ -912,18 +908,31 @@ mod tests {
     }
 
     #[test]
-    fn routes_output_gives_ra_interfaces_and_accept_ra() {
-        let output = "--- routes\ndefault via fe80::1 dev eth0 proto ra metric 1024 expires 1790sec pref medium\ndefault via fd00::1 dev eth1 proto static metric 1\n--- accept_ra\n/proc/sys/net/ipv6/conf/eth0/accept_ra:1\n/proc/sys/net/ipv6/conf/eth0.100/accept_ra:2\n";
-        let state = parse_routes(output);
-        assert_eq!(state.ra_interfaces, vec!["eth0".to_string()]);
-        assert_eq!(state.accept_ra[1], ("eth0.100".into(), "2".into()));
+    fn ra_default_routes_are_the_ones_with_the_addrconf_flag() {
+        // From a host with SLAAC on eth0 and wan1 (two routers), a static default route on
+        // eth1, a prefix route learnt from an RA, and the kernel's unreachable default on lo.
+        let routes = "\
+00000000000000000000000000000000 00 00000000000000000000000000000000 00 fe800000000000000000000000000001 00000400 00000001 00000000 00450003     eth0
+00000000000000000000000000000000 00 00000000000000000000000000000000 00 fd000000000000000000000000000001 00000001 00000001 00000000 00000003     eth1
+00000000000000000000000000000000 00 00000000000000000000000000000000 00 fe800000000000000000000000000002 00000400 00000001 00000000 00450003     wan1
+00000000000000000000000000000000 00 00000000000000000000000000000000 00 fe800000000000000000000000000003 00000400 00000001 00000000 00450003     wan1
+20010db8000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00040001     eth0
+00000000000000000000000000000000 00 00000000000000000000000000000000 00 00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo
+";
+        assert_eq!(
+            ra_interfaces(routes),
+            vec!["eth0".to_string(), "wan1".into()]
+        );
+        assert!(ra_interfaces("").is_empty());
     }
 
     #[test]
-    fn multipath_ra_route_names_every_nexthop_device() {
-        let output = "--- routes\ndefault proto ra metric 1024 pref medium\n\tnexthop via fe80::1 dev wan0 weight 1\n\tnexthop via fe80::2 dev wan1 weight 1\n--- accept_ra\n";
-        let state = parse_routes(output);
-        assert_eq!(state.ra_interfaces, vec!["wan0".to_string(), "wan1".into()]);
+    fn accept_ra_output_is_read_per_interface() {
+        let output = "/proc/sys/net/ipv6/conf/eth0/accept_ra:1\n/proc/sys/net/ipv6/conf/eth0.100/accept_ra:2\nnoise\n";
+        assert_eq!(
+            parse_accept_ra(output),
+            vec![("eth0".into(), "1".into()), ("eth0.100".into(), "2".into())]
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! args: {name: net.ipv4.ip_forward, value: 1}
 //! file: "net.ipv4.ip_forward = 0\n"     # /etc/sysctl.conf before (omit: no file)
 //! live: {net.ipv4.ip_forward: "0"}     # keys the kernel has, with their values
-//! routes: "default via fe80::1 dev eth0 proto ra metric 1024\n"   # `ip -6 route show default`
+//! routes: "00000000000000000000000000000000 00 … 00450003 eth0\n"   # /proc/net/ipv6_route
 //! default_ipv6: {interface: eth0, protocol: ra}                   # the fact
 //! expect:
 //!   changes: [{subject: "net.ipv4.ip_forward (live)", before: "0", after: "1"}]
@@ -22,7 +22,8 @@
 use converge_modules::facts::DefaultRoute;
 use converge_modules::memory_host::MemoryHost;
 use converge_modules::sysctl::{
-    edit_conf, parse_conf, ConfEdit, SysctlKey, ROUTES_SCRIPT, ROUTES_SCRIPT_NAME,
+    edit_conf, parse_conf, ConfEdit, SysctlKey, ACCEPT_RA_SCRIPT, ACCEPT_RA_SCRIPT_NAME,
+    IPV6_ROUTES,
 };
 use converge_modules::{ChangeDetail, Command, Context, Facts, ModuleError, Output, Program};
 use serde::Deserialize;
@@ -250,8 +251,8 @@ fn proc_path(key: &str) -> String {
         .unwrap_or_default()
 }
 
-/// A memory host whose `/proc/sys` is `proc`: answers its reads, the routes script and
-/// `sysctl -q -w`.
+/// A memory host whose `/proc/sys` is `proc` and whose `/proc/net/ipv6_route` is the case's
+/// routes: answers their reads, the `accept_ra` script and `sysctl -q -w`.
 fn host_for(case: &Case, proc: Proc) -> MemoryHost {
     let mut host = MemoryHost::new().with_directory("/etc");
     if let Some(text) = &case.file {
@@ -260,6 +261,9 @@ fn host_for(case: &Case, proc: Proc) -> MemoryHost {
     let routes = case.routes.clone();
     let files = Arc::clone(&proc);
     host.pseudo_files(move |path: &str| {
+        if path == IPV6_ROUTES {
+            return Some(Ok(Some(routes.clone().into_bytes())));
+        }
         let path = path.strip_prefix("/proc/sys/")?;
         let values = files.lock().expect("proc");
         Some(Ok(values
@@ -271,11 +275,8 @@ fn host_for(case: &Case, proc: Proc) -> MemoryHost {
             return None;
         };
         let values = proc.lock().expect("proc");
-        if argv.len() == 4 && argv[2] == ROUTES_SCRIPT && argv[3] == ROUTES_SCRIPT_NAME {
+        if argv.len() == 4 && argv[2] == ACCEPT_RA_SCRIPT && argv[3] == ACCEPT_RA_SCRIPT_NAME {
             let mut out = String::new();
-            out.push_str("--- routes\n");
-            out.push_str(&routes);
-            out.push_str("--- accept_ra\n");
             for (path, value) in values.iter() {
                 if path.starts_with("/proc/sys/net/ipv6/conf/") && path.ends_with("/accept_ra") {
                     out.push_str(&format!("{path}:{value}\n"));

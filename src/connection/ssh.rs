@@ -1295,8 +1295,21 @@ impl Host for SshConnection {
         content: &[u8],
         options: &WriteOptions,
     ) -> Result<WriteOutcome, HostError> {
-        let (line, temp) = script::write_file(path, options)?;
-        let out = self.exec_line(&line, content)?;
+        let inline = script::can_inline(content)
+            .then(|| std::str::from_utf8(content).ok())
+            .flatten();
+        let (line, temp) = script::write_file(path, options, inline)?;
+        let payload = if inline.is_some() { &[][..] } else { content };
+        // The script may hold the content: an error names the write, not the script.
+        let out = self
+            .exec_line(&line, payload)
+            .map_err(|error| match error {
+                HostError::Spawn { reason, .. } => HostError::Spawn {
+                    command: format!("write {path}"),
+                    reason,
+                },
+                other => other,
+            })?;
         script::write_outcome(
             path,
             &temp,

@@ -354,6 +354,31 @@ fn e2e_home_server_guests_reach_the_isp_over_ipv6_after_converge() {
     );
     clock.lap("symptom before converge");
 
+    // (c) The trap converge warns about, seen on a real RA route: forwarding on alone would
+    //     drop wan0's default route. A dry run names wan0 and changes nothing.
+    let trap = Test::new()
+        .file(
+            "trap.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - sysctl: {name: net.ipv6.conf.all.forwarding, value: 1, sysctl_file: /etc/sysctl.d/90-trap.conf}\n",
+        )
+        .args(&["-i", &inventory, "trap.yml", "--check"])
+        .timeout(30)
+        .run();
+    assert_eq!(trap.status, 0, "{}", tail(&trap));
+    assert!(
+        trap.stderr.contains(
+            "will remove the IPv6 default route of `wan0`, which came from router advertisements"
+        ),
+        "no SLAAC warning for wan0's RA route:\n{}",
+        tail(&trap)
+    );
+    assert_eq!(
+        lab.sh(SERVER, "cat /proc/sys/net/ipv6/conf/all/forwarding")
+            .trim(),
+        "0"
+    );
+    clock.lap("SLAAC trap warned");
+
     // --- The roles must be there (they are written in parallel with this test).
     // CONVERGE_E2E_SITE: another playbook in place of the example site (to debug roles).
     let site =

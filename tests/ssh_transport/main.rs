@@ -343,6 +343,33 @@ fn stat_of_file_directory_symlink_and_absent() {
     assert_eq!(c.stat(&format!("{work}/absent")).expect("stat"), None);
 }
 
+/// Small UTF-8 content travels as a word of the write script, anything else as the
+/// request's payload: either way the file holds exactly the bytes given.
+#[test]
+fn written_content_arrives_byte_exact_in_the_script_or_as_payload() {
+    let server = start_sshd();
+    let work = server.work();
+    let mut c = server.connect();
+    let big: Vec<u8> = (0..5000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let contents: Vec<Vec<u8>> = vec![
+        b"it's \"q\" $(touch pwned) `x` \\n\\\\ %s %%\n  indented\r\n\tno final newline".to_vec(),
+        "grüße, 日本語\n".as_bytes().to_vec(),
+        b"".to_vec(),
+        b"\n\n".to_vec(),
+        b"NUL\x00inside\n".to_vec(),
+        b"\xff\xfe not UTF-8\n".to_vec(),
+        big,
+    ];
+    for (n, content) in contents.iter().enumerate() {
+        let path = format!("{work}/content-{n}");
+        c.write_file(&path, content, &WriteOptions::default())
+            .expect("write");
+        assert_eq!(&std::fs::read(&path).expect("read back"), content, "{n}");
+    }
+    assert!(!Path::new(&format!("{work}/pwned")).exists());
+    assert!(leftovers(&work).is_empty(), "{:?}", leftovers(&work));
+}
+
 fn leftovers(dir: &str) -> Vec<String> {
     std::fs::read_dir(dir)
         .expect("read dir")

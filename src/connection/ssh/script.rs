@@ -302,7 +302,28 @@ fn split_path(path: &str) -> (String, String) {
 /// same directory (created 0600), validator, attributes (kept from the old file, or asked
 /// for), backup, `mv -f` (rename(2)). An EXIT trap removes the temp file on every failure.
 /// Returns the script and the temp file's path.
-pub fn write_file(path: &str, options: &WriteOptions) -> Result<(String, String), HostError> {
+/// The largest content [`write_file`] puts in the script itself: the shell loop reads a
+/// script a byte at a time (about as long, for this many bytes, as the `head` a payload
+/// costs), and a host that only ever gets small files never has to find out which `head`
+/// it has.
+pub const INLINE_CONTENT_MAX: usize = 4096;
+
+/// Whether `content` can go in the script as a quoted word: small, UTF-8 (no shell or
+/// locale can misread it) and without NUL (which no shell word can hold).
+pub fn can_inline(content: &[u8]) -> bool {
+    content.len() <= INLINE_CONTENT_MAX
+        && !content.contains(&0)
+        && std::str::from_utf8(content).is_ok()
+}
+
+/// The script that replaces `path` (see [`converge_modules::Host::write_file`]) and the temp
+/// file's name. With `inline`, the content is written by the shell's `printf` from a word of the script
+/// (see [`can_inline`]); otherwise it comes on stdin, the request's payload.
+pub fn write_file(
+    path: &str,
+    options: &WriteOptions,
+    inline: Option<&str>,
+) -> Result<(String, String), HostError> {
     if let Some(validator) = &options.validate {
         if !validator.contains("%s") {
             return Err(HostError::File {
@@ -340,10 +361,18 @@ pub fn write_file(path: &str, options: &WriteOptions) -> Result<(String, String)
     s.push_str("[ -d \"$d\" ] || fail \"directory \\`$d\\` does not exist\"\n");
     s.push_str("if [ -d \"$p\" ] && [ ! -L \"$p\" ]; then fail \"$p is a directory\"; fi\n");
     s.push_str("trap 'rm -f -- \"$t\"' EXIT; trap 'exit 129' HUP INT TERM\n");
-    // The shell loop runs this only once the whole payload came, checked by its byte count
-    // and the mark after it (see `shell`): `dd` copies a complete file and flushes it to
-    // disk before the rename, in one process (GNU and BusyBox both know these operands).
-    s.push_str("umask 077; dd bs=64k conv=fsync status=none of=\"$t\" || fail\n");
+    match inline {
+        // A builtin writes it; `sync FILE` flushes it (where `sync` takes files: coreutils
+        // 8.24 and later, BusyBox).
+        Some(content) => s.push_str(&format!(
+            "umask 077; printf %s {} > \"$t\" || fail\nsync -- \"$t\" 2>/dev/null\n",
+            quote(content)
+        )),
+        // The shell loop runs this only once the whole payload came, checked by its byte
+        // count and the mark after it (see `shell`): `dd` copies a complete file and flushes
+        // it to disk before the rename, in one process (GNU and BusyBox know these operands).
+        None => s.push_str("umask 077; dd bs=64k conv=fsync status=none of=\"$t\" || fail\n"),
+    }
     if let Some(validator) = &options.validate {
         let command = validator.replace("%s", "\"$t\"");
         s.push_str(&format!(
