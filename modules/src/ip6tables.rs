@@ -668,11 +668,14 @@ impl Sections {
 /// Pick the backend (`ip6tables-nft`, `ip6tables-legacy`, or plain for old versions);
 /// shared by both read scripts. When the command is the same file as `ip6tables-nft` or
 /// `ip6tables-legacy` (Debian's alternatives, Slackware's links to `xtables-*-multi`), the
-/// shell's `-ef` says which without starting a process; otherwise `ip6tables -V` does.
-const DETECT: &str = r#"b=
-if c=$(command -v "$p"); then
+/// shell's `-ef` says which, the commands found in `$PATH` by builtins: no process, not even
+/// a fork; otherwise `ip6tables -V` does.
+const DETECT: &str = r#"w() { r=; o=$IFS; IFS=:; for d in $PATH; do [ -f "${d:-.}/$1" ] && [ -x "${d:-.}/$1" ] && { r=${d:-.}/$1; break; }; done; IFS=$o; [ -n "$r" ]; }
+b=
+if w "$p"; then
+  c=$r
   for x in nft legacy; do
-    if n=$(command -v "$p-$x") && [ "$c" -ef "$n" ] 2>/dev/null; then b=$p-$x; v="$c is $n"; break; fi
+    if w "$p-$x" && [ "$c" -ef "$r" ] 2>/dev/null; then b=$p-$x; v="$c is $r"; break; fi
   done
 fi
 if [ -z "$b" ]; then

@@ -165,50 +165,49 @@ const FROM_FILES: i32 = 999;
 pub fn batch_script(reads: &[BatchRead], mark: &str) -> String {
     // A module's `sh -c` script may run here (`script::inline_line`): it starts without the
     // loop's variables and function, as in a fresh shell; `$D` serves the batch itself.
-    let mut script = format!("# {} reads made ahead\n{FRESH}\n", reads.len());
+    // The loop reads a request a byte at a time, so the marks share a prefix `$M` and every
+    // read is framed by one function, `A SUFFIX LINE`, which runs the line in a subshell
+    // without the batch's variables, function and arguments.
+    let mut script = format!(
+        "# {} reads made ahead\n{FRESH}\nM={mark}\n\
+         A() {{ m=$1 l=$2; set --; ( unset -f A; unset f s p m M; eval \"unset l; $l\" ) </dev/null 2>\"$D/q\"; s=$?; \
+         printf %s \"$M$m\"; [ ! -s \"$D/q\" ] || cat \"$D/q\"; printf '%s %s\\n' \"$M$m\" \"$s\"; }}\n",
+        reads.len()
+    );
     let paths = batch_paths(reads);
     if !paths.is_empty() {
         let quoted: Vec<String> = paths.iter().map(|p| quote(p)).collect();
         script.push_str(&format!(
-            "printf %s {separator} >\"$D/s\"; set --; f=; for p in {}; do \
+            "printf %s \"$M\"{SEPARATOR} >\"$D/s\"; set --; f=; for p in {}; do \
              if [ -f \"$p\" ] && [ ! -L \"$p\" ] && [ -r \"$p\" ]; then set -- \"$@\" \"$p\" \"$D/s\"; f=${{f}}f; \
              elif [ -e \"$p\" ] || [ -L \"$p\" ]; then f=${{f}}o; else f=${{f}}a; fi; done\n",
             quoted.join(" "),
-            separator = files_separator(mark),
         ));
-        script.push_str(&framed(
-            &format!(
-                "printf '%s\\n' \"$f\"; [ $# -eq 0 ] || {{ stat --printf {} -- \"$@\" && exec cat -- \"$@\"; }}",
-                super::script::STAT_FORMAT
-            ),
-            &files_mark(mark),
+        // The file list is the block's arguments: framed here, not by `A`.
+        script.push_str(&format!(
+            "( printf '%s\\n' \"$f\"; [ $# -eq 0 ] || {{ stat --printf {} -- \"$@\" && exec cat -- \"$@\"; }} ) </dev/null 2>\"$D/q\"; s=$?; \
+             printf %s \"$M\"{FILES}; [ ! -s \"$D/q\" ] || cat \"$D/q\"; printf '%s %s\\n' \"$M\"{FILES} \"$s\"\nset --\n",
+            super::script::STAT_FORMAT
         ));
-        script.push_str("set --\n");
     }
     for (index, read) in reads.iter().enumerate() {
-        let mark = batch_mark(mark, index);
-        // Without the batch's own variables, as in a fresh shell.
-        let alone = framed(&format!("unset f s p; eval {}", quote(&read.line)), &mark);
+        let suffix = batch_suffix(index);
+        let alone = format!("A {suffix} {}", quote(&read.line));
         match &read.path {
             Some((path, _)) => {
                 let at = paths.iter().position(|p| p == path).unwrap_or_default();
                 script.push_str(&format!(
-                    "case $f in {}[fa]*) printf '%s%s {FROM_FILES}\\n' {mark} {mark} ;; *) {} ;; esac\n",
+                    "case $f in {}[fa]*) printf '%s%s {FROM_FILES}\\n' \"$M\"{suffix} \"$M\"{suffix} ;; *) {alone} ;; esac\n",
                     "?".repeat(at),
-                    alone.trim_end()
                 ));
             }
-            None => script.push_str(&alone),
+            None => {
+                script.push_str(&alone);
+                script.push('\n');
+            }
         }
     }
     script
-}
-
-/// `body` in a subshell, its answer framed by `mark` as a reply is.
-fn framed(body: &str, mark: &str) -> String {
-    format!(
-        "( {body} ) </dev/null 2>\"$D/q\"; s=$?; printf %s {mark}; [ ! -s \"$D/q\" ] || cat \"$D/q\"; printf '%s %s\\n' {mark} \"$s\"\n"
-    )
 }
 
 /// The paths a batch reads, each once, in order.
@@ -338,17 +337,27 @@ fn split_lines(bytes: &[u8], count: usize) -> Option<(&[u8], &[u8])> {
     Some(bytes.split_at(end))
 }
 
-/// Fixed width, so that no read's mark is the start of another's.
-fn batch_mark(mark: &str, index: usize) -> String {
-    format!("{mark}r{index:05}")
+/// What follows the batch's mark for a read's answer; fixed width, so that no read's mark
+/// is the start of another's.
+fn batch_suffix(index: usize) -> String {
+    format!("r{index:05}")
 }
 
+fn batch_mark(mark: &str, index: usize) -> String {
+    format!("{mark}{}", batch_suffix(index))
+}
+
+/// What follows the batch's mark for the file block's answer, and for the separator
+/// between its files.
+const FILES: &str = "files";
+const SEPARATOR: &str = "sep";
+
 fn files_mark(mark: &str) -> String {
-    format!("{mark}files")
+    format!("{mark}{FILES}")
 }
 
 fn files_separator(mark: &str) -> String {
-    format!("{mark}sep")
+    format!("{mark}{SEPARATOR}")
 }
 
 /// Take one reply off the front of `buf` when it is complete: stdout, the mark, stderr, the
@@ -920,7 +929,8 @@ mod tests {
             // A read that fails, with stderr and without a final newline.
             plain("printf partial; printf 'no such key' >&2; exit 93"),
             // A module's script inline (`script::inline_line`): arguments, no loop state.
-            plain("set -- 'a b' c && eval 'echo \"[$#][$1][$n$c$rd$f]\"; exit 4'"),
+            // The batch's own state is gone too: its variables, its framing function.
+            plain("set -- 'a b' c && eval 'echo \"[$#][$1][$n$c$rd$f$l$m$M]$(command -v A)\"; exit 4'"),
         ];
         for sh in &shells() {
             let mark = new_mark();
@@ -929,7 +939,9 @@ mod tests {
             // Each read alone, as a request of its own, for comparison; the inline script
             // as `sh -c`, which it stands for.
             let mut alone: Vec<String> = reads.iter().map(|read| read.line.clone()).collect();
-            alone[8] = "exec sh -c 'echo \"[$#][$1][$n$c$rd$f]\"; exit 4' sh 'a b' c".to_string();
+            alone[8] =
+                "exec sh -c 'echo \"[$#][$1][$n$c$rd$f$l$m$M]$(command -v A)\"; exit 4' sh 'a b' c"
+                    .to_string();
             requests.extend(
                 alone
                     .iter()
