@@ -485,11 +485,17 @@ impl SshConnection {
     /// One of the transport's own reads (a stat, a file's content), which changes nothing:
     /// answered from the reads made ahead when it is one of them, and keeping them otherwise.
     fn read_line(&mut self, line: &str) -> Result<Output, HostError> {
+        self.read_line_sent_as(line, line)
+    }
+
+    /// [`SshConnection::read_line`] for a read known by `line` (its answer's key) that is
+    /// sent to the host as `sent`.
+    fn read_line_sent_as(&mut self, line: &str, sent: &str) -> Result<Output, HostError> {
         if let Some(answer) = self.kept_answer(line, &[]) {
             return Ok(answer);
         }
         let key = self.shell_key();
-        self.request(key, Kind::Read, line, &[])
+        self.request(key, Kind::Read, sent, &[])
     }
 
     fn kept_answer(&mut self, line: &str, stdin: &[u8]) -> Option<Output> {
@@ -1216,26 +1222,25 @@ impl Host for SshConnection {
         // Answered or kept under the line `run` sends, as a read made ahead is; a module's
         // own `sh -c` script runs inline, and the output comes straight down the channel.
         let line = script::command_line(command)?;
-        if let Some(answer) = self.kept_answer(&line, &[]) {
-            return Ok(answer);
-        }
-        let key = self.shell_key();
         match script::inline_line(command) {
             Some(inline) => {
-                // The first line names the read in `-vv`: the script's name and arguments.
-                let named = match &command.program {
+                // `-vv` shows a request's first line: the script's name and arguments.
+                let named: Vec<String> = match &command.program {
                     converge_modules::Program::Argv(args) => args
                         .iter()
                         .skip(3)
                         .map(|a| converge_modules::quote(a))
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    converge_modules::Program::Shell(_) => String::new(),
+                        .collect(),
+                    converge_modules::Program::Shell(_) => Vec::new(),
                 };
-                let fresh = format!("# {}\n{}\n{inline}", named.replace('\n', " "), shell::FRESH);
-                self.request(key, Kind::Read, &fresh, &[])
+                let sent = format!(
+                    "# {}\n{}\n{inline}",
+                    named.join(" ").replace('\n', " "),
+                    shell::FRESH
+                );
+                self.read_line_sent_as(&line, &sent)
             }
-            None => self.request(key, Kind::Read, &line, &[]),
+            None => self.read_line(&line),
         }
     }
 
@@ -1295,9 +1300,7 @@ impl Host for SshConnection {
         content: &[u8],
         options: &WriteOptions,
     ) -> Result<WriteOutcome, HostError> {
-        let inline = script::can_inline(content)
-            .then(|| std::str::from_utf8(content).ok())
-            .flatten();
+        let inline = script::inline_content(content);
         let (line, temp) = script::write_file(path, options, inline)?;
         let payload = if inline.is_some() { &[][..] } else { content };
         // The script may hold the content: an error names the write, not the script.

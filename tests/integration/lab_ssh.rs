@@ -2,7 +2,7 @@
 //! that changes nothing, unreachable hosts, host keys, ProxyJump, become, quoting.
 
 use crate::lab::Lab;
-use crate::support::Test;
+use crate::support::{Run, Test};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -319,6 +319,15 @@ fn a_silent_command_keeps_its_host_and_a_cut_link_is_found_by_keepalives() {
     );
 }
 
+/// The recap event of a `--format json` run.
+fn json_recap(run: &Run) -> serde_json::Value {
+    run.stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|event| event["event"] == "recap")
+        .expect("a recap event")
+}
+
 /// The benchmark's workload (bench/workload/converge), for the round-trip count.
 fn bench_workload() -> Test {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/workload/converge");
@@ -338,12 +347,7 @@ fn the_benchmarks_no_change_run_makes_one_channel_and_a_fixed_number_of_requests
     let again = bench_workload().args(&["-i", &lab.inventory(), "site.yml", "--format", "json"]);
     let run = again.run();
     run.expect_status(0);
-    let recap: serde_json::Value = run
-        .stdout
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .find(|event| event["event"] == "recap")
-        .expect("a recap event");
+    let recap = json_recap(&run);
     for host in ["h1", "h2"] {
         let stats = &recap["hosts"][host];
         assert_eq!(stats["changed"], 0, "{recap}");
@@ -438,12 +442,7 @@ fn a_plays_facts_go_in_the_request_that_reads_ahead_for_its_first_tasks() {
         .run();
     run.expect_status(0);
     assert!(run.stdout.contains("family Debian on h1"), "{}", run.stdout);
-    let recap: serde_json::Value = run
-        .stdout
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .find(|event| event["event"] == "recap")
-        .expect("a recap event");
+    let recap = json_recap(&run);
     let stats = &recap["hosts"]["h1"];
     assert_eq!(stats["changed"], 0, "{recap}");
     // The run lock, then the facts and both files' reads in one request.

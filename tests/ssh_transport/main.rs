@@ -368,6 +368,14 @@ fn written_content_arrives_byte_exact_in_the_script_or_as_payload() {
     }
     assert!(!Path::new(&format!("{work}/pwned")).exists());
     assert!(leftovers(&work).is_empty(), "{:?}", leftovers(&work));
+    // The four small UTF-8 contents went in their scripts, the other three as payloads.
+    let writes = &c.round_trips().commands[c.round_trips().commands.len() - contents.len()..];
+    let payloads: Vec<bool> = writes.iter().map(|w| w.ends_with(" bytes>")).collect();
+    assert_eq!(
+        payloads,
+        [false, false, false, false, true, true, true],
+        "{writes:#?}"
+    );
 }
 
 fn leftovers(dir: &str) -> Vec<String> {

@@ -298,27 +298,27 @@ fn split_path(path: &str) -> (String, String) {
     }
 }
 
-/// The script that replaces `path` atomically with the bytes on its stdin: temp file in the
-/// same directory (created 0600), validator, attributes (kept from the old file, or asked
-/// for), backup, `mv -f` (rename(2)). An EXIT trap removes the temp file on every failure.
-/// Returns the script and the temp file's path.
 /// The largest content [`write_file`] puts in the script itself: the shell loop reads a
 /// script a byte at a time (about as long, for this many bytes, as the `head` a payload
 /// costs), and a host that only ever gets small files never has to find out which `head`
 /// it has.
 pub const INLINE_CONTENT_MAX: usize = 4096;
 
-/// Whether `content` can go in the script as a quoted word: small, UTF-8 (no shell or
+/// `content` as a word [`write_file`] can put in the script: small, UTF-8 (no shell or
 /// locale can misread it) and without NUL (which no shell word can hold).
-pub fn can_inline(content: &[u8]) -> bool {
-    content.len() <= INLINE_CONTENT_MAX
-        && !content.contains(&0)
-        && std::str::from_utf8(content).is_ok()
+pub fn inline_content(content: &[u8]) -> Option<&str> {
+    if content.len() > INLINE_CONTENT_MAX || content.contains(&0) {
+        return None;
+    }
+    std::str::from_utf8(content).ok()
 }
 
-/// The script that replaces `path` (see [`converge_modules::Host::write_file`]) and the temp
-/// file's name. With `inline`, the content is written by the shell's `printf` from a word of the script
-/// (see [`can_inline`]); otherwise it comes on stdin, the request's payload.
+/// The script that replaces `path` atomically: temp file in the same directory (created
+/// 0600), validator, attributes (kept from the old file, or asked for), backup, `mv -f`
+/// (rename(2)). An EXIT trap removes the temp file on every failure. The content is
+/// `inline`, written by the shell's `printf` from a word of the script (see
+/// [`inline_content`]), or else the bytes on its stdin, the request's payload. Returns the
+/// script and the temp file's path.
 pub fn write_file(
     path: &str,
     options: &WriteOptions,
